@@ -1,0 +1,99 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Flatline",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "HeartbeatCore", targets: ["HeartbeatCore"]),
+        .library(name: "HeartbeatClient", targets: ["HeartbeatClient"]),
+        .library(name: "HeartbeatServer", targets: ["HeartbeatServer"]),
+        .executable(name: "flatline", targets: ["flatline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: - Libraries
+
+        .target(
+            name: "HeartbeatCore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HeartbeatClient",
+            dependencies: [
+                "HeartbeatCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HeartbeatServer",
+            dependencies: [
+                "HeartbeatCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Executables
+
+        .executableTarget(
+            name: "flatline",
+            dependencies: [
+                "HeartbeatCore",
+                "HeartbeatClient",
+                "HeartbeatServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Tests
+
+        .testTarget(
+            name: "HeartbeatCoreTests",
+            dependencies: ["HeartbeatCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HeartbeatClientTests",
+            dependencies: [
+                "HeartbeatClient",
+                "HeartbeatServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HeartbeatServerTests",
+            dependencies: [
+                "HeartbeatServer",
+                "HeartbeatClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

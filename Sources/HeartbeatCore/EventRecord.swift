@@ -1,0 +1,69 @@
+/// One line of the event schema shared by live runs, recordings and external clients:
+/// `{"t": <ms since start>, "src": "...", "type": "...", <fields>}`.
+public struct EventRecord: Sendable, Hashable {
+    /// Time since the start of the run (monotonic).
+    public var t: Duration
+    /// `client`, `server`, `proxy`, `wire` or `runner`.
+    public var source: String
+    public var type: String
+    public var fields: JSONObject
+
+    public init(t: Duration, source: String, type: String, fields: JSONObject = [:]) {
+        self.t = t
+        self.source = source
+        self.type = type
+        self.fields = fields
+    }
+
+    /// The record as one line of JSON (no trailing newline). `t` is milliseconds with microsecond precision.
+    public var jsonLine: String {
+        var object: JSONObject = [
+            "t": .double((Double(t.nanoseconds) / 1000).rounded() / 1000),
+            "src": .string(source),
+            "type": .string(type),
+        ]
+        for (key, value) in fields where object[key] == nil { object[key] = value }
+        return object.description
+    }
+
+    /// A one-line human form: `  1.234s client disconnected reason=heartbeat-timeout conn=1`.
+    public var humanLine: String {
+        let seconds = Double(t.nanoseconds) / 1e9
+        var line = String(format: seconds).paddedTime + "s " + source + " " + type
+        for (key, value) in fields {
+            line += " \(key)="
+            if case .string(let s) = value, !s.contains(" ") { line += s } else { line += value.description }
+        }
+        return line
+    }
+
+    /// Parses a line written by `jsonLine` (or by an external client following the schema).
+    public init(jsonLine line: String) throws(ConfigurationError) {
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: line)
+        } catch {
+            throw ConfigurationError("not an event line: \(error)")
+        }
+        guard let object = value.objectValue else { throw ConfigurationError("an event line must be a JSON object") }
+        guard let t = object["t"]?.doubleValue else { throw ConfigurationError("event line without a numeric \"t\"") }
+        guard let source = object["src"]?.stringValue else { throw ConfigurationError("event line without \"src\"") }
+        guard let type = object["type"]?.stringValue else { throw ConfigurationError("event line without \"type\"") }
+        var fields = JSONObject()
+        for (key, value) in object where !["t", "src", "type"].contains(key) { fields[key] = value }
+        self.init(t: .nanoseconds(Int64((t * 1e6).rounded())), source: source, type: type, fields: fields)
+    }
+}
+
+extension String {
+    fileprivate var paddedTime: String {
+        var s = self
+        if let dot = s.firstIndex(of: ".") {
+            let decimals = s.distance(from: dot, to: s.endIndex) - 1
+            if decimals < 3 { s += String(repeating: "0", count: 3 - decimals) }
+        } else {
+            s += ".000"
+        }
+        return s.count < 8 ? String(repeating: " ", count: 8 - s.count) + s : s
+    }
+}
