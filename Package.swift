@@ -27,9 +27,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WebSocketSupport",
+            dependencies: [
+                "HeartbeatCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "HeartbeatClient",
             dependencies: [
                 "HeartbeatCore",
+                "WebSocketSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -41,6 +53,8 @@ let package = Package(
             name: "HeartbeatServer",
             dependencies: [
                 "HeartbeatCore",
+                "WebSocketSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -57,6 +71,7 @@ let package = Package(
                 "HeartbeatCore",
                 "HeartbeatClient",
                 "HeartbeatServer",
+                "WebSocketSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -66,6 +81,21 @@ let package = Package(
 
         // MARK: - Tests
 
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "HeartbeatCore",
+                "WebSocketSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(
             name: "HeartbeatCoreTests",
             dependencies: ["HeartbeatCore"],
@@ -74,6 +104,7 @@ let package = Package(
         .testTarget(
             name: "HeartbeatClientTests",
             dependencies: [
+                "TestSupport",
                 "HeartbeatClient",
                 "HeartbeatServer",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -87,6 +118,7 @@ let package = Package(
         .testTarget(
             name: "HeartbeatServerTests",
             dependencies: [
+                "TestSupport",
                 "HeartbeatServer",
                 "HeartbeatClient",
                 .product(name: "NIOCore", package: "swift-nio"),

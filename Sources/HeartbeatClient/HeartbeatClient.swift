@@ -1,1 +1,421 @@
-// Filled in below.
+public import HeartbeatCore
+public import NIOCore
+import NIOHTTP1
+public import NIOPosix
+import NIOWebSocket
+import WebSocketSupport
+
+/// Application messages a client sends on its own, so that heartbeats can be tested under load
+/// (for example a heartbeat reply queued behind a large message).
+public struct MessageSchedule: Sendable, Hashable {
+    /// Size of each message's payload in bytes.
+    public var bytes: Int
+    /// Time between messages while connected.
+    public var every: Duration
+
+    public init(bytes: Int, every: Duration) {
+        self.bytes = bytes
+        self.every = every
+    }
+}
+
+/// Everything a ``HeartbeatClient`` needs to know.
+public struct HeartbeatClientConfiguration: Sendable, Hashable {
+    public var url: WebSocketURL
+    public var heartbeat: HeartbeatPolicy
+    public var reconnect: ReconnectPolicy
+    /// Largest inbound frame (and reassembled message) accepted; larger ones are a protocol error.
+    public var maxFrameSize: Int
+    public var messages: MessageSchedule?
+    /// Seed for reconnect jitter; nil draws one from the system.
+    public var randomSeed: UInt64?
+
+    public init(
+        url: WebSocketURL,
+        heartbeat: HeartbeatPolicy = HeartbeatPolicy(),
+        reconnect: ReconnectPolicy = ReconnectPolicy(),
+        maxFrameSize: Int = 1 << 20,
+        messages: MessageSchedule? = nil,
+        randomSeed: UInt64? = nil
+    ) {
+        self.url = url
+        self.heartbeat = heartbeat
+        self.reconnect = reconnect
+        self.maxFrameSize = maxFrameSize
+        self.messages = messages
+        self.randomSeed = randomSeed
+    }
+
+    public func validate() throws(ConfigurationError) {
+        try heartbeat.validate()
+        try reconnect.validate()
+        guard maxFrameSize >= 125, maxFrameSize <= Int(UInt32.max) else {
+            throw ConfigurationError("max frame size must be between 125 bytes and 4 GiB, got \(maxFrameSize)")
+        }
+        if let messages {
+            guard messages.bytes >= 0 else { throw ConfigurationError("message size must not be negative") }
+            guard messages.every > .zero else { throw ConfigurationError("message period must be positive") }
+        }
+    }
+}
+
+/// A WebSocket client that keeps its connection alive with heartbeats and reconnects when it dies.
+///
+/// It drives a ``HeartbeatStateMachine`` with timers of its event loop. All of its state lives on
+/// that loop; the public methods may be called from anywhere. Events are published on ``events``
+/// and, synchronously on the loop, to the `onEvent` callback.
+public final class HeartbeatClient: @unchecked Sendable {
+    public let configuration: HeartbeatClientConfiguration
+    public let eventLoop: any EventLoop
+    /// Every event, in order. The stream finishes when the client stops (closed or gave up).
+    public let events: AsyncStream<ClientEvent>
+    /// The instant the client was created; event times are usually shown relative to it.
+    public let origin: Instant
+
+    private let continuation: AsyncStream<ClientEvent>.Continuation
+    private let onEvent: (@Sendable (ClientEvent) -> Void)?
+    private let finishedPromise: EventLoopPromise<Void>
+
+    // Loop-confined state.
+    private var machine: HeartbeatStateMachine
+    private var channels: [ConnectionID: any Channel] = [:]
+    private var tcpConnected: Set<ConnectionID> = []
+    private var upgraded: Set<ConnectionID> = []
+    private var abandoned: Set<ConnectionID> = []
+    private var timers: [HeartbeatStateMachine.Timer: Scheduled<Void>] = [:]
+    private var messageTask: RepeatedTask?
+    private var isFinishing = false
+
+    public init(
+        configuration: HeartbeatClientConfiguration,
+        eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
+        onEvent: (@Sendable (ClientEvent) -> Void)? = nil
+    ) throws(ConfigurationError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.onEvent = onEvent
+        let random = configuration.randomSeed.map { SplitMix64(seed: $0) } ?? SplitMix64()
+        self.machine = HeartbeatStateMachine(
+            configuration: .init(heartbeat: configuration.heartbeat, reconnect: configuration.reconnect),
+            random: random
+        )
+        (self.events, self.continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        self.finishedPromise = eventLoop.makePromise()
+        self.origin = Instant.now(on: eventLoop)
+    }
+
+    /// Completes when the client has stopped and all of its sockets are closed.
+    public var finished: EventLoopFuture<Void> { finishedPromise.futureResult }
+
+    /// Starts connecting. Calling it again does nothing.
+    public func start() {
+        eventLoop.execute { self.perform(self.machine.start(now: self.now)) }
+    }
+
+    /// Closes the client for good: it sends a close frame, drops the socket after the close grace
+    /// and never reconnects. The future completes when everything is closed.
+    @discardableResult
+    public func close() -> EventLoopFuture<Void> {
+        eventLoop.execute { self.perform(self.machine.closeRequested(now: self.now)) }
+        return finished
+    }
+
+    /// Starts the client and returns when it stops (closed by ``close()`` or gave up).
+    public func run() async throws {
+        start()
+        try await finished.get()
+    }
+
+    /// Sends an application text message if connected; returns whether it was sent.
+    @discardableResult
+    public func send(text: String) -> EventLoopFuture<Bool> {
+        eventLoop.submit { self.sendApplicationMessage(.text(text)) }
+    }
+
+    // MARK: - Performing the state machine's actions
+
+    private var now: Instant { Instant.now(on: eventLoop) }
+
+    private func perform(_ actions: [HeartbeatStateMachine.Action]) {
+        eventLoop.assertInEventLoop()
+        for action in actions {
+            switch action {
+            case .connect(let id):
+                connect(id)
+            case .sendHeartbeat(let id, let seq):
+                write(configuration.heartbeat.dialect.heartbeatFrame(seq: seq, epochMilliseconds: epochMilliseconds()), on: id)
+            case .send(let id, let frame):
+                write(frame, on: id)
+            case .close(let id, let request):
+                closeConnection(id, request)
+            case .scheduleTimer(let timer, let instant):
+                timers.removeValue(forKey: timer)?.cancel()
+                timers[timer] = eventLoop.scheduleTask(deadline: instant.nioDeadline) {
+                    self.timers[timer] = nil
+                    self.perform(self.machine.timerFired(timer, now: max(self.now, instant)))
+                }
+            case .cancelTimer(let timer):
+                timers.removeValue(forKey: timer)?.cancel()
+            case .emit(let event):
+                publish(event)
+            case .finished:
+                isFinishing = true
+                stopMessages()
+                completeIfDone()
+            }
+        }
+    }
+
+    private func publish(_ event: ClientEvent) {
+        switch event.kind {
+        case .connected(let id, _): startMessages(on: id)
+        case .disconnected: stopMessages()
+        default: break
+        }
+        onEvent?(event)
+        continuation.yield(event)
+    }
+
+    private func completeIfDone() {
+        guard isFinishing, channels.isEmpty else { return }
+        for (_, task) in timers { task.cancel() }
+        timers.removeAll()
+        continuation.finish()
+        finishedPromise.succeed(())
+    }
+
+    // MARK: - Connections
+
+    private func connect(_ id: ConnectionID) {
+        let url = configuration.url
+        let maxFrameSize = configuration.maxFrameSize
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(configuration.reconnect.connectTimeout.timeAmount)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    self.channels[id] = channel
+                    channel.closeFuture.whenComplete { _ in self.channelClosed(id) }
+                    let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(
+                        maxFrameSize: maxFrameSize,
+                        // Errors are reported before the connection closes, so they are handled here.
+                        enableAutomaticErrorHandling: false,
+                        upgradePipelineHandler: { channel, _ in
+                            channel.eventLoop.makeCompletedFuture {
+                                let sync = channel.pipeline.syncOperations
+                                try sync.addHandler(
+                                    NIOWebSocketFrameAggregator(
+                                        minNonFinalFragmentSize: 0,
+                                        maxAccumulatedFrameCount: 4096,
+                                        maxAccumulatedFrameSize: maxFrameSize
+                                    )
+                                )
+                                try sync.addHandler(ClientFrameHandler(id: id, client: self))
+                                return true
+                            }
+                        }
+                    )
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Host", value: url.host.contains(":") ? "[\(url.host)]:\(url.port)" : "\(url.host):\(url.port)")
+                    headers.add(name: "User-Agent", value: "flatline-heartbeat-client")
+                    let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.path, headers: headers)
+                    let upgradeConfiguration = NIOTypedHTTPClientUpgradeConfiguration<Bool>(
+                        upgradeRequestHead: head,
+                        upgraders: [upgrader],
+                        notUpgradingCompletionHandler: { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(UpgradeRefusalHandler(id: id, client: self))
+                                return false
+                            }
+                        }
+                    )
+                    let negotiation = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
+                        configuration: .init(upgradeConfiguration: upgradeConfiguration)
+                    )
+                    negotiation.whenComplete { result in self.upgradeFinished(id, result) }
+                }
+            }
+        bootstrap.connect(host: url.host, port: url.port).whenComplete { result in
+            switch result {
+            case .success:
+                self.tcpConnected.insert(id)
+            case .failure(let error):
+                let (reason, detail) = classify(error)
+                let reasonForConnect = reason == .error ? DisconnectReason.connectFailed : reason
+                self.perform(self.machine.error(on: id, reason: reasonForConnect, detail: "\(url): \(detail)", now: self.now))
+            }
+        }
+    }
+
+    private func upgradeFinished(_ id: ConnectionID, _ result: Result<Bool, any Error>) {
+        switch result {
+        case .success(true):
+            upgraded.insert(id)
+            perform(machine.connectionEstablished(id, now: now))
+        case .success(false):
+            break  // UpgradeRefusalHandler reports what the server answered.
+        case .failure(let error):
+            if let channelError = error as? ChannelError, channelError == .inappropriateOperationForState {
+                // The channel closed before the upgrade finished. If TCP never connected, the connect
+                // failure reports the precise reason; otherwise the server hung up on the request.
+                guard tcpConnected.contains(id) else { return }
+                perform(machine.error(on: id, reason: .upgradeFailed, detail: "the server closed the connection before answering the WebSocket upgrade", now: now))
+                return
+            }
+            let (reason, detail) = classify(error)
+            perform(machine.error(on: id, reason: reason == .error ? .upgradeFailed : reason, detail: detail, now: now))
+        }
+    }
+
+    fileprivate func upgradeRefused(_ id: ConnectionID, status: HTTPResponseStatus) {
+        let detail = "the server answered the WebSocket upgrade with HTTP \(status.code) \(status.reasonPhrase) instead of 101 Switching Protocols; is \(configuration.url) a WebSocket endpoint?"
+        perform(machine.error(on: id, reason: .upgradeFailed, detail: detail, now: now))
+    }
+
+    fileprivate func received(_ frame: InboundFrame, on id: ConnectionID) {
+        if abandoned.contains(id) {
+            // The answer to our close frame: no need to wait out the grace.
+            if case .close = frame { channels[id]?.close(promise: nil) }
+            return
+        }
+        perform(machine.received(frame, on: id, now: now))
+    }
+
+    fileprivate func connectionError(_ id: ConnectionID, _ error: any Error) {
+        let (reason, detail) = classify(error)
+        perform(machine.error(on: id, reason: reason, detail: detail, now: now))
+    }
+
+    fileprivate func connectionInactive(_ id: ConnectionID) {
+        perform(machine.closed(id, reason: .peerClosed, detail: "connection closed by the peer (FIN)", now: now))
+    }
+
+    private func channelClosed(_ id: ConnectionID) {
+        channels[id] = nil
+        tcpConnected.remove(id)
+        upgraded.remove(id)
+        abandoned.remove(id)
+        completeIfDone()
+    }
+
+    private func closeConnection(_ id: ConnectionID, _ request: HeartbeatStateMachine.CloseRequest) {
+        guard let channel = channels[id] else { return }
+        abandoned.insert(id)
+        if let code = request.code, upgraded.contains(id), channel.isActive {
+            let frame = WebSocketFrame.close(code: code, reason: request.reason, allocator: channel.allocator, maskKey: .random())
+            channel.writeAndFlush(frame, promise: nil)
+            if request.grace > .zero {
+                eventLoop.scheduleTask(in: request.grace.timeAmount) { channel.close(promise: nil) }
+                return
+            }
+        }
+        channel.close(promise: nil)
+    }
+
+    private func write(_ frame: OutboundFrame, on id: ConnectionID) {
+        guard let channel = channels[id], upgraded.contains(id), !abandoned.contains(id) else { return }
+        channel.writeAndFlush(frame.webSocketFrame(allocator: channel.allocator, maskKey: .random()), promise: nil)
+    }
+
+    // MARK: - Application messages
+
+    private func sendApplicationMessage(_ frame: OutboundFrame) -> Bool {
+        guard machine.phase == .open, let id = machine.currentConnection else { return false }
+        write(frame, on: id)
+        publish(ClientEvent(at: now, kind: .messageSent(id, bytes: frame.byteCount)))
+        return true
+    }
+
+    private func startMessages(on id: ConnectionID) {
+        stopMessages()
+        guard let schedule = configuration.messages else { return }
+        let text = Self.applicationMessage(bytes: schedule.bytes, dialect: configuration.heartbeat.dialect)
+        messageTask = eventLoop.scheduleRepeatedTask(initialDelay: schedule.every.timeAmount, delay: schedule.every.timeAmount) { _ in
+            _ = self.sendApplicationMessage(.text(text))
+        }
+    }
+
+    private func stopMessages() {
+        messageTask?.cancel()
+        messageTask = nil
+    }
+
+    /// A message of exactly `bytes` bytes; in the JSON dialect shaped `{"ModeCode":"message","msg":"xxx…"}`.
+    static func applicationMessage(bytes: Int, dialect: HeartbeatDialect) -> String {
+        if dialect == .json {
+            let envelope = #"{"ModeCode":"message","msg":""}"#
+            let padding = max(bytes - envelope.utf8.count, 0)
+            return #"{"ModeCode":"message","msg":""# + String(repeating: "x", count: padding) + #""}"#
+        }
+        return String(repeating: "x", count: bytes)
+    }
+}
+
+/// Feeds frames of one upgraded connection to the client.
+private final class ClientFrameHandler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let id: ConnectionID
+    private let client: HeartbeatClient
+
+    init(id: ConnectionID, client: HeartbeatClient) {
+        self.id = id
+        self.client = client
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        if let violation = frame.protocolViolation {
+            client.connectionError(id, WebSocketProtocolViolation(detail: violation))
+            failConnection(context: context, code: .protocolError)
+            return
+        }
+        if let inbound = InboundFrame(frame) { client.received(inbound, on: id) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Report first: the close below may complete at once and fire channelInactive.
+        client.connectionError(id, error)
+        if let error = error as? NIOWebSocketError {
+            failConnection(context: context, code: error == .invalidFrameLength ? .messageTooLarge : .protocolError)
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    /// RFC 6455 §7.1.7: send a close frame with the error's code, then drop the connection.
+    private func failConnection(context: ChannelHandlerContext, code: WebSocketErrorCode) {
+        var data = context.channel.allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: code)
+        let frame = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: data)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        client.connectionInactive(id)
+        context.fireChannelInactive()
+    }
+}
+
+/// Installed when the server answered the upgrade request without upgrading: reports its status.
+private final class UpgradeRefusalHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private let id: ConnectionID
+    private let client: HeartbeatClient
+
+    init(id: ConnectionID, client: HeartbeatClient) {
+        self.id = id
+        self.client = client
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head(let head) = unwrapInboundIn(data) {
+            client.upgradeRefused(id, status: head.status)
+            context.close(promise: nil)
+        }
+    }
+}

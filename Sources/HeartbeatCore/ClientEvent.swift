@@ -78,7 +78,7 @@ public struct ClientEvent: Sendable, Hashable {
         case .heartbeatSent(let id, let seq):
             ["conn": .int(Int64(id.rawValue)), "seq": .int(Int64(seq))]
         case .heartbeatAcked(let id, let seq, let rtt):
-            ["conn": .int(Int64(id.rawValue)), "seq": .int(Int64(seq)), "rtt_ms": .double(rtt.milliseconds)]
+            ["conn": .int(Int64(id.rawValue)), "seq": .int(Int64(seq)), "rtt_ms": .double((rtt.milliseconds * 1000).rounded() / 1000)]
         case .serverHeartbeat(let id):
             ["conn": .int(Int64(id.rawValue))]
         case .messageReceived(let id, let bytes), .messageSent(let id, let bytes):

@@ -117,3 +117,53 @@ public enum OutboundFrame: Sendable, Hashable {
     case ping([UInt8])
     case pong([UInt8])
 }
+
+extension HeartbeatDialect {
+    /// Builds a dialect from its name and the options that apply to it (command line, scenario files).
+    public static func named(
+        _ name: String,
+        textPayload: String? = nil,
+        textReply: String?? = nil,
+        pushInterval: Duration? = nil,
+        tolerance: Double? = nil
+    ) throws(ConfigurationError) -> HeartbeatDialect {
+        switch name {
+        case "json":
+            return .json
+        case "text":
+            // The default reply is `ok` (the Tornado-style server of the seeds); `.some(nil)` means any text.
+            return .text(payload: textPayload ?? defaultTextPayload, reply: textReply ?? "ok")
+        case "ping":
+            return .ping
+        case "server-push":
+            return .serverPush(interval: pushInterval ?? .seconds(1), tolerance: tolerance ?? 1.5)
+        default:
+            let suggestion = closestMatch(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
+            throw ConfigurationError("unknown dialect '\(name)'\(suggestion); use one of \(names.joined(separator: ", "))")
+        }
+    }
+}
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
+public func closestMatch(to word: String, in candidates: [String]) -> String? {
+    let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
+    guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
+    return best.1 <= max(2, best.0.count / 3) ? best.0 : nil
+}
+
+/// Levenshtein distance.
+public func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    var current = [Int](repeating: 0, count: b.count + 1)
+    for i in 1...a.count {
+        current[0] = i
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        swap(&previous, &current)
+    }
+    return previous[b.count]
+}

@@ -1,1 +1,385 @@
-//
+public import HeartbeatCore
+public import NIOCore
+import NIOConcurrencyHelpers
+import NIOHTTP1
+public import NIOPosix
+import NIOWebSocket
+import WebSocketSupport
+
+/// How the heartbeat server answers and what it does on its own.
+public struct HeartbeatServerConfiguration: Sendable, Hashable {
+    public var host: String
+    /// 0 picks a free port; ``HeartbeatServer/start()`` returns the real one.
+    public var port: Int
+    /// The dialect decides what the server does on its own (push heartbeats for `server-push`) and
+    /// which text counts as a heartbeat. It answers every dialect's heartbeats regardless: JSON
+    /// heartbeats are echoed, the text payload gets the text reply, pings get pongs.
+    public var dialect: HeartbeatDialect
+    /// Send a ping of its own this often (nil: never).
+    public var pingInterval: Duration?
+    /// Close connections silent for this long (nil: never).
+    public var reapAfter: Duration?
+    /// Echo application messages back.
+    public var echoMessages: Bool
+    public var maxFrameSize: Int
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        dialect: HeartbeatDialect = .json,
+        pingInterval: Duration? = nil,
+        reapAfter: Duration? = nil,
+        echoMessages: Bool = true,
+        maxFrameSize: Int = 1 << 20
+    ) {
+        self.host = host
+        self.port = port
+        self.dialect = dialect
+        self.pingInterval = pingInterval
+        self.reapAfter = reapAfter
+        self.echoMessages = echoMessages
+        self.maxFrameSize = maxFrameSize
+    }
+
+    public func validate() throws(ConfigurationError) {
+        guard (0...65535).contains(port) else { throw ConfigurationError("port \(port) is outside 0–65535") }
+        if case .serverPush(let interval, _) = dialect, interval <= .zero {
+            throw ConfigurationError("server-push interval must be positive")
+        }
+        if let pingInterval, pingInterval <= .zero { throw ConfigurationError("ping interval must be positive") }
+        if let reapAfter, reapAfter <= .zero { throw ConfigurationError("reap-after must be positive") }
+        guard maxFrameSize >= 125, maxFrameSize <= Int(UInt32.max) else {
+            throw ConfigurationError("max frame size must be between 125 bytes and 4 GiB")
+        }
+    }
+
+    /// The reply to a text heartbeat (`ok` by default in the text dialect).
+    var textHeartbeat: (payload: String, reply: String?)? {
+        if case .text(let payload, let reply) = dialect { return (payload, reply) }
+        return nil
+    }
+}
+
+/// A WebSocket server speaking every heartbeat dialect, with a switch that mutes its answers
+/// (a server that is up but no longer answering) and optional reaping of silent clients.
+public final class HeartbeatServer: Sendable {
+    public let configuration: HeartbeatServerConfiguration
+    public let group: any EventLoopGroup
+    public let events: AsyncStream<ServerEvent>
+    private let continuation: AsyncStream<ServerEvent>.Continuation
+    private let onEvent: (@Sendable (ServerEvent) -> Void)?
+
+    private struct State {
+        var listener: (any Channel)?
+        var boundPort: Int?
+        var connections: [UInt64: any Channel] = [:]
+        var nextConnection: UInt64 = 1
+        var muted = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    public init(
+        configuration: HeartbeatServerConfiguration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        onEvent: (@Sendable (ServerEvent) -> Void)? = nil
+    ) throws(ConfigurationError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.group = group
+        self.onEvent = onEvent
+        (self.events, self.continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+    }
+
+    /// The port the server is (or was last) listening on.
+    public var port: Int? { state.withLockedValue { $0.boundPort } }
+
+    /// Whether heartbeat answers (echoes, `ok`, pongs, pushed heartbeats) are suppressed.
+    public var isMuted: Bool { state.withLockedValue { $0.muted } }
+
+    /// Mutes or unmutes heartbeat answers: a muted server keeps connections open and keeps
+    /// echoing ordinary messages, but the heartbeat logic of its clients sees no replies.
+    public func setMuted(_ muted: Bool) {
+        state.withLockedValue { $0.muted = muted }
+        emit(.muted(muted))
+    }
+
+    /// Binds and starts accepting. After ``stop()`` it binds the same port again, so clients can
+    /// reconnect to a restarted server. Returns the port.
+    @discardableResult
+    public func start() async throws -> Int {
+        let port = state.withLockedValue { $0.boundPort } ?? configuration.port
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in self.initializeConnection(channel) }
+            .bind(host: configuration.host, port: port)
+            .get()
+        let bound = channel.localAddress?.port ?? port
+        state.withLockedValue {
+            $0.listener = channel
+            $0.boundPort = bound
+        }
+        emit(.listening(host: configuration.host, port: bound))
+        return bound
+    }
+
+    /// Stops listening and closes every connection: a close frame (1001) and then FIN.
+    public func stop() async {
+        let (listener, connections) = state.withLockedValue { state in
+            defer {
+                state.listener = nil
+                state.connections.removeAll()
+            }
+            return (state.listener, Array(state.connections.values))
+        }
+        try? await listener?.close()
+        for channel in connections {
+            let frame = WebSocketFrame.close(code: 1001, reason: "server stopping", allocator: channel.allocator, maskKey: nil)
+            channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
+        }
+        for channel in connections { try? await channel.closeFuture.get() }
+        emit(.stopped)
+    }
+
+    /// Ends the event stream. Call after the last ``stop()``.
+    public func finishEvents() { continuation.finish() }
+
+    /// How many WebSocket connections are open.
+    public var connectionCount: Int { state.withLockedValue { $0.connections.count } }
+
+    func emit(_ kind: ServerEvent.Kind) {
+        let event = ServerEvent(at: .now, kind: kind)
+        onEvent?(event)
+        continuation.yield(event)
+    }
+
+    // MARK: - Connections
+
+    private func initializeConnection(_ channel: any Channel) -> EventLoopFuture<Void> {
+        let maxFrameSize = configuration.maxFrameSize
+        return channel.eventLoop.makeCompletedFuture {
+            let upgrader = NIOTypedWebSocketServerUpgrader<Bool>(
+                maxFrameSize: maxFrameSize,
+                // Errors are reported before the connection closes, so they are handled here.
+                enableAutomaticErrorHandling: false,
+                shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
+                upgradePipelineHandler: { channel, _ in
+                    channel.eventLoop.makeCompletedFuture {
+                        let id = self.register(channel)
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(
+                            NIOWebSocketFrameAggregator(
+                                minNonFinalFragmentSize: 0,
+                                maxAccumulatedFrameCount: 4096,
+                                maxAccumulatedFrameSize: maxFrameSize
+                            )
+                        )
+                        try sync.addHandler(ServerConnectionHandler(id: id, server: self))
+                        return true
+                    }
+                }
+            )
+            let configuration = NIOTypedHTTPServerUpgradeConfiguration<Bool>(
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(UpgradeRequiredResponder())
+                        return false
+                    }
+                }
+            )
+            _ = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
+                configuration: .init(upgradeConfiguration: configuration)
+            )
+        }
+    }
+
+    private func register(_ channel: any Channel) -> UInt64 {
+        let id = state.withLockedValue { state in
+            let id = state.nextConnection
+            state.nextConnection += 1
+            state.connections[id] = channel
+            return id
+        }
+        channel.closeFuture.whenComplete { _ in
+            _ = self.state.withLockedValue { $0.connections.removeValue(forKey: id) }
+        }
+        emit(.clientConnected(conn: id, remote: channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"))
+        return id
+    }
+}
+
+/// One upgraded connection: answers heartbeats, echoes messages, pushes, pings and reaps.
+private final class ServerConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let id: UInt64
+    private let server: HeartbeatServer
+    private var reaper: PeerReaper?
+    private var reapTimer: Scheduled<Void>?
+    private var pushTask: RepeatedTask?
+    private var pingTask: RepeatedTask?
+    private var pingCount: UInt64 = 0
+    /// Set when either side started the close, so that the disconnect event can say who did.
+    private var closeInitiator: String?
+
+    init(id: UInt64, server: HeartbeatServer) {
+        self.id = id
+        self.server = server
+    }
+
+    private var configuration: HeartbeatServerConfiguration { server.configuration }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let loop = context.eventLoop
+        let now = Instant.now(on: loop)
+        let loopBound = NIOLoopBound((self, context), eventLoop: loop)
+        if let reapAfter = configuration.reapAfter {
+            reaper = PeerReaper(reapAfter: reapAfter, now: now)
+            scheduleReap(at: now + reapAfter, loopBound: loopBound)
+        }
+        if case .serverPush(let interval, _) = configuration.dialect {
+            pushTask = loop.scheduleRepeatedTask(initialDelay: interval.timeAmount, delay: interval.timeAmount) { _ in
+                let (handler, context) = loopBound.value
+                handler.pushHeartbeat(context: context)
+            }
+        }
+        if let pingInterval = configuration.pingInterval {
+            pingTask = loop.scheduleRepeatedTask(initialDelay: pingInterval.timeAmount, delay: pingInterval.timeAmount) { _ in
+                let (handler, context) = loopBound.value
+                handler.sendPing(context: context)
+            }
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        reapTimer?.cancel()
+        pushTask?.cancel()
+        pingTask?.cancel()
+    }
+
+    private func scheduleReap(at instant: Instant, loopBound: NIOLoopBound<(ServerConnectionHandler, ChannelHandlerContext)>) {
+        reapTimer = loopBound.eventLoop.scheduleTask(deadline: instant.nioDeadline) {
+            let (handler, context) = loopBound.value
+            guard var reaper = handler.reaper else { return }
+            let decision = reaper.timerFired(now: max(Instant.now(on: context.eventLoop), instant))
+            handler.reaper = reaper
+            switch decision {
+            case .reap(let silent):
+                handler.server.emit(.reaped(conn: handler.id, silentFor: silent))
+                handler.closeWithFrame(context: context, code: 1001, reason: "no traffic for \(silent.flatlineDescription)")
+            case .checkAgain(let next):
+                handler.scheduleReap(at: next, loopBound: loopBound)
+            case .none:
+                break
+            }
+        }
+    }
+
+    private func pushHeartbeat(context: ChannelHandlerContext) {
+        guard !server.isMuted, closeInitiator == nil else { return }
+        let text = (["heartbeat": .int(epochMilliseconds())] as JSONObject).description
+        context.writeAndFlush(wrapOutboundOut(OutboundFrame.text(text).webSocketFrame(allocator: context.channel.allocator, maskKey: nil)), promise: nil)
+        server.emit(.heartbeatPushed(conn: id))
+    }
+
+    private func sendPing(context: ChannelHandlerContext) {
+        guard !server.isMuted, closeInitiator == nil else { return }
+        pingCount += 1
+        let frame = OutboundFrame.ping(Array("server-\(pingCount)".utf8))
+        context.writeAndFlush(wrapOutboundOut(frame.webSocketFrame(allocator: context.channel.allocator, maskKey: nil)), promise: nil)
+        server.emit(.pingSent(conn: id))
+    }
+
+    private func send(_ frame: OutboundFrame, context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(frame.webSocketFrame(allocator: context.channel.allocator, maskKey: nil)), promise: nil)
+    }
+
+    private func closeWithFrame(context: ChannelHandlerContext, code: UInt16, reason: String, initiator: String = "server") {
+        guard closeInitiator == nil else { return }
+        closeInitiator = "\(initiator) closed (close frame \(code))"
+        let frame = WebSocketFrame.close(code: code, reason: reason, allocator: context.channel.allocator, maskKey: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let webSocketFrame = unwrapInboundIn(data)
+        if let violation = webSocketFrame.protocolViolation {
+            server.emit(.protocolError(conn: id, detail: violation))
+            closeWithFrame(context: context, code: 1002, reason: "protocol error")
+            return
+        }
+        guard let frame = InboundFrame(webSocketFrame) else { return }
+        reaper?.trafficReceived(now: Instant.now(on: context.eventLoop))
+        let muted = server.isMuted
+        switch frame {
+        case .text(let text):
+            if let (payload, reply) = configuration.textHeartbeat, text == payload {
+                server.emit(.heartbeatReceived(conn: id))
+                if !muted { send(.text(reply ?? text), context: context) }
+                return
+            }
+            if let object = (try? JSONValue(parsing: text))?.objectValue, object["ModeCode"]?.stringValue == "heart_beat" {
+                server.emit(.heartbeatReceived(conn: id))
+                if !muted { send(.text(text), context: context) }
+                return
+            }
+            server.emit(.messageReceived(conn: id, bytes: text.utf8.count))
+            if configuration.echoMessages { send(.text(text), context: context) }
+        case .binary(let count):
+            server.emit(.messageReceived(conn: id, bytes: count))
+            if configuration.echoMessages {
+                send(.binary([UInt8](repeating: 0, count: count)), context: context)
+            }
+        case .ping(let payload):
+            server.emit(.heartbeatReceived(conn: id))
+            if !muted { send(.pong(payload), context: context) }
+        case .pong:
+            break
+        case .close(let code, _):
+            // Answer the close handshake and hang up.
+            closeWithFrame(context: context, code: code ?? 1000, reason: "", initiator: "client")
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let (reason, detail) = classify(error)
+        guard reason == .protocolError else {
+            closeInitiator = closeInitiator ?? detail
+            context.close(promise: nil)
+            return
+        }
+        server.emit(.protocolError(conn: id, detail: detail))
+        let tooLarge = (error as? NIOWebSocketError) == .invalidFrameLength
+        closeWithFrame(context: context, code: tooLarge ? 1009 : 1002, reason: "protocol error")
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        server.emit(.clientDisconnected(conn: id, detail: closeInitiator ?? "client closed the connection (FIN)"))
+        context.fireChannelInactive()
+    }
+}
+
+/// Answers a plain HTTP request (no WebSocket upgrade) with 426 and closes.
+private final class UpgradeRequiredResponder: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .end = unwrapInboundIn(data) else { return }
+        let body = "This is a Flatline heartbeat server: connect with a WebSocket client.\n"
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        headers.add(name: "Connection", value: "close")
+        headers.add(name: "Upgrade", value: "websocket")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .upgradeRequired, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+}

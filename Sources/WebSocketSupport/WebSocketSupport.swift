@@ -1,0 +1,163 @@
+public import HeartbeatCore
+public import NIOCore
+import NIOPosix
+public import NIOWebSocket
+import NIOHTTP1
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Instant {
+    /// The instant of a NIO deadline (both count on the monotonic uptime clock).
+    public init(_ deadline: NIODeadline) {
+        self.init(nanoseconds: Int64(clamping: deadline.uptimeNanoseconds))
+    }
+
+    /// The current instant of an event loop: fake time on an `EmbeddedEventLoop`, uptime otherwise.
+    public static func now(on loop: any EventLoop) -> Instant { Instant(loop.now) }
+
+    /// The current instant on the process's monotonic clock.
+    public static var now: Instant { Instant(NIODeadline.now()) }
+
+    public var nioDeadline: NIODeadline { .uptimeNanoseconds(UInt64(max(nanoseconds, 0))) }
+}
+
+extension Duration {
+    public var timeAmount: TimeAmount { .nanoseconds(nanoseconds) }
+}
+
+/// Milliseconds since the Unix epoch, for the timestamps heartbeats carry.
+public func epochMilliseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+extension InboundFrame {
+    /// The frame as the heartbeat logic sees it, or nil for opcodes it does not care about.
+    public init?(_ frame: WebSocketFrame) {
+        var data = frame.unmaskedData
+        switch frame.opcode {
+        case .text:
+            self = .text(String(buffer: data))
+        case .binary:
+            self = .binary(count: data.readableBytes)
+        case .ping:
+            self = .ping(Array(buffer: data))
+        case .pong:
+            self = .pong(Array(buffer: data))
+        case .connectionClose:
+            let code = data.readInteger(as: UInt16.self)
+            self = .close(code: code, reason: data.readString(length: data.readableBytes) ?? "")
+        default:
+            return nil
+        }
+    }
+}
+
+extension OutboundFrame {
+    /// A WebSocket frame for this message; clients must pass a masking key, servers must not.
+    public func webSocketFrame(allocator: ByteBufferAllocator, maskKey: WebSocketMaskingKey?) -> WebSocketFrame {
+        switch self {
+        case .text(let text):
+            WebSocketFrame(fin: true, opcode: .text, maskKey: maskKey, data: allocator.buffer(string: text))
+        case .binary(let bytes):
+            WebSocketFrame(fin: true, opcode: .binary, maskKey: maskKey, data: allocator.buffer(bytes: bytes))
+        case .ping(let bytes):
+            WebSocketFrame(fin: true, opcode: .ping, maskKey: maskKey, data: allocator.buffer(bytes: bytes))
+        case .pong(let bytes):
+            WebSocketFrame(fin: true, opcode: .pong, maskKey: maskKey, data: allocator.buffer(bytes: bytes))
+        }
+    }
+
+    public var byteCount: Int {
+        switch self {
+        case .text(let text): text.utf8.count
+        case .binary(let bytes), .ping(let bytes), .pong(let bytes): bytes.count
+        }
+    }
+}
+
+/// A frame that breaks RFC 6455 (reserved opcode, reserved bits without an extension).
+public struct WebSocketProtocolViolation: Error, CustomStringConvertible {
+    public var detail: String
+    public init(detail: String) { self.detail = detail }
+    public var description: String { detail }
+}
+
+extension WebSocketFrame {
+    /// Why this frame must fail the connection, or nil when it is well-formed.
+    public var protocolViolation: String? {
+        switch opcode {
+        case .continuation, .text, .binary, .connectionClose, .ping, .pong:
+            break
+        default:
+            return "frame with reserved opcode \(opcode)"
+        }
+        if rsv1 || rsv2 || rsv3 { return "frame with reserved bits set but no extension negotiated" }
+        return nil
+    }
+
+    /// A close frame with a status code and reason.
+    public static func close(code: UInt16, reason: String, allocator: ByteBufferAllocator, maskKey: WebSocketMaskingKey?) -> WebSocketFrame {
+        var data = allocator.buffer(capacity: 2 + reason.utf8.count)
+        data.writeInteger(code)
+        data.writeString(reason)
+        return WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: maskKey, data: data)
+    }
+}
+
+/// Sorts an I/O or protocol error into the reason a connection was lost, with a readable detail.
+public func classify(_ error: any Error) -> (reason: DisconnectReason, detail: String) {
+    if let io = error as? IOError {
+        switch io.errnoCode {
+        case ECONNRESET: return (.reset, "connection reset by peer (RST)")
+        case ECONNREFUSED: return (.connectFailed, "connection refused")
+        case EPIPE: return (.reset, "broken pipe")
+        case ETIMEDOUT: return (.error, "timed out (\(io))")
+        default: return (.error, "\(io)")
+        }
+    }
+    if let connect = error as? NIOConnectionError {
+        if let first = connect.connectionErrors.first {
+            return classify(first.error)
+        }
+        return (.connectFailed, "could not connect to \(connect.host):\(connect.port)")
+    }
+    if let channel = error as? ChannelError {
+        switch channel {
+        case .connectTimeout(let amount):
+            return (.connectTimeout, "TCP connect timed out after \(amount.nanoseconds / 1_000_000)ms")
+        default:
+            return (.error, "\(channel)")
+        }
+    }
+    if let ws = error as? NIOWebSocketError {
+        switch ws {
+        case .invalidFrameLength: return (.protocolError, "frame larger than the maximum frame size")
+        case .fragmentedControlFrame: return (.protocolError, "fragmented control frame")
+        case .multiByteControlFrameLength: return (.protocolError, "control frame longer than 125 bytes")
+        }
+    }
+    if let violation = error as? WebSocketProtocolViolation {
+        return (.protocolError, violation.detail)
+    }
+    if let aggregation = error as? NIOWebSocketFrameAggregator.Error {
+        return (.protocolError, "invalid fragmented message: \(aggregation)")
+    }
+    if error is NIOHTTPClientUpgradeError {
+        return (.upgradeFailed, "WebSocket upgrade failed: \(error)")
+    }
+    if error is HTTPParserError {
+        return (.upgradeFailed, "the server did not answer with HTTP: \(error)")
+    }
+    if error is ByteToMessageDecoderError {
+        return (.protocolError, "\(error)")
+    }
+    return (.error, "\(error)")
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct Flatline: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flatline",
+        abstract: "Prove that a WebSocket client survives a pulled cable.",
+        discussion: """
+            Flatline ships a heartbeat WebSocket client and server, and the tools to put
+            them (or any other client) through silent network faults.
+            """,
+        version: "0.1.0",
+        subcommands: [ServerCommand.self, ClientCommand.self]
+    )
+}
