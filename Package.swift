@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "HeartbeatCore", targets: ["HeartbeatCore"]),
         .library(name: "HeartbeatClient", targets: ["HeartbeatClient"]),
         .library(name: "HeartbeatServer", targets: ["HeartbeatServer"]),
+        .library(name: "FaultProxy", targets: ["FaultProxy"]),
         .executable(name: "flatline", targets: ["flatline"]),
     ],
     dependencies: [
@@ -34,6 +35,18 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FaultProxy",
+            dependencies: [
+                "HeartbeatCore",
+                "WebSocketSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -93,7 +106,8 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             path: "Tests/TestSupport",
-            swiftSettings: swiftSettings
+            // Hashing and generating hundreds of MiB in the integrity tests must be fast in debug builds.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"])]
         ),
 
         .testTarget(
@@ -112,6 +126,21 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FaultProxyTests",
+            dependencies: [
+                "TestSupport",
+                "FaultProxy",
+                "HeartbeatClient",
+                "HeartbeatServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

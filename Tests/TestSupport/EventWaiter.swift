@@ -84,5 +84,6 @@ public final class EventWaiter<Event: Sendable>: Sendable {
 
 public struct WaitTimeout: Error, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }

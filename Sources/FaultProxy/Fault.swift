@@ -1,0 +1,196 @@
+public import HeartbeatCore
+
+/// Which way a fault acts: `upstream` is client → server, `downstream` server → client.
+public enum FaultDirection: String, Sendable, Hashable, CaseIterable {
+    case upstream, downstream, both
+
+    func includes(_ flow: Flow) -> Bool {
+        switch self {
+        case .both: true
+        case .upstream: flow == .upstream
+        case .downstream: flow == .downstream
+        }
+    }
+}
+
+/// One of the two byte streams of a proxied connection.
+public enum Flow: String, Sendable, Hashable, CaseIterable {
+    /// Client → server.
+    case upstream
+    /// Server → client.
+    case downstream
+}
+
+/// Which connections a fault applies to.
+public enum FaultTarget: Sendable, Hashable, CustomStringConvertible {
+    /// Connections open when the fault is added and every new one.
+    case all
+    /// Only connections open when the fault is added.
+    case existing
+    /// Only connections opened while the fault is on.
+    case new
+    /// Only connection number N (as in the `conn` field of proxy events).
+    case connection(UInt64)
+
+    public var description: String {
+        switch self {
+        case .all: "all"
+        case .existing: "existing"
+        case .new: "new"
+        case .connection(let n): "connection #\(n)"
+        }
+    }
+
+    public var jsonValue: JSONValue {
+        switch self {
+        case .all: "all"
+        case .existing: "existing"
+        case .new: "new"
+        case .connection(let n): .int(Int64(n))
+        }
+    }
+}
+
+/// WebSocket frames a `drop-frames` fault removes from one direction.
+public struct FrameMatcher: Sendable, Hashable {
+    /// Opcodes to drop: `ping`, `pong`, `close`, `text`, `binary`.
+    public var opcodes: Set<String>
+    /// Drop text messages containing this substring (after unmasking).
+    public var textPattern: String?
+
+    public init(opcodes: Set<String> = [], textPattern: String? = nil) {
+        self.opcodes = opcodes
+        self.textPattern = textPattern
+    }
+
+    public static let opcodeNames = ["continuation", "text", "binary", "close", "ping", "pong"]
+}
+
+/// What a fault does. Times are the ones Toxiproxy uses, as `Duration`s.
+public enum FaultKind: Sendable, Hashable {
+    /// Read and discard; no FIN or RST reaches either peer; new connections are accepted and stay silent.
+    case blackhole
+    /// Keep the bytes (in order, up to `capBytes`) and deliver them when the fault is removed.
+    case hold(capBytes: Int)
+    /// Existing connections go silent for good; new ones are accepted and stay silent until healed.
+    case powerLoss
+    /// Delay each chunk by `latency` ± a random amount up to `jitter`.
+    case latency(latency: Duration, jitter: Duration)
+    /// Throttle to `kilobytesPerSecond` (KB = 1000 bytes, as Toxiproxy).
+    case bandwidth(kilobytesPerSecond: Int)
+    /// Cut data into writes of `averageSize` ± `sizeVariation` bytes, `delay` apart.
+    case slicer(averageSize: Int, sizeVariation: Int, delay: Duration)
+    /// Close the connection once `bytes` have gone through in this direction.
+    case limitData(bytes: Int)
+    /// Delay the forwarding of a close (FIN) by `delay`.
+    case slowClose(delay: Duration)
+    /// Drop all data and close the connection after `timeout` (Toxiproxy's `timeout`; 0 is a blackhole).
+    case timeout(Duration)
+    /// Reset (RST) both peers after `after`.
+    case reset(after: Duration)
+    /// Close both peers cleanly (FIN).
+    case close
+    /// Close the listener: new connections are refused.
+    case refuse
+    /// Drop matching WebSocket frames, leaving other traffic intact.
+    case dropFrames(FrameMatcher)
+
+    /// The canonical type name in the control API (Toxiproxy's names for its own toxics).
+    public var typeName: String {
+        switch self {
+        case .blackhole: "blackhole"
+        case .hold: "hold"
+        case .powerLoss: "power_loss"
+        case .latency: "latency"
+        case .bandwidth: "bandwidth"
+        case .slicer: "slicer"
+        case .limitData: "limit_data"
+        case .slowClose: "slow_close"
+        case .timeout: "timeout"
+        case .reset: "reset_peer"
+        case .close: "close"
+        case .refuse: "refuse"
+        case .dropFrames: "drop_frames"
+        }
+    }
+
+    /// Faults that act on whole connections (or the listener) rather than on one byte stream.
+    public var actsOnConnections: Bool {
+        switch self {
+        case .powerLoss, .reset, .close, .refuse: true
+        default: false
+        }
+    }
+
+    /// Faults whose bytes never reach the other side while the fault is on.
+    var isSilent: Bool {
+        switch self {
+        case .blackhole, .powerLoss, .timeout: true
+        default: false
+        }
+    }
+}
+
+/// A named fault as added to a proxy.
+public struct Fault: Sendable, Hashable {
+    public var name: String
+    public var kind: FaultKind
+    public var direction: FaultDirection
+    /// Probability that the fault applies to a given connection (decided once per connection).
+    public var toxicity: Double
+    public var target: FaultTarget
+
+    public init(_ kind: FaultKind, name: String? = nil, direction: FaultDirection = .both, toxicity: Double = 1, target: FaultTarget = .all) {
+        self.kind = kind
+        self.direction = kind.actsOnConnections ? .both : direction
+        self.name = name ?? "\(kind.typeName)_\(self.direction.rawValue)"
+        self.toxicity = toxicity
+        self.target = target
+    }
+
+    public func validate() throws(ConfigurationError) {
+        guard !name.isEmpty else { throw ConfigurationError("a fault needs a non-empty name") }
+        guard toxicity.isFinite, (0...1).contains(toxicity) else {
+            throw ConfigurationError("toxicity must be between 0 and 1, got \(toxicity)")
+        }
+        let maxDelay = Duration.seconds(3600)
+        func checkTime(_ value: Duration, _ attribute: String) throws(ConfigurationError) {
+            guard value >= .zero else { throw ConfigurationError("\(attribute) must not be negative") }
+            guard value <= maxDelay else { throw ConfigurationError("\(attribute) of \(value.flatlineDescription) is longer than an hour") }
+        }
+        switch kind {
+        case .hold(let cap):
+            guard cap > 0, cap <= 1 << 30 else { throw ConfigurationError("hold cap_bytes must be between 1 and 1 GiB, got \(cap)") }
+        case .latency(let latency, let jitter):
+            try checkTime(latency, "latency")
+            try checkTime(jitter, "jitter")
+        case .bandwidth(let rate):
+            guard rate > 0 else { throw ConfigurationError("bandwidth rate must be positive (KB/s), got \(rate)") }
+        case .slicer(let average, let variation, let delay):
+            guard average > 0 else { throw ConfigurationError("slicer average_size must be positive, got \(average)") }
+            guard variation >= 0, variation < average else {
+                throw ConfigurationError("slicer size_variation must be between 0 and average_size - 1, got \(variation)")
+            }
+            try checkTime(delay, "slicer delay")
+        case .limitData(let bytes):
+            guard bytes >= 0 else { throw ConfigurationError("limit_data bytes must not be negative, got \(bytes)") }
+        case .slowClose(let delay):
+            try checkTime(delay, "slow_close delay")
+        case .timeout(let timeout):
+            try checkTime(timeout, "timeout")
+        case .reset(let after):
+            try checkTime(after, "reset_peer timeout")
+        case .dropFrames(let matcher):
+            guard !matcher.opcodes.isEmpty || matcher.textPattern != nil else {
+                throw ConfigurationError("drop_frames needs opcodes (e.g. [\"pong\"]) or a pattern (e.g. \"heart_beat\")")
+            }
+            if let unknown = matcher.opcodes.first(where: { !FrameMatcher.opcodeNames.contains($0) }) {
+                let suggestion = closestMatch(to: unknown, in: FrameMatcher.opcodeNames).map { " (did you mean '\($0)'?)" } ?? ""
+                throw ConfigurationError("unknown opcode '\(unknown)'\(suggestion); use \(FrameMatcher.opcodeNames.joined(separator: ", "))")
+            }
+            if matcher.textPattern == "" { throw ConfigurationError("drop_frames pattern must not be empty") }
+        case .blackhole, .powerLoss, .close, .refuse:
+            break
+        }
+    }
+}

@@ -1,0 +1,429 @@
+public import HeartbeatCore
+public import NIOCore
+import NIOConcurrencyHelpers
+public import NIOPosix
+import WebSocketSupport
+
+/// A proxy error with the HTTP status the control API answers it with.
+public struct ProxyError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case badRequest, notFound, conflict
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var status: Int {
+        switch kind {
+        case .badRequest: 400
+        case .notFound: 404
+        case .conflict: 409
+        }
+    }
+
+    public var description: String { message }
+}
+
+/// `host:port` or `[v6]:port`.
+public struct HostPort: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init(parsing text: String) throws(ConfigurationError) {
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()) else {
+                throw ConfigurationError("invalid address '\(text)': expected [HOST]:PORT")
+            }
+            self.port = port
+        } else {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else {
+                throw ConfigurationError("invalid address '\(text)': expected HOST:PORT, e.g. 127.0.0.1:8080")
+            }
+            host = String(text[..<colon])
+            self.port = port
+        }
+        if host.isEmpty || host == "localhost" { host = "127.0.0.1" }
+        guard (0...65535).contains(port) else { throw ConfigurationError("invalid address '\(text)': port \(port) is outside 0–65535") }
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Fans events out to any number of subscribers.
+public final class EventHub<Event: Sendable>: Sendable {
+    private let subscribers = NIOLockedValueBox<[UInt64: AsyncStream<Event>.Continuation]>([:])
+    private let nextID = NIOLockedValueBox<UInt64>(0)
+    private let callbacks = NIOLockedValueBox<[@Sendable (Event) -> Void]>([])
+
+    public init() {}
+
+    /// A stream of every event from now on; it ends when the consumer stops iterating.
+    public func subscribe() -> AsyncStream<Event> {
+        let id = nextID.withLockedValue {
+            $0 += 1
+            return $0
+        }
+        let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(100_000))
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.subscribers.withLockedValue { $0.removeValue(forKey: id) }
+        }
+        subscribers.withLockedValue { $0[id] = continuation }
+        return stream
+    }
+
+    /// Calls `body` synchronously (on the thread that publishes) for every event.
+    public func onEvent(_ body: @escaping @Sendable (Event) -> Void) {
+        callbacks.withLockedValue { $0.append(body) }
+    }
+
+    public func publish(_ event: Event) {
+        for callback in callbacks.withLockedValue({ $0 }) { callback(event) }
+        for continuation in subscribers.withLockedValue({ Array($0.values) }) { continuation.yield(event) }
+    }
+
+    public func finish() {
+        for continuation in subscribers.withLockedValue({ Array($0.values) }) { continuation.finish() }
+    }
+}
+
+/// The state of one named proxy, shared by its connections (which live on their own loops).
+final class ProxyCore: @unchecked Sendable {
+    struct State {
+        var listener: (any Channel)?
+        var listen: HostPort
+        var upstream: HostPort
+        var enabled = true
+        var faults: [Fault] = []
+        var connections: [UInt64: ProxiedConnection] = [:]
+        var nextConnection: UInt64 = 1
+        var droppedByFault: [String: Int] = [:]
+        var random: SplitMix64
+        var refused = false
+    }
+
+    let name: String
+    let group: any EventLoopGroup
+    let hub: EventHub<ProxyEvent>
+    let state: NIOLockedValueBox<State>
+    private let observeFramesBox: NIOLockedValueBox<Bool>
+
+    init(name: String, listen: HostPort, upstream: HostPort, group: any EventLoopGroup, hub: EventHub<ProxyEvent>, seed: UInt64, observeFrames: Bool) {
+        self.name = name
+        self.group = group
+        self.hub = hub
+        self.state = NIOLockedValueBox(State(listen: listen, upstream: upstream, random: SplitMix64(seed: seed)))
+        self.observeFramesBox = NIOLockedValueBox(observeFrames)
+    }
+
+    var observeFrames: Bool { observeFramesBox.withLockedValue { $0 } }
+
+    func emit(_ event: ProxyEvent) {
+        var event = event
+        event.fields["proxy"] = .string(name)
+        hub.publish(event)
+    }
+
+    func emit(_ type: String, _ fields: JSONObject = [:]) {
+        emit(ProxyEvent(at: .now, type: type, fields: fields))
+    }
+
+    // MARK: Listener
+
+    func bind() async throws(ProxyError) {
+        let address = state.withLockedValue { $0.listen }
+        let channel: any Channel
+        do {
+            channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 4096)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in self.accept(channel) }
+                .bind(host: address.host, port: address.port)
+                .get()
+        } catch {
+            throw ProxyError(.conflict, "cannot listen on \(address): \(error)")
+        }
+        let bound = HostPort(host: address.host, port: channel.localAddress?.port ?? address.port)
+        state.withLockedValue {
+            $0.listener = channel
+            $0.listen = bound
+        }
+        emit("listening", ["listen": .string(bound.description), "upstream": .string(state.withLockedValue { $0.upstream.description })])
+    }
+
+    func closeListener(reason: String) async {
+        let listener = state.withLockedValue { state -> (any Channel)? in
+            defer { state.listener = nil }
+            return state.listener
+        }
+        guard let listener else { return }
+        try? await listener.close()
+        emit("listener-closed", ["reason": .string(reason)])
+    }
+
+    // MARK: Connections
+
+    private func accept(_ channel: any Channel) -> EventLoopFuture<Void> {
+        let (id, seed, faults, upstream) = state.withLockedValue { state in
+            let id = state.nextConnection
+            state.nextConnection += 1
+            return (id, state.random.next(), state.faults, state.upstream)
+        }
+        let connection = ProxiedConnection(id: id, clientChannel: channel, owner: self, seed: seed)
+        var applied: [Fault] = []
+        var random = SplitMix64(seed: seed ^ 0x5DEE_CE66_D1CE_4E5B)
+        for fault in faults where Self.targets(fault, connection: id, existing: false) {
+            if fault.toxicity >= 1 || Double(random.next() >> 11) * 0x1.0p-53 < fault.toxicity {
+                applied.append(fault)
+            } else {
+                emit("fault-skipped", ["fault": .string(fault.name), "conn": .int(Int64(id))])
+            }
+        }
+        return channel.eventLoop.makeCompletedFuture {
+            let handler = RelaySideHandler(side: .client, connection: connection)
+            try channel.pipeline.syncOperations.addHandler(handler)
+            connection.client = handler
+            self.state.withLockedValue { $0.connections[id] = connection }
+            let remote = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+            connection.emit("conn-opened", ["client": .string(remote)])
+            for fault in applied { connection.install(fault) }
+            if connection.shouldDial { self.dial(connection, upstream: upstream) }
+        }
+    }
+
+    func dial(_ connection: ProxiedConnection, upstream: HostPort) {
+        connection.markDialing()
+        let handler = connection.makeServerHandler()
+        let box = UncheckedBox(handler)
+        ClientBootstrap(group: connection.loop)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(box.value) }
+            }
+            .connect(host: upstream.host, port: upstream.port)
+            .whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    connection.attachServer(channel, handler: box.value)
+                    connection.emit("upstream-connected")
+                case .failure(let error):
+                    let (_, detail) = classify(error)
+                    connection.upstreamFailed("cannot reach upstream \(upstream): \(detail)")
+                }
+            }
+    }
+
+    func connectionEnded(_ connection: ProxiedConnection) {
+        _ = state.withLockedValue { $0.connections.removeValue(forKey: connection.id) }
+    }
+
+    func recordDropped(_ bytes: Int, faultName: String) {
+        state.withLockedValue { $0.droppedByFault[faultName, default: 0] += bytes }
+    }
+
+    static func targets(_ fault: Fault, connection id: UInt64, existing: Bool) -> Bool {
+        switch fault.target {
+        case .all: true
+        case .existing: existing
+        case .new: !existing
+        case .connection(let n): n == id
+        }
+    }
+
+    /// Runs `body` on every live connection's loop and waits until all have run.
+    func forEachConnection(_ body: @escaping @Sendable (ProxiedConnection) -> Void) async {
+        let connections = state.withLockedValue { Array($0.connections.values) }
+        let futures = connections.map { connection in connection.loop.submit { body(connection) } }
+        for future in futures { _ = try? await future.get() }
+    }
+
+    // MARK: Faults
+
+    func add(_ fault: Fault) async throws(ProxyError) {
+        do {
+            try fault.validate()
+        } catch {
+            throw ProxyError(.badRequest, error.message)
+        }
+        let outcome: Result<([ProxiedConnection], [UInt64: Bool]), ProxyError> = state.withLockedValue { state in
+            guard !state.faults.contains(where: { $0.name == fault.name }) else {
+                return .failure(ProxyError(.conflict, "toxic \(fault.name) already exists on proxy \(name)"))
+            }
+            state.faults.append(fault)
+            state.droppedByFault[fault.name] = 0
+            let connections = state.connections.values.sorted { $0.id < $1.id }
+            var rolls: [UInt64: Bool] = [:]
+            for connection in connections {
+                rolls[connection.id] = fault.toxicity >= 1 || Double(state.random.next() >> 11) * 0x1.0p-53 < fault.toxicity
+            }
+            return .success((connections, rolls))
+        }
+        let (connections, rolls) = try outcome.get()
+        emit("fault-on", [
+            "fault": .string(fault.name), "kind": .string(fault.kind.typeName), "direction": .string(fault.direction.rawValue),
+            "toxicity": .double(fault.toxicity), "target": fault.target.jsonValue,
+        ])
+        if case .refuse = fault.kind {
+            await closeListener(reason: "refuse fault \(fault.name)")
+        }
+        var futures: [EventLoopFuture<Void>] = []
+        for connection in connections where Self.targets(fault, connection: connection.id, existing: true) {
+            guard rolls[connection.id] == true else {
+                emit("fault-skipped", ["fault": .string(fault.name), "conn": .int(Int64(connection.id))])
+                continue
+            }
+            futures.append(connection.loop.submit { connection.install(fault) })
+        }
+        for future in futures { _ = try? await future.get() }
+    }
+
+    func remove(_ name: String) async throws(ProxyError) {
+        let removed: Fault? = state.withLockedValue { state in
+            guard let index = state.faults.firstIndex(where: { $0.name == name }) else { return nil }
+            return state.faults.remove(at: index)
+        }
+        guard let fault = removed else {
+            throw ProxyError(.notFound, "toxic not found: no toxic \(name) on proxy \(self.name)")
+        }
+        let upstream = state.withLockedValue { $0.upstream }
+        await forEachConnection { connection in
+            connection.uninstall(name)
+            if connection.shouldDial { self.dial(connection, upstream: upstream) }
+        }
+        let dropped = state.withLockedValue { $0.droppedByFault.removeValue(forKey: name) ?? 0 }
+        emit("fault-off", ["fault": .string(name), "dropped_bytes": .int(Int64(dropped))])
+        if case .refuse = fault.kind, enabled, !faults.contains(where: { if case .refuse = $0.kind { true } else { false } }) {
+            try await bind()
+        }
+    }
+
+    func removeAll() async {
+        for fault in faults.reversed() { try? await remove(fault.name) }
+    }
+
+    var faults: [Fault] { state.withLockedValue { $0.faults } }
+    var enabled: Bool { state.withLockedValue { $0.enabled } }
+
+    /// Toxiproxy's disable: close the listener and every connection (peers see FIN).
+    func setEnabled(_ enabled: Bool) async throws(ProxyError) {
+        let was = state.withLockedValue { state in
+            defer { state.enabled = enabled }
+            return state.enabled
+        }
+        guard was != enabled else { return }
+        if enabled {
+            if !faults.contains(where: { if case .refuse = $0.kind { true } else { false } }) { try await bind() }
+        } else {
+            await closeListener(reason: "proxy disabled")
+            await forEachConnection { $0.closeByProxy(fault: "proxy-disabled", how: .fin) }
+        }
+    }
+
+    func setUpstream(_ upstream: HostPort) {
+        state.withLockedValue { $0.upstream = upstream }
+    }
+
+    func stop() async {
+        await closeListener(reason: "proxy stopped")
+        await forEachConnection { $0.closeByProxy(fault: "proxy-stopped", how: .fin) }
+    }
+}
+
+/// A TCP proxy between a client and its server that can drop, hold, delay, reset or close the
+/// traffic on demand — the way a pulled cable, a server's power loss or a flaky network does.
+///
+/// ```swift
+/// let proxy = try await FaultProxy.start(upstream: HostPort(host: "127.0.0.1", port: serverPort))
+/// // connect the client to proxy.port …
+/// try await proxy.withFault(Fault(.blackhole)) {
+///     // the link is silent here: no data, no FIN, no RST
+/// }
+/// // healed, even if the closure threw
+/// ```
+public final class FaultProxy: Sendable {
+    let core: ProxyCore
+
+    init(core: ProxyCore) { self.core = core }
+
+    /// Starts a proxy listening on `listen` (port 0 picks a free port) in front of `upstream`.
+    /// - Parameters:
+    ///   - observeFrames: also emit a `frame` event for every WebSocket frame.
+    ///   - seed: seed for toxicity decisions and jitter, for repeatable runs.
+    public static func start(
+        name: String = "flatline",
+        listen: HostPort = HostPort(host: "127.0.0.1", port: 0),
+        upstream: HostPort,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        observeFrames: Bool = false,
+        seed: UInt64? = nil,
+        hub: EventHub<ProxyEvent> = EventHub()
+    ) async throws(ProxyError) -> FaultProxy {
+        var system = SystemRandomNumberGenerator()
+        let core = ProxyCore(
+            name: name, listen: listen, upstream: upstream, group: group, hub: hub,
+            seed: seed ?? system.next(), observeFrames: observeFrames
+        )
+        try await core.bind()
+        return FaultProxy(core: core)
+    }
+
+    public var name: String { core.name }
+    /// The address it listens on, with the real port.
+    public var listen: HostPort { core.state.withLockedValue { $0.listen } }
+    public var port: Int { listen.port }
+    public var upstream: HostPort { core.state.withLockedValue { $0.upstream } }
+    public var enabled: Bool { core.enabled }
+    /// The faults that are on, in the order they were added.
+    public var faults: [Fault] { core.faults }
+    /// Connections currently open through the proxy.
+    public var connectionCount: Int { core.state.withLockedValue { $0.connections.count } }
+
+    /// Every event from now on (connections, faults, frames).
+    public var events: AsyncStream<ProxyEvent> { core.hub.subscribe() }
+
+    /// Calls `body` for every event, synchronously, on the thread that produced it.
+    public func onEvent(_ body: @escaping @Sendable (ProxyEvent) -> Void) { core.hub.onEvent(body) }
+
+    /// Adds a fault; it applies to live connections (per its target) before this returns.
+    public func add(_ fault: Fault) async throws(ProxyError) { try await core.add(fault) }
+
+    /// Removes a fault by name (heals it); held bytes are delivered before this returns.
+    public func remove(_ name: String) async throws(ProxyError) { try await core.remove(name) }
+
+    /// Removes every fault.
+    public func heal() async { await core.removeAll() }
+
+    /// Runs `body` with `fault` on, and always removes it afterwards, also when `body` throws.
+    public func withFault<T: Sendable>(_ fault: Fault, _ body: () async throws -> T) async throws -> T {
+        try await add(fault)
+        do {
+            let result = try await body()
+            try? await remove(fault.name)
+            return result
+        } catch {
+            try? await remove(fault.name)
+            throw error
+        }
+    }
+
+    /// Toxiproxy's enable/disable: disabling closes the listener and every connection.
+    public func setEnabled(_ enabled: Bool) async throws(ProxyError) { try await core.setEnabled(enabled) }
+
+    /// Closes the listener and every connection.
+    public func stop() async { await core.stop() }
+}

@@ -1,0 +1,505 @@
+import HeartbeatCore
+import NIOCore
+import NIOPosix
+import WebSocketSupport
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One direction of a proxied connection: observation, then the chain of fault stages, then the
+/// other leg's socket.
+final class FlowPipe {
+    let flow: Flow
+    unowned let connection: ProxiedConnection
+    private(set) var stages: [FaultStage] = []
+    var tracker = WebSocketStreamTracker()
+    private(set) var forwardedBytes = 0
+    private(set) var inputBytes = 0
+    private(set) var droppedBytes = 0
+
+    init(flow: Flow, connection: ProxiedConnection) {
+        self.flow = flow
+        self.connection = connection
+    }
+
+    /// Bytes held by stages; reading from the sender pauses above the limit.
+    var bufferedBytes: Int { stages.reduce(0) { $0 + $1.bufferedBytes } }
+
+    var isSilent: Bool { stages.contains { $0.isSilent } }
+
+    func input(_ item: PipeItem) {
+        if case .data(let buffer) = item {
+            inputBytes += buffer.readableBytes
+            if tracker.mode != .opaque { connection.observe(buffer, pipe: self) }
+        }
+        if let first = stages.first { first.push(item) } else { output(item) }
+    }
+
+    fileprivate func output(_ item: PipeItem) {
+        forwardedBytes += item.byteCount
+        connection.deliver(item, flow: flow)
+    }
+
+    func recordDropped(_ bytes: Int, by fault: Fault) {
+        droppedBytes += bytes
+        connection.recordDropped(bytes, faultName: fault.name)
+    }
+
+    /// A stage emitted outside of a read (from a timer): flush at once.
+    func didEmitFromTimer() {
+        connection.flush(flow: flow)
+        connection.resumeReading(from: flow == .upstream ? .client : .server)
+    }
+
+    func install(_ stage: FaultStage, first: Bool = false) {
+        if first { stages.insert(stage, at: 0) } else { stages.append(stage) }
+        relink()
+    }
+
+    /// Removes the stage of fault `name`, letting it deliver what it holds first.
+    @discardableResult
+    func uninstall(_ name: String) -> Bool {
+        guard let index = stages.firstIndex(where: { $0.fault.name == name }) else { return false }
+        let stage = stages[index]
+        stage.remove()
+        stages.remove(at: index)
+        relink()
+        return true
+    }
+
+    func stage(named name: String) -> FaultStage? { stages.first { $0.fault.name == name } }
+
+    private func relink() {
+        for (index, stage) in stages.enumerated() {
+            if index + 1 < stages.count {
+                let next = stages[index + 1]
+                stage.next = { [unowned next] in next.push($0) }
+            } else {
+                stage.next = { [unowned self] in self.output($0) }
+            }
+        }
+    }
+}
+
+/// One side's socket: reads into the connection, writes what the connection delivers, and
+/// passes on `read()` only when the other side can take more (back-pressure).
+final class RelaySideHandler: ChannelDuplexHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let side: Side
+    /// Handlers keep their connection alive; the connection refers to them weakly, so everything
+    /// is released once both channels are gone.
+    let connection: ProxiedConnection
+    private var context: ChannelHandlerContext?
+    private var readPending = false
+    private var needsFlush = false
+
+    init(side: Side, connection: ProxiedConnection) {
+        self.side = side
+        self.connection = connection
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        connection.received(unwrapInboundIn(data), from: side)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        connection.flush(flow: side.outgoingFlow)
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            connection.peerClosed(side, how: .fin)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let io = error as? IOError, io.errnoCode == ECONNRESET || io.errnoCode == EPIPE {
+            connection.peerClosed(side, how: .rst)
+        } else {
+            connection.peerClosed(side, how: .rst, detail: "\(error)")
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connection.legInactive(side)
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { connection.resumeReading(from: side.opposite) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if connection.mayRead(from: side) {
+            context.read()
+        } else {
+            readPending = true
+        }
+    }
+
+    func resumeReading() {
+        guard readPending, let context else { return }
+        readPending = false
+        read(context: context)
+    }
+
+    func write(_ buffer: ByteBuffer) {
+        guard let context else { return }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        needsFlush = true
+    }
+
+    func flush() {
+        guard needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    func shutdownOutput() {
+        flush()
+        context?.close(mode: .output, promise: nil)
+    }
+
+    func close(how: CloseHow) {
+        guard let context else { return }
+        if how == .rst, let provider = context.channel as? any SocketOptionProvider {
+            // SO_LINGER 0: close() sends RST instead of FIN.
+            let channel = context.channel
+            provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        flush()
+        context.close(promise: nil)
+    }
+}
+
+/// A client connection and its upstream leg, on one event loop, with a fault pipe per direction.
+final class ProxiedConnection: @unchecked Sendable {
+    let id: UInt64
+    let loop: any EventLoop
+    weak var owner: ProxyCore?
+    weak var client: RelaySideHandler?
+    private(set) weak var server: RelaySideHandler?
+    private var serverAttached = false
+    let clientChannel: any Channel
+    private(set) var serverChannel: (any Channel)?
+    private(set) var upstreamPipe: FlowPipe!
+    private(set) var downstreamPipe: FlowPipe!
+
+    private var dialing = false
+    /// A close the proxy decided on while the upstream was still being dialled.
+    private var closeOnAttach: (fault: String, how: CloseHow)?
+    private var pendingToServer: [PipeItem] = []
+    private var pendingBytes = 0
+    private var random: SplitMix64
+    /// Legs whose socket is gone.
+    private var closedSides: Set<Side> = []
+    private var inputClosed: Set<Side> = []
+    private var outputClosed: Set<Side> = []
+    private var ended = false
+    /// Faults installed on this connection (after target and toxicity), by name.
+    private(set) var appliedFaults: [String: Fault] = [:]
+
+    static let stageBufferLimit = 4 << 20
+    static let pendingLimit = 256 << 10
+
+    init(id: UInt64, clientChannel: any Channel, owner: ProxyCore?, seed: UInt64) {
+        self.id = id
+        self.clientChannel = clientChannel
+        self.loop = clientChannel.eventLoop
+        self.owner = owner
+        self.random = SplitMix64(seed: seed)
+        self.upstreamPipe = FlowPipe(flow: .upstream, connection: self)
+        self.downstreamPipe = FlowPipe(flow: .downstream, connection: self)
+    }
+
+    func pipe(_ flow: Flow) -> FlowPipe { flow == .upstream ? upstreamPipe : downstreamPipe }
+
+    func unitRandom() -> Double { Double(random.next() >> 11) * 0x1.0p-53 }
+
+    func emit(_ type: String, _ fields: JSONObject = [:]) {
+        var all: JSONObject = ["conn": .int(Int64(id))]
+        for (key, value) in fields { all[key] = value }
+        owner?.emit(ProxyEvent(at: Instant.now(on: loop), type: type, fields: all))
+    }
+
+    // MARK: Legs
+
+    /// The handler for the server leg, added before the upstream connects so no byte is missed.
+    func makeServerHandler() -> RelaySideHandler { RelaySideHandler(side: .server, connection: self) }
+
+    /// The upstream connected: flush what waited for it.
+    func attachServer(_ channel: any Channel, handler: RelaySideHandler) {
+        server = handler
+        serverAttached = true
+        serverChannel = channel
+        dialing = false
+        if let pending = closeOnAttach {
+            emit("closed-by-proxy", ["side": "server", "how": .string(pending.how.rawValue), "fault": .string(pending.fault)])
+            closedSides.insert(.server)
+            handler.close(how: pending.how)
+            return
+        }
+        let pending = pendingToServer
+        pendingToServer.removeAll()
+        pendingBytes = 0
+        for item in pending { deliver(item, flow: .upstream) }
+        server?.flush()
+        resumeReading(from: .client)
+    }
+
+    /// Whether the upstream must be dialled now: not while both flows are silenced.
+    var shouldDial: Bool {
+        !serverAttached && !dialing && !closedSides.contains(.client) && !(upstreamPipe.isSilent && downstreamPipe.isSilent)
+    }
+
+    func markDialing() { dialing = true }
+
+    // MARK: Reading
+
+    func received(_ buffer: ByteBuffer, from side: Side) {
+        pipe(side.outgoingFlow).input(.data(buffer))
+    }
+
+    func mayRead(from side: Side) -> Bool {
+        let flow = side.outgoingFlow
+        guard pipe(flow).bufferedBytes < Self.stageBufferLimit else { return false }
+        switch side {
+        case .client:
+            if serverAttached { return server?.isWritable ?? true || closedSides.contains(.server) }
+            return pendingBytes < Self.pendingLimit
+        case .server:
+            return client?.isWritable ?? true || closedSides.contains(.client)
+        }
+    }
+
+    func resumeReading(from side: Side) {
+        switch side {
+        case .client: client?.resumeReading()
+        case .server: server?.resumeReading()
+        }
+    }
+
+    func flush(flow: Flow) {
+        switch flow {
+        case .upstream: server?.flush()
+        case .downstream: client?.flush()
+        }
+    }
+
+    // MARK: Writing
+
+    /// Delivers an item that made it through a flow's faults to the receiving leg.
+    func deliver(_ item: PipeItem, flow: Flow) {
+        let target: Side = flow == .upstream ? .server : .client
+        if target == .server, !serverAttached {
+            pendingToServer.append(item)
+            pendingBytes += item.byteCount
+            return
+        }
+        guard !closedSides.contains(target), let handler = target == .client ? client : server else { return }
+        switch item {
+        case .data(let buffer):
+            handler.write(buffer)
+        case .eof:
+            guard !outputClosed.contains(target) else { return }
+            outputClosed.insert(target)
+            handler.shutdownOutput()
+            closeIfBothDirectionsEnded(target)
+        case .reset:
+            closedSides.insert(target)
+            handler.close(how: .rst)
+        }
+    }
+
+    private func closeIfBothDirectionsEnded(_ side: Side) {
+        if inputClosed.contains(side) && outputClosed.contains(side) {
+            handler(side)?.close(how: .fin)
+        }
+    }
+
+    private func handler(_ side: Side) -> RelaySideHandler? { side == .client ? client : server }
+
+    // MARK: Closing
+
+    /// The peer of `side` closed its end (FIN) or reset (RST).
+    func peerClosed(_ side: Side, how: CloseHow, detail: String? = nil) {
+        guard !inputClosed.contains(side) else { return }
+        inputClosed.insert(side)
+        let pipe = pipe(side.outgoingFlow)
+        var fields: JSONObject = ["side": .string(side.rawValue), "how": .string(how.rawValue), "forwarded": .bool(!pipe.isSilent)]
+        if let detail { fields["detail"] = .string(detail) }
+        emit("conn-closed", fields)
+        if how == .rst { closedSides.insert(side) }
+        pipe.input(how == .fin ? .eof : .reset)
+        if how == .fin { closeIfBothDirectionsEnded(side) }
+    }
+
+    /// The proxy closes both legs because of a fault.
+    func closeByProxy(fault: String, how: CloseHow) {
+        for side in [Side.client, .server] where !closedSides.contains(side) {
+            guard let handler = handler(side) else { continue }
+            emit("closed-by-proxy", ["side": .string(side.rawValue), "how": .string(how.rawValue), "fault": .string(fault)])
+            closedSides.insert(side)
+            handler.close(how: how)
+        }
+        if !serverAttached {
+            if dialing {
+                closeOnAttach = (fault, how)
+            } else {
+                closedSides.insert(.server)
+                checkEnded()
+            }
+        }
+    }
+
+    /// The proxy resets one leg (a rebooted host answering a dead connection).
+    func resetByProxy(_ side: Side, fault: String) {
+        guard !closedSides.contains(side), let handler = handler(side) else { return }
+        emit("closed-by-proxy", ["side": .string(side.rawValue), "how": "rst", "fault": .string(fault)])
+        closedSides.insert(side)
+        handler.close(how: .rst)
+    }
+
+    func legInactive(_ side: Side) {
+        closedSides.insert(side)
+        if side == .client, !serverAttached, !dialing { closedSides.insert(.server) }
+        checkEnded()
+    }
+
+    /// The upstream could not be reached: the client is told by a close, the event says why.
+    func upstreamFailed(_ detail: String) {
+        dialing = false
+        emit("upstream-failed", ["detail": .string(detail)])
+        closedSides.insert(.server)
+        pendingToServer.removeAll()
+        if !closedSides.contains(.client) {
+            emit("closed-by-proxy", ["side": "client", "how": "fin", "fault": "upstream-unreachable"])
+            client?.close(how: .fin)
+        }
+        checkEnded()
+    }
+
+    private func checkEnded() {
+        guard !ended, closedSides.contains(.client), closedSides.contains(.server) else { return }
+        if let serverChannel, serverChannel.isActive { return }
+        ended = true
+        emit("conn-ended", [
+            "up_bytes": .int(Int64(upstreamPipe.forwardedBytes)),
+            "down_bytes": .int(Int64(downstreamPipe.forwardedBytes)),
+            "up_dropped": .int(Int64(upstreamPipe.droppedBytes)),
+            "down_dropped": .int(Int64(downstreamPipe.droppedBytes)),
+        ])
+        owner?.connectionEnded(self)
+    }
+
+    func recordDropped(_ bytes: Int, faultName: String) {
+        owner?.recordDropped(bytes, faultName: faultName)
+    }
+
+    // MARK: Observation
+
+    func observe(_ buffer: ByteBuffer, pipe: FlowPipe) {
+        let frames = owner?.observeFrames ?? false
+        pipe.tracker.split(buffer, onHead: { outcome in
+            switch outcome {
+            case .switchingProtocols:
+                emit("upgraded")
+                upstreamPipe.tracker.startFrames()
+            case .otherHTTP(let status) where pipe.flow == .downstream:
+                emit("http-response", ["status": .int(Int64(status))])
+                upstreamPipe.tracker.giveUp()
+            case .upgradeRequest, .otherHTTP:
+                break
+            }
+        }) { segment in
+            guard frames, case .frameHeader(let frame, _) = segment else { return }
+            emit("frame", [
+                "flow": .string(pipe.flow.rawValue), "opcode": .string(frame.opcodeName),
+                "length": .int(Int64(frame.payloadLength)), "fin": .bool(frame.fin),
+            ])
+        }
+    }
+
+    // MARK: Faults
+
+    /// Installs `fault` on this connection (target and toxicity already decided).
+    func install(_ fault: Fault) {
+        guard appliedFaults[fault.name] == nil else { return }
+        appliedFaults[fault.name] = fault
+        switch fault.kind {
+        case .powerLoss:
+            for flow in Flow.allCases {
+                pipe(flow).install(DeadStage(fault: fault, pipe: pipe(flow)))
+            }
+        case .reset(let after):
+            let box = UncheckedBox(self)
+            loop.scheduleTask(in: after.timeAmount) {
+                let connection = box.value
+                guard connection.appliedFaults[fault.name] != nil else { return }
+                connection.closeByProxy(fault: fault.name, how: .rst)
+            }
+        case .close:
+            closeByProxy(fault: fault.name, how: .fin)
+        case .refuse:
+            break  // acts on the listener
+        default:
+            for flow in Flow.allCases where fault.direction.includes(flow) {
+                let pipe = pipe(flow)
+                let stage = makeStage(fault, pipe: pipe)
+                pipe.install(stage, first: stage is DropFramesStage)
+                if case .timeout(let timeout) = fault.kind, let timeoutStage = stage as? TimeoutStage {
+                    timeoutStage.start(timeout)
+                }
+            }
+        }
+    }
+
+    private func makeStage(_ fault: Fault, pipe: FlowPipe) -> FaultStage {
+        switch fault.kind {
+        case .blackhole: BlackholeStage(fault: fault, pipe: pipe)
+        case .hold: HoldStage(fault: fault, pipe: pipe)
+        case .timeout: TimeoutStage(fault: fault, pipe: pipe)
+        case .latency(let latency, let jitter): LatencyStage(fault: fault, pipe: pipe, latency: latency, jitter: jitter)
+        case .slicer(let average, let variation, let delay):
+            SlicerStage(fault: fault, pipe: pipe, average: average, variation: variation, delay: delay)
+        case .bandwidth(let rate): BandwidthStage(fault: fault, pipe: pipe, kilobytesPerSecond: rate)
+        case .limitData(let bytes): LimitDataStage(fault: fault, pipe: pipe, limit: bytes)
+        case .slowClose(let delay): SlowCloseStage(fault: fault, pipe: pipe, delay: delay)
+        case .dropFrames(let matcher): DropFramesStage(fault: fault, pipe: pipe, matcher: matcher, tracker: pipe.tracker)
+        case .powerLoss, .reset, .close, .refuse: BlackholeStage(fault: fault, pipe: pipe)  // not reached
+        }
+    }
+
+    /// Removes `name` from this connection; held bytes are delivered (hold) or the withheld close is.
+    func uninstall(_ name: String) {
+        guard let fault = appliedFaults.removeValue(forKey: name) else { return }
+        if case .powerLoss = fault.kind {
+            // Old connections stay dead after the power comes back; the host just forgot them.
+            for flow in Flow.allCases { pipe(flow).stage(named: name)?.remove() }
+            return
+        }
+        for flow in Flow.allCases { pipe(flow).uninstall(name) }
+        flush(flow: .upstream)
+        flush(flow: .downstream)
+        resumeReading(from: .client)
+        resumeReading(from: .server)
+    }
+}

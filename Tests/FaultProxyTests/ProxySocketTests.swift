@@ -1,0 +1,180 @@
+import FaultProxy
+import HeartbeatCore
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How long to watch for something that must NOT happen. Absence can only be shown by waiting.
+private let quietPeriod = Duration.milliseconds(150)
+
+@Suite("Proxy faults at the socket")
+struct ProxySocketTests {
+    @Test func forwardsBothWaysWithoutFaults() async throws {
+        let fixture = try await ProxyFixture.make()
+        let (client, server) = try await fixture.connect()
+        try client.send("hello")
+        #expect(try await server.read(exactly: 5, within: .seconds(2)) == Array("hello".utf8))
+        try server.send("world")
+        #expect(try await client.read(exactly: 5, within: .seconds(2)) == Array("world".utf8))
+        client.shutdownWrite()
+        #expect(try await server.read(within: .seconds(2)) == .eof, "half-close is forwarded")
+        try server.send("still")
+        #expect(try await client.read(exactly: 5, within: .seconds(2)) == Array("still".utf8), "the other direction stays open")
+        await fixture.proxy.stop()
+    }
+
+    @Test func blackholeIsSilentAndHealsWithoutClosing() async throws {
+        let fixture = try await ProxyFixture.make()
+        let (client, server) = try await fixture.connect()
+        try client.send("hello")
+        #expect(try await server.read(exactly: 5, within: .seconds(2)).count == 5)
+
+        try await fixture.proxy.add(Fault(.blackhole, name: "cable", direction: .both))
+        // The client's writes succeed, nothing reaches the server, nobody sees EOF or RST.
+        try client.send([UInt8](repeating: 7, count: 10_000))
+        try server.send("pong")
+        #expect(try await server.read(within: quietPeriod) == .wouldBlock)
+        #expect(try await client.read(within: quietPeriod) == .wouldBlock)
+
+        // A FIN from the client is observed but not forwarded.
+        client.shutdownWrite()
+        let fin = try await fixture.wait("conn-closed") { $0.fields["side"] == "client" }
+        #expect(fin.fields["how"] == "fin")
+        #expect(fin.fields["forwarded"] == false)
+        #expect(try await server.read(within: quietPeriod) == .wouldBlock)
+
+        try await fixture.proxy.remove("cable")
+        let off = try await fixture.wait("fault-off")
+        #expect(off.fields["dropped_bytes"]?.intValue == 10_004)
+        // Healing delivers the withheld FIN, as TCP would once the cable is back.
+        #expect(try await server.read(within: .seconds(2)) == .eof)
+        try server.send("after")
+        #expect(try await client.read(exactly: 5, within: .seconds(2)) == Array("after".utf8), "the connection survived")
+        await fixture.proxy.stop()
+    }
+
+    @Test func newConnectionsDuringBlackholeAreAcceptedAndSilent() async throws {
+        let fixture = try await ProxyFixture.make()
+        try await fixture.proxy.add(Fault(.blackhole, direction: .both))
+        let client = try RawSocket.connect(port: fixture.proxy.port)
+        try client.send("GET / HTTP/1.1\r\n\r\n")
+        let listener = fixture.listener
+        #expect(try await onThread { listener.accept(timeout: quietPeriod) } == nil, "no upstream connection while silent")
+        #expect(try await client.read(within: quietPeriod) == .wouldBlock)
+        await fixture.proxy.heal()
+        let server = try await onThread { listener.accept(timeout: .seconds(2)) }
+        #expect(server != nil, "healing dials the upstream")
+        try client.send("x")
+        #expect(try await server?.read(exactly: 1, within: .seconds(2)) == Array("x".utf8))
+        await fixture.proxy.stop()
+    }
+
+    @Test func resetGivesECONNRESETToBothPeers() async throws {
+        let fixture = try await ProxyFixture.make()
+        let (client, server) = try await fixture.connect()
+        try await fixture.proxy.add(Fault(.reset(after: .zero)))
+        #expect(try await client.read(within: .seconds(2)) == .error(ECONNRESET))
+        #expect(try await server.read(within: .seconds(2)) == .error(ECONNRESET), "\(fixture.events.events.map { $0.record(origin: .zero).jsonLine })")
+        await fixture.proxy.stop()
+    }
+
+    @Test func closeGivesEOFToBothPeers() async throws {
+        let fixture = try await ProxyFixture.make()
+        let (client, server) = try await fixture.connect()
+        try await fixture.proxy.add(Fault(.close))
+        #expect(try await client.read(within: .seconds(2)) == .eof)
+        #expect(try await server.read(within: .seconds(2)) == .eof)
+        await fixture.proxy.stop()
+    }
+
+    @Test func refuseClosesTheListenerOnly() async throws {
+        let fixture = try await ProxyFixture.make()
+        let (client, server) = try await fixture.connect()
+        try await fixture.proxy.add(Fault(.refuse, name: "down"))
+        #expect(throws: SocketError(code: ECONNREFUSED)) { try RawSocket.connect(port: fixture.proxy.port) }
+        try client.send("alive")
+        #expect(try await server.read(exactly: 5, within: .seconds(2)).count == 5, "existing connections are unaffected")
+        try await fixture.proxy.remove("down")
+        let (again, _) = try await fixture.connect()
+        try again.send("x")
+        await fixture.proxy.stop()
+    }
+
+    @Test func powerLossKillsOldConnectionsForGood() async throws {
+        let fixture = try await ProxyFixture.make()
+        let (old, oldServer) = try await fixture.connect()
+        try await fixture.proxy.add(Fault(.powerLoss, name: "power"))
+        try old.send("lost")
+        #expect(try await oldServer.read(within: quietPeriod) == .wouldBlock, "no data and no FIN to the server")
+        #expect(try await old.read(within: quietPeriod) == .wouldBlock, "no data and no FIN to the client")
+        // New connections are accepted and silent; the server never hears of them.
+        let during = try RawSocket.connect(port: fixture.proxy.port)
+        let listener = fixture.listener
+        #expect(try await onThread { listener.accept(timeout: quietPeriod) } == nil)
+
+        try await fixture.proxy.remove("power")
+        // The rebooted host knows nothing of the old connections: their next byte gets RST.
+        try old.send("hello?")
+        #expect(try await old.read(within: .seconds(2)) == .error(ECONNRESET))
+        try during.send("hello?")
+        #expect(try await during.read(within: .seconds(2)) == .error(ECONNRESET))
+        #expect(try await oldServer.read(within: quietPeriod) == .wouldBlock, "the server leg was abandoned without FIN")
+        // New connections work.
+        let (fresh, freshServer) = try await fixture.connect()
+        try fresh.send("ok")
+        #expect(try await freshServer.read(exactly: 2, within: .seconds(2)) == Array("ok".utf8))
+        await fixture.proxy.stop()
+    }
+
+    @Test func unreachableUpstreamClosesTheClientAndSaysWhy() async throws {
+        // A port that was just bound and closed again: nothing listens there.
+        let deadPort = try RawListener().port
+        let fixture = try await ProxyFixture.make(upstreamPort: deadPort)
+        let client = try RawSocket.connect(port: fixture.proxy.port)
+        let failed = try await fixture.wait("upstream-failed")
+        #expect(failed.fields["detail"]?.stringValue?.contains("cannot reach upstream") == true)
+        #expect(try await client.read(within: .seconds(2)) == .eof)
+        await fixture.proxy.stop()
+    }
+
+    @Test func targetsAndToxicityDecidePerConnection() async throws {
+        let fixture = try await ProxyFixture.make()
+        let (first, firstServer) = try await fixture.connect()
+        try await fixture.proxy.add(Fault(.blackhole, name: "only-new", direction: .both, target: .new))
+        try first.send("a")
+        #expect(try await firstServer.read(exactly: 1, within: .seconds(2)).count == 1, "existing connection untouched")
+        let second = try RawSocket.connect(port: fixture.proxy.port)
+        try second.send("b")
+        #expect(try await second.read(within: quietPeriod) == .wouldBlock)
+        try await fixture.proxy.remove("only-new")
+
+        try await fixture.proxy.add(Fault(.blackhole, name: "never", direction: .both, toxicity: 0))
+        let skipped = try await fixture.wait("fault-skipped")
+        #expect(skipped.fields["fault"] == "never")
+        try first.send("c")
+        #expect(try await firstServer.read(exactly: 1, within: .seconds(2)) == Array("c".utf8))
+        await fixture.proxy.stop()
+    }
+
+    @Test func faultNamesMustBeUniqueAndKnown() async throws {
+        let fixture = try await ProxyFixture.make()
+        try await fixture.proxy.add(Fault(.blackhole, name: "x"))
+        await #expect(throws: ProxyError(.conflict, "toxic x already exists on proxy flatline")) { try await fixture.proxy.add(Fault(.close, name: "x")) }
+        await #expect(throws: ProxyError(.notFound, "toxic not found: no toxic y on proxy flatline")) { try await fixture.proxy.remove("y") }
+        await #expect(throws: ProxyError.self) { try await fixture.proxy.add(Fault(.latency(latency: .seconds(-1), jitter: .zero))) }
+        await fixture.proxy.stop()
+    }
+
+    @Test func withFaultAlwaysHeals() async throws {
+        let fixture = try await ProxyFixture.make()
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await fixture.proxy.withFault(Fault(.blackhole, name: "scoped")) { throw Boom() }
+        }
+        #expect(fixture.proxy.faults.isEmpty)
+        await fixture.proxy.stop()
+    }
+}
