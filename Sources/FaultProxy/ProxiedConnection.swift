@@ -172,21 +172,37 @@ final class RelaySideHandler: ChannelDuplexHandler, @unchecked Sendable {
         context.flush()
     }
 
-    func shutdownOutput() {
-        flush()
-        context?.close(mode: .output, promise: nil)
+    /// Forwards a FIN once everything written so far has reached the socket: a half-close, or a
+    /// full close when the peer has already closed its side (NIO would otherwise escalate the
+    /// half-close and drop writes still pending).
+    func shutdownOutput(inputAlreadyClosed: Bool) {
+        guard let context else { return }
+        needsFlush = false
+        let drained = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: drained)
+        let channel = context.channel
+        drained.futureResult.whenComplete { _ in
+            if inputAlreadyClosed {
+                channel.close(promise: nil)
+            } else {
+                channel.close(mode: .output, promise: nil)
+            }
+        }
     }
 
     func close(how: CloseHow) {
         guard let context else { return }
-        if how == .rst, let provider = context.channel as? any SocketOptionProvider {
+        let channel = context.channel
+        if how == .rst, let provider = channel as? any SocketOptionProvider {
             // SO_LINGER 0: close() sends RST instead of FIN.
-            let channel = context.channel
             provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
             return
         }
-        flush()
-        context.close(promise: nil)
+        // A FIN after the bytes already written.
+        needsFlush = false
+        let drained = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: drained)
+        drained.futureResult.whenComplete { _ in channel.close(promise: nil) }
     }
 }
 
@@ -321,8 +337,7 @@ final class ProxiedConnection: @unchecked Sendable {
         case .eof:
             guard !outputClosed.contains(target) else { return }
             outputClosed.insert(target)
-            handler.shutdownOutput()
-            closeIfBothDirectionsEnded(target)
+            handler.shutdownOutput(inputAlreadyClosed: inputClosed.contains(target))
         case .reset:
             closedSides.insert(target)
             handler.close(how: .rst)
@@ -379,6 +394,11 @@ final class ProxiedConnection: @unchecked Sendable {
     }
 
     func legInactive(_ side: Side) {
+        if !closedSides.contains(side), !inputClosed.contains(side) {
+            // NIO closes a half-closed channel outright when the peer's FIN arrives, without an
+            // inputClosed event: that FIN still has to be forwarded.
+            peerClosed(side, how: .fin)
+        }
         closedSides.insert(side)
         if side == .client, !serverAttached, !dialing { closedSides.insert(.server) }
         checkEnded()
@@ -391,6 +411,7 @@ final class ProxiedConnection: @unchecked Sendable {
         closedSides.insert(.server)
         pendingToServer.removeAll()
         if !closedSides.contains(.client) {
+            closedSides.insert(.client)
             emit("closed-by-proxy", ["side": "client", "how": "fin", "fault": "upstream-unreachable"])
             client?.close(how: .fin)
         }
