@@ -34,8 +34,11 @@ class FaultStage {
     /// The fault was removed: deliver or drop what is held, cancel timers.
     func remove() {}
 
-    /// Bytes held inside the stage (for back-pressure).
+    /// Bytes held inside the stage.
     var bufferedBytes: Int { 0 }
+
+    /// Whether the sender must be paused (back-pressure) because the stage holds enough.
+    var wantsPause: Bool { bufferedBytes >= ProxiedConnection.stageBufferLimit }
 
     /// Whether the stage keeps every byte from reaching the peer (no need to dial upstream).
     var isSilent: Bool { false }
@@ -133,6 +136,7 @@ final class HoldStage: FaultStage {
     private var reportedFull = false
 
     override var bufferedBytes: Int { heldBytes }
+    override var wantsPause: Bool { heldBytes >= cap }
 
     var cap: Int {
         if case .hold(let cap) = fault.kind { return cap }

@@ -27,8 +27,8 @@ final class FlowPipe {
         self.connection = connection
     }
 
-    /// Bytes held by stages; reading from the sender pauses above the limit.
-    var bufferedBytes: Int { stages.reduce(0) { $0 + $1.bufferedBytes } }
+    /// Whether a stage holds so much that reading from the sender must pause.
+    var isBackedUp: Bool { stages.contains { $0.wantsPause } }
 
     var isSilent: Bool { stages.contains { $0.isSilent } }
 
@@ -250,10 +250,14 @@ final class ProxiedConnection: @unchecked Sendable {
 
     func unitRandom() -> Double { Double(random.next() >> 11) * 0x1.0p-53 }
 
+    /// Receives events when the connection has no owning proxy (handler-level tests).
+    var eventSink: ((ProxyEvent) -> Void)?
+
     func emit(_ type: String, _ fields: JSONObject = [:]) {
         var all: JSONObject = ["conn": .int(Int64(id))]
         for (key, value) in fields { all[key] = value }
-        owner?.emit(ProxyEvent(at: Instant.now(on: loop), type: type, fields: all))
+        let event = ProxyEvent(at: Instant.now(on: loop), type: type, fields: all)
+        if let owner { owner.emit(event) } else { eventSink?(event) }
     }
 
     // MARK: Legs
@@ -296,7 +300,7 @@ final class ProxiedConnection: @unchecked Sendable {
 
     func mayRead(from side: Side) -> Bool {
         let flow = side.outgoingFlow
-        guard pipe(flow).bufferedBytes < Self.stageBufferLimit else { return false }
+        guard !pipe(flow).isBackedUp else { return false }
         switch side {
         case .client:
             if serverAttached { return server?.isWritable ?? true || closedSides.contains(.server) }

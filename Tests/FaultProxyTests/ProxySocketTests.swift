@@ -178,3 +178,37 @@ struct ProxySocketTests {
         await fixture.proxy.stop()
     }
 }
+
+@Suite("Toxiproxy-style faults at the socket")
+struct ToxiproxyStyleSocketTests {
+    @Test func slowCloseDelaysTheFIN() async throws {
+        let fixture = try await ProxyFixture.make()
+        let (client, server) = try await fixture.connect()
+        try await fixture.proxy.add(Fault(.slowClose(delay: .milliseconds(300)), direction: .upstream))
+        client.shutdownWrite()
+        #expect(try await server.read(within: .milliseconds(150)) == .wouldBlock)
+        #expect(try await server.read(within: .seconds(2)) == .eof)
+        await fixture.proxy.stop()
+    }
+
+    @Test func limitDataClosesAfterTheLimit() async throws {
+        let fixture = try await ProxyFixture.make()
+        let (client, server) = try await fixture.connect()
+        try await fixture.proxy.add(Fault(.limitData(bytes: 10), direction: .upstream))
+        try client.send([UInt8](repeating: 1, count: 25))
+        #expect(try await server.read(exactly: 10, within: .seconds(2)).count == 10)
+        #expect(try await server.read(within: .seconds(2)) == .eof)
+        await fixture.proxy.stop()
+    }
+
+    @Test func timeoutClosesAfterItsTimeout() async throws {
+        let fixture = try await ProxyFixture.make()
+        let (client, server) = try await fixture.connect()
+        try await fixture.proxy.add(Fault(.timeout(.milliseconds(200)), direction: .both))
+        try client.send("lost")
+        #expect(try await server.read(within: .milliseconds(100)) == .wouldBlock)
+        #expect(try await server.read(within: .seconds(2)) == .eof)
+        #expect(try await client.read(within: .seconds(2)) == .eof)
+        await fixture.proxy.stop()
+    }
+}
