@@ -1,0 +1,149 @@
+import ArgumentParser
+import FaultProxy
+import Foundation
+import HeartbeatCore
+
+struct ProxyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proxy",
+        abstract: "Run the fault proxy, optionally with its Toxiproxy-compatible control API.",
+        discussion: """
+            flatline proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:8002 --api 127.0.0.1:8474
+            flatline proxy --api 127.0.0.1:8474            (empty, like toxiproxy-server)
+            flatline proxy --config proxies.json           (Toxiproxy's config format; each proxy
+                                                            may also carry "toxics" to apply at start)
+            Events (conn-opened, upgraded, conn-closed, fault-on…) are printed on standard output.
+            A userland proxy terminates TCP: during a blackhole its kernel still ACKs what the client
+            sends, so the client's TCP stack never times out — only an application heartbeat notices.
+            """
+    )
+
+    @Option(help: "Listen address of the proxy (with --upstream).") var listen: String = "127.0.0.1:0"
+    @Option(help: "Upstream (server) address, HOST:PORT.") var upstream: String?
+    @Option(help: "Name of the proxy given by --listen/--upstream.") var name: String = "flatline"
+    @Option(help: "Serve the control API on this address (Toxiproxy's default is 127.0.0.1:8474).") var api: String?
+    @Option(help: "Require 'Authorization: Bearer TOKEN' on the control API (also $FLATLINE_API_TOKEN).") var apiToken: String?
+    @Option(help: "Toxiproxy-style JSON config: an array of {name, listen, upstream, enabled?, toxics?}.") var config: String?
+    @Flag(help: "Emit an event for every WebSocket frame.") var observeFrames = false
+    @Option(help: "Seed for toxicity and jitter.") var seed: UInt64?
+    @Option(help: "Stop after this long (default: until Ctrl-C).") var runFor: String?
+    @Option(help: "Event output: jsonl or text.") var events: EventFormat = .text
+
+    func validate() throws {
+        if upstream == nil && config == nil && api == nil {
+            throw ValidationError("nothing to proxy: give --upstream HOST:PORT (with --listen), --config FILE, or --api HOST:PORT")
+        }
+        for (option, value) in [("--listen", listen), ("--upstream", upstream), ("--api", api)] {
+            guard let value else { continue }
+            do { _ = try HostPort(parsing: value) } catch { throw ValidationError("\(option): \(error.message)") }
+        }
+        if let runFor { _ = try parseDuration(runFor, option: "--run-for") }
+    }
+
+    func run() async throws {
+        let origin = Instant.now
+        let format = events
+        let hub = EventHub<ProxyEvent>()
+        hub.onEvent { LineWriter.standardOutput.write($0.record(origin: origin), format: format) }
+        let registry = ProxyRegistry(hub: hub, observeFrames: observeFrames, seed: seed)
+
+        var server: ControlServer?
+        do {
+            if let config {
+                try await ProxyConfigFile.load(path: config, into: registry)
+            }
+            if let upstream {
+                try await registry.create(name: name, listen: try HostPort(parsing: listen), upstream: try HostPort(parsing: upstream))
+            }
+            if let api {
+                let address = try HostPort(parsing: api)
+                let token = apiToken ?? ProcessInfo.processInfo.environment["FLATLINE_API_TOKEN"]
+                if token == nil, !["127.0.0.1", "::1"].contains(address.host) {
+                    LineWriter.standardError.write("flatline proxy: warning: the control API on \(address) is reachable from other hosts and has no --api-token")
+                }
+                let control = try await ControlServer.start(api: ControlAPI(registry: registry, token: token), at: address)
+                server = control
+                hub.publish(ProxyEvent(at: .now, type: "api-listening", fields: ["address": .string(control.address.description)]))
+            }
+        } catch let error as ProxyError {
+            LineWriter.standardError.write("flatline proxy: \(error.message)")
+            await registry.stopAll()
+            throw ExitCode(2)
+        } catch let error as ConfigurationError {
+            LineWriter.standardError.write("flatline proxy: \(error.message)")
+            await registry.stopAll()
+            throw ExitCode(2)
+        }
+
+        let stop = AsyncStream<Void>.makeStream()
+        let signals = TerminationSignals { _ in stop.continuation.finish() }
+        defer { signals.cancel() }
+        if let runFor {
+            let limit = try parseDuration(runFor, option: "--run-for")
+            Task {
+                try? await Task.sleep(for: limit)
+                stop.continuation.finish()
+            }
+        }
+        for await _ in stop.stream {}
+        await server?.stop()
+        await registry.stopAll()
+    }
+}
+
+/// Toxiproxy's config file, with Flatline's extension: `toxics` applied at start.
+enum ProxyConfigFile {
+    static func load(path: String, into registry: ProxyRegistry) async throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("\(path): cannot read the file")
+        }
+        let bytes = [UInt8](data)
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: bytes)
+        } catch {
+            let (line, column) = lineAndColumn(of: error.offset, in: bytes)
+            throw ConfigurationError("\(path):\(line):\(column): \(error.message)")
+        }
+        guard let items = value.arrayValue else {
+            throw ConfigurationError("\(path): expected a JSON array of proxies, e.g. [{\"name\": \"ws\", \"listen\": \"127.0.0.1:0\", \"upstream\": \"127.0.0.1:8080\"}]")
+        }
+        for (index, item) in items.enumerated() {
+            let whereText = "\(path): proxy \(index)"
+            guard let object = item.objectValue else { throw ConfigurationError("\(whereText): not an object") }
+            let allowed = ["name", "listen", "upstream", "enabled", "toxics"]
+            if let unknown = object.keys.first(where: { !allowed.contains($0) }) {
+                let hint = closestMatch(to: unknown, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
+                throw ConfigurationError("\(whereText): unknown field '\(unknown)'\(hint)")
+            }
+            guard let name = object["name"]?.stringValue else { throw ConfigurationError("\(whereText): missing \"name\"") }
+            guard let upstream = object["upstream"]?.stringValue else { throw ConfigurationError("\(whereText) (\(name)): missing \"upstream\"") }
+            let listen = object["listen"]?.stringValue ?? "127.0.0.1:0"
+            let proxy = try await registry.create(
+                name: name, listen: try HostPort(parsing: listen), upstream: try HostPort(parsing: upstream),
+                enabled: object["enabled"]?.boolValue ?? true
+            )
+            for (toxicIndex, toxic) in (object["toxics"]?.arrayValue ?? []).enumerated() {
+                guard let toxicObject = toxic.objectValue else { throw ConfigurationError("\(whereText) (\(name)): toxic \(toxicIndex) is not an object") }
+                do {
+                    try await proxy.add(try Fault(toxic: toxicObject))
+                } catch let error as ConfigurationError {
+                    throw ConfigurationError("\(whereText) (\(name)): toxic \(toxicIndex): \(error.message)")
+                }
+            }
+        }
+    }
+
+    static func lineAndColumn(of offset: Int, in bytes: [UInt8]) -> (Int, Int) {
+        var line = 1, column = 1
+        for byte in bytes.prefix(offset) {
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+        }
+        return (line, column)
+    }
+}

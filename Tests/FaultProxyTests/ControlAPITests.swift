@@ -1,0 +1,178 @@
+import FaultProxy
+import HeartbeatCore
+import NIOHTTP1
+import TestSupport
+import Testing
+
+private func request(_ api: ControlAPI, _ method: String, _ path: String, _ body: String? = nil, headers: [(String, String)] = []) async -> ControlAPI.Response {
+    await api.handle(ControlAPI.Request(method: method, path: path, headers: headers, body: Array((body ?? "").utf8)))
+}
+
+private func error(_ response: ControlAPI.Response) -> String {
+    response.body?.objectValue?["error"]?.stringValue ?? ""
+}
+
+@Suite("Control API (Toxiproxy v2 dialect)")
+struct ControlAPITests {
+    let upstream = try! RawListener()
+
+    func makeAPI(token: String? = nil) -> (ControlAPI, ProxyRegistry) {
+        let registry = ProxyRegistry(seed: 1)
+        return (ControlAPI(registry: registry, token: token), registry)
+    }
+
+    @Test func proxiesLifecycle() async throws {
+        let (api, registry) = makeAPI()
+        let created = await request(api, "POST", "/proxies", #"{"name":"ws","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(upstream.port)"}"#)
+        #expect(created.status == 201)
+        let listen = created.body?.objectValue?["listen"]?.stringValue ?? ""
+        #expect(listen.hasPrefix("127.0.0.1:") && !listen.hasSuffix(":0"), "port 0 is replaced by the real port: \(listen)")
+        #expect(created.body?.objectValue?["enabled"] == true)
+
+        let all = await request(api, "GET", "/proxies")
+        #expect(all.status == 200)
+        #expect(all.body?.objectValue?.keys == ["ws"])
+        #expect(await request(api, "GET", "/proxies/ws").body?.objectValue?["name"] == "ws")
+
+        let duplicate = await request(api, "POST", "/proxies", #"{"name":"ws","upstream":"127.0.0.1:1"}"#)
+        #expect(duplicate.status == 409)
+        #expect(duplicate.body?.objectValue?["status"] == 409)
+
+        let disabled = await request(api, "PATCH", "/proxies/ws", #"{"enabled":false}"#)
+        #expect(disabled.body?.objectValue?["enabled"] == false)
+        let port = Int(listen.split(separator: ":").last!)!
+        #expect(throws: SocketError.self) { try RawSocket.connect(port: port) }
+        #expect(await request(api, "POST", "/proxies/ws", #"{"enabled":true}"#).status == 200)
+        _ = try RawSocket.connect(port: port)
+
+        #expect(await request(api, "DELETE", "/proxies/ws").status == 204)
+        #expect(await request(api, "GET", "/proxies/ws").status == 404)
+        await registry.stopAll()
+    }
+
+    @Test func toxicsLifecycleWithToxiproxyDefaults() async throws {
+        let (api, registry) = makeAPI()
+        _ = await request(api, "POST", "/proxies", #"{"name":"ws","upstream":"127.0.0.1:\#(upstream.port)"}"#)
+        let added = await request(api, "POST", "/proxies/ws/toxics", #"{"type":"latency","attributes":{"latency":100,"jitter":10}}"#)
+        #expect(added.status == 200)
+        let toxic = try #require(added.body?.objectValue)
+        #expect(toxic["name"] == "latency_downstream", "default name TYPE_STREAM")
+        #expect(toxic["stream"] == "downstream", "default stream downstream")
+        #expect(toxic["toxicity"] == 1)
+        #expect(toxic["attributes"]?.objectValue?["latency"] == 100)
+
+        #expect(await request(api, "GET", "/proxies/ws/toxics").body?.arrayValue?.count == 1)
+        #expect(await request(api, "GET", "/proxies/ws/toxics/latency_downstream").status == 200)
+        let updated = await request(api, "PATCH", "/proxies/ws/toxics/latency_downstream", #"{"attributes":{"latency":250}}"#)
+        #expect(updated.body?.objectValue?["attributes"]?.objectValue?["latency"] == 250)
+        #expect(updated.body?.objectValue?["attributes"]?.objectValue?["jitter"] == 10, "attributes not given are kept")
+
+        // Toxiproxy's timeout with timeout 0 never closes: it is a (healable) blackhole.
+        let timeout = await request(api, "POST", "/proxies/ws/toxics", #"{"type":"timeout","stream":"upstream","attributes":{"timeout":0}}"#)
+        #expect(timeout.body?.objectValue?["type"] == "blackhole")
+
+        #expect(await request(api, "DELETE", "/proxies/ws/toxics/latency_downstream").status == 204)
+        #expect(await request(api, "DELETE", "/proxies/ws/toxics/latency_downstream").status == 404)
+        #expect(await request(api, "POST", "/reset").status == 204)
+        #expect(await request(api, "GET", "/proxies/ws/toxics").body?.arrayValue?.isEmpty == true)
+        await registry.stopAll()
+    }
+
+    @Test func populateReplacesOnlyWhatChanged() async throws {
+        let (api, registry) = makeAPI()
+        let body = #"[{"name":"a","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(upstream.port)"},{"name":"b","upstream":"127.0.0.1:\#(upstream.port)"}]"#
+        let first = await request(api, "POST", "/populate", body)
+        #expect(first.status == 201)
+        #expect(first.body?.objectValue?["proxies"]?.arrayValue?.count == 2)
+        _ = await request(api, "POST", "/proxies/a/toxics", #"{"type":"blackhole"}"#)
+        _ = await request(api, "POST", "/populate", body)
+        #expect(await request(api, "GET", "/proxies/a/toxics").body?.arrayValue?.count == 1, "unchanged proxy kept with its toxics")
+        await registry.stopAll()
+    }
+
+    @Test(arguments: [
+        ("POST", "/proxies", "{bad", 400, "bad request body"),
+        ("POST", "/proxies", #"{"name":"x"}"#, 400, "missing required field: upstream"),
+        ("POST", "/proxies", #"{"name":"x","upstream":"nowhere"}"#, 400, "expected HOST:PORT"),
+        ("POST", "/proxies", #"{"name":"x","upstrem":"127.0.0.1:1"}"#, 400, "did you mean 'upstream'?"),
+        ("POST", "/proxies/nope/toxics", #"{"type":"latency"}"#, 404, "proxy not found: nope"),
+        ("GET", "/nothing", nil, 404, "no such endpoint"),
+    ])
+    func badRequestsGetClearErrors(method: String, path: String, body: String?, status: Int, fragment: String) async {
+        let (api, registry) = makeAPI()
+        let response = await request(api, method, path, body)
+        #expect(response.status == status)
+        #expect(error(response).contains(fragment), "\(error(response))")
+        #expect(response.body?.objectValue?["status"]?.intValue == Int64(status))
+        await registry.stopAll()
+    }
+
+    @Test(arguments: [
+        (#"{"type":"blackhol"}"#, "did you mean 'blackhole'?"),
+        (#"{"type":"latency","attributes":{"latncy":1}}"#, "unknown attribute 'latncy' for toxic type latency (did you mean 'latency'?)"),
+        (#"{"type":"latency","attributes":{"latency":-5}}"#, "must not be negative"),
+        (#"{"type":"latency","attributes":{"latency":99999999999}}"#, "longer than an hour"),
+        (#"{"type":"latency","toxicity":2}"#, "toxicity must be between 0 and 1"),
+        (#"{"type":"latency","stream":"sideways"}"#, "stream must be"),
+        (#"{"type":"drop_frames","attributes":{"opcodes":["pongg"]}}"#, "did you mean 'pong'?"),
+        (#"{"type":"slicer","attributes":{"average_size":0}}"#, "average_size must be positive"),
+    ])
+    func badToxicsAreRefusedAndExistingConnectionsLiveOn(body: String, fragment: String) async throws {
+        let (api, registry) = makeAPI()
+        _ = await request(api, "POST", "/proxies", #"{"name":"ws","upstream":"127.0.0.1:\#(upstream.port)"}"#)
+        let response = await request(api, "POST", "/proxies/ws/toxics", body)
+        #expect(response.status == 400)
+        #expect(error(response).contains(fragment), "\(error(response))")
+        #expect(await request(api, "GET", "/proxies/ws/toxics").body?.arrayValue?.isEmpty == true)
+        await registry.stopAll()
+    }
+
+    @Test func conflictsOnNamesAndAddresses() async throws {
+        let (api, registry) = makeAPI()
+        let first = await request(api, "POST", "/proxies", #"{"name":"a","upstream":"127.0.0.1:\#(upstream.port)"}"#)
+        let listen = first.body?.objectValue?["listen"]?.stringValue ?? ""
+        let clash = await request(api, "POST", "/proxies", #"{"name":"b","listen":"\#(listen)","upstream":"127.0.0.1:1"}"#)
+        #expect(clash.status == 409)
+        #expect(error(clash).contains("cannot listen on"))
+        _ = await request(api, "POST", "/proxies/a/toxics", #"{"type":"blackhole","name":"x"}"#)
+        #expect(await request(api, "POST", "/proxies/a/toxics", #"{"type":"close","name":"x"}"#).status == 409)
+        await registry.stopAll()
+    }
+
+    @Test func browsersAndMissingTokensAreRefused() async {
+        let (open, openRegistry) = makeAPI()
+        #expect(await request(open, "GET", "/proxies", headers: [("User-Agent", "Mozilla/5.0 (X11)")]).status == 403)
+        #expect(await request(open, "GET", "/proxies", headers: [("Origin", "http://evil.example")]).status == 403)
+        #expect(await request(open, "GET", "/version", headers: [("User-Agent", "curl/8")]).status == 200)
+        let (guarded, guardedRegistry) = makeAPI(token: "s3cret")
+        #expect(await request(guarded, "GET", "/version").status == 401)
+        #expect(await request(guarded, "GET", "/version", headers: [("Authorization", "Bearer s3cret")]).status == 200)
+        await openRegistry.stopAll()
+        await guardedRegistry.stopAll()
+    }
+
+    @Test func httpServerAndEventStream() async throws {
+        let (api, registry) = makeAPI()
+        let server = try await ControlServer.start(api: api, at: HostPort(host: "127.0.0.1", port: 0))
+        let client = ControlClient(address: server.address)
+        // Subscribe to /events over a raw socket and read the stream as it comes.
+        let events = try RawSocket.connect(port: server.address.port)
+        try events.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await events.read(within: .seconds(2)).description.hasPrefix("data("))
+        let created = try await client.request(.POST, "/proxies", body: .object(["name": "ws", "upstream": .string("127.0.0.1:\(upstream.port)")]))
+        #expect(created.status == 201)
+        let fault = try await client.request(.POST, "/proxies/ws/toxics", body: .object(["type": "blackhole", "stream": "both"]))
+        #expect(fault.status == 200)
+        var text = ""
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !text.contains("fault-on"), ContinuousClock.now < deadline {
+            if case .data(let bytes) = try await events.read(within: .seconds(1)) { text += String(decoding: bytes, as: UTF8.self) }
+        }
+        #expect(text.contains(#""type":"listening""#))
+        #expect(text.contains(#""type":"fault-on""#))
+        let refused = try await client.request(.DELETE, "/proxies/ws/toxics/nope")
+        #expect(refused.status == 404)
+        await server.stop()
+        await registry.stopAll()
+    }
+}
