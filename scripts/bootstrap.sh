@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what Flatline needs on a fresh Debian machine, and only what is missing.
-# Idempotent; sourced or run by scripts/run.sh and scripts/test.sh.
+# Idempotent; run by scripts/run.sh and scripts/test.sh.
 set -euo pipefail
 
-need_apt=()
 command -v swift >/dev/null 2>&1 || { echo "bootstrap: Swift 6.1 or later is required on the PATH (https://swift.org/install)" >&2; exit 2; }
+
+need_apt=()
 dpkg -s libpcap-dev >/dev/null 2>&1 || need_apt+=(libpcap-dev)
 command -v socat >/dev/null 2>&1 || need_apt+=(socat)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
@@ -18,4 +20,11 @@ if ((${#need_apt[@]})); then
         echo "bootstrap: missing ${need_apt[*]}; run: sudo apt-get install -y ${need_apt[*]}" >&2
         exit 2
     fi
+fi
+
+# Real external clients for the tests: Toxiproxy's Python client, and two WebSocket clients.
+if ! python3 -c "import toxiproxy, websockets, websocket, pytest" >/dev/null 2>&1; then
+    echo "bootstrap: installing Python test clients" >&2
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
+        toxiproxy-python websockets websocket-client pytest >&2
 fi
