@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "HeartbeatServer", targets: ["HeartbeatServer"]),
         .library(name: "FaultProxy", targets: ["FaultProxy"]),
         .executable(name: "flatline", targets: ["flatline"]),
+        .executable(name: "flatline-bench", targets: ["flatline-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -92,6 +93,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "flatline-bench",
+            // A standalone measuring program built around blocking threads.
+            swiftSettings: swiftSettings + [.swiftLanguageMode(.v5)]
         ),
 
         // MARK: - Tests

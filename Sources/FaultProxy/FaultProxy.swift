@@ -113,6 +113,11 @@ final class ProxyCore: @unchecked Sendable {
         var refused = false
     }
 
+    /// Reads grow to 1 MiB on busy streams and shrink back on idle ones (idle memory stays small).
+    static let readSizing = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16 * 1024, maximum: 1024 * 1024)
+    /// Stop reading from the sender once 1 MiB waits for the receiver; resume below 256 KiB.
+    static let writeWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 256 * 1024, high: 1024 * 1024)
+
     let name: String
     let group: any EventLoopGroup
     let hub: EventHub<ProxyEvent>
@@ -150,6 +155,8 @@ final class ProxyCore: @unchecked Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.recvAllocator, value: ProxyCore.readSizing)
+                .childChannelOption(.writeBufferWaterMark, value: ProxyCore.writeWaterMark)
                 .childChannelInitializer { channel in self.accept(channel) }
                 .bind(host: address.host, port: address.port)
                 .get()
@@ -211,6 +218,8 @@ final class ProxyCore: @unchecked Sendable {
         ClientBootstrap(group: connection.loop)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: ProxyCore.readSizing)
+            .channelOption(.writeBufferWaterMark, value: ProxyCore.writeWaterMark)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(box.value) }

@@ -1,0 +1,456 @@
+// Benchmarks the fault proxy against direct loopback and socat, in one run:
+// single-stream throughput, 64-byte round trips, memory per idle connection, and how soon a fault
+// takes effect after the API call returns. Prints figures; judges nothing (see scripts/bench-proxy.sh).
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: - Sockets
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("flatline-bench: \(message)\n".utf8))
+    exit(2)
+}
+
+func loopbackAddress(_ port: Int) -> sockaddr_in {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return address
+}
+
+func connectTo(_ port: Int) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = loopbackAddress(port)
+    let result = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    if result != 0 {
+        close(fd)
+        return nil
+    }
+    var one: Int32 = 1
+    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    return fd
+}
+
+func listenSocket() -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var one: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    var address = loopbackAddress(0)
+    _ = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    listen(fd, 8192)
+    var actual = sockaddr_in()
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &actual) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return (fd, Int(UInt16(bigEndian: actual.sin_port)))
+}
+
+func writeAll(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Bool {
+    var offset = 0
+    while offset < count {
+        let n = send(fd, pointer + offset, count - offset, Int32(MSG_NOSIGNAL))
+        if n <= 0 {
+            if n < 0 && errno == EINTR { continue }
+            return false
+        }
+        offset += n
+    }
+    return true
+}
+
+func readExactly(_ fd: Int32, _ pointer: UnsafeMutableRawPointer, _ count: Int) -> Bool {
+    var offset = 0
+    while offset < count {
+        let n = recv(fd, pointer + offset, count - offset, 0)
+        if n <= 0 {
+            if n < 0 && errno == EINTR { continue }
+            return false
+        }
+        offset += n
+    }
+    return true
+}
+
+func spawnThread(_ body: @escaping @Sendable () -> Void) {
+    let thread = Thread(block: body)
+    thread.stackSize = 1 << 20
+    thread.start()
+}
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// A server on port 0 that, per connection, either echoes or discards (counting bytes).
+final class TestServer: @unchecked Sendable {
+    enum Mode { case echo, sink, hold }
+    let port: Int
+    private let fd: Int32
+    let received = NSLock()
+    private var totalReceived = 0
+    private var doneSemaphore = DispatchSemaphore(value: 0)
+    private var held: [Int32] = []
+
+    init(mode: Mode) {
+        (fd, port) = listenSocket()
+        let fd = self.fd
+        spawnThread { [self] in
+            while true {
+                let client = accept(fd, nil, nil)
+                if client < 0 { return }
+                var one: Int32 = 1
+                setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                switch mode {
+                case .hold:
+                    received.lock()
+                    held.append(client)
+                    received.unlock()
+                case .echo:
+                    spawnThread {
+                        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 8)
+                        while true {
+                            let n = recv(client, buffer, 65536, 0)
+                            if n <= 0 || !writeAll(client, buffer, n) { break }
+                        }
+                        close(client)
+                        buffer.deallocate()
+                    }
+                case .sink:
+                    spawnThread { [self] in
+                        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 8)
+                        var total = 0
+                        while true {
+                            let n = recv(client, buffer, 1 << 20, 0)
+                            if n <= 0 { break }
+                            total += n
+                        }
+                        close(client)
+                        buffer.deallocate()
+                        received.lock()
+                        totalReceived = total
+                        received.unlock()
+                        doneSemaphore.signal()
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for a sink connection to end; returns the bytes it received.
+    func waitForSink() -> Int {
+        doneSemaphore.wait()
+        received.lock()
+        defer { received.unlock() }
+        return totalReceived
+    }
+
+    var heldCount: Int {
+        received.lock()
+        defer { received.unlock() }
+        return held.count
+    }
+
+    func closeHeld() {
+        received.lock()
+        for fd in held { close(fd) }
+        held.removeAll()
+        received.unlock()
+    }
+}
+
+// MARK: - Children (flatline proxy, socat)
+
+final class Child {
+    let process = Process()
+    let output = Pipe()
+    private(set) var lines: [String] = []
+    private let lock = NSLock()
+
+    init(_ path: String, _ arguments: [String]) {
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { fail("cannot start \(path): \(error)") }
+        let handle = output.fileHandleForReading
+        spawnThread { [self] in
+            var pending = Data()
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { return }
+                pending.append(data)
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                    pending.removeSubrange(pending.startIndex...newline)
+                    lock.lock()
+                    lines.append(line)
+                    lock.unlock()
+                }
+            }
+        }
+    }
+
+    /// The first event line of `type`, waiting up to 20 s.
+    func event(_ type: String) -> [String: Any] {
+        let deadline = now() + 20
+        while now() < deadline {
+            lock.lock()
+            let copy = lines
+            lock.unlock()
+            for line in copy {
+                if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], object["type"] as? String == type {
+                    return object
+                }
+            }
+            usleep(5000)
+        }
+        fail("no \(type) event from \(process.executableURL!.path)")
+    }
+
+    var residentKiB: Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        }
+        return 0
+    }
+
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+    }
+}
+
+func waitUntilAccepting(_ port: Int) {
+    let deadline = now() + 10
+    while now() < deadline {
+        if let fd = connectTo(port) {
+            close(fd)
+            return
+        }
+        usleep(10_000)
+    }
+    fail("nothing accepts on port \(port)")
+}
+
+func freePort() -> Int {
+    let (fd, port) = listenSocket()
+    close(fd)
+    return port
+}
+
+// MARK: - Measurements
+
+func throughput(port: Int, sink: TestServer, bytes: Int) -> Double {
+    guard let fd = connectTo(port) else { fail("cannot connect to \(port)") }
+    let chunk = 1 << 20
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 8)
+    memset(buffer, 0x5A, chunk)
+    let start = now()
+    var sent = 0
+    while sent < bytes {
+        guard writeAll(fd, buffer, chunk) else { fail("send failed") }
+        sent += chunk
+    }
+    shutdown(fd, Int32(SHUT_WR))
+    let received = sink.waitForSink()
+    let elapsed = now() - start
+    close(fd)
+    buffer.deallocate()
+    guard received == bytes else { fail("sink received \(received) of \(bytes) bytes") }
+    return Double(bytes) / elapsed / 1e6
+}
+
+func roundTrips(port: Int, count: Int) -> (p50: Double, p99: Double) {
+    guard let fd = connectTo(port) else { fail("cannot connect to \(port)") }
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 8)
+    memset(buffer, 0x42, 64)
+    var samples: [Double] = []
+    samples.reserveCapacity(count)
+    for i in 0..<(count + 500) {
+        let start = now()
+        guard writeAll(fd, buffer, 64), readExactly(fd, buffer, 64) else { fail("round trip failed") }
+        if i >= 500 { samples.append((now() - start) * 1e6) }  // after a warm-up
+    }
+    close(fd)
+    buffer.deallocate()
+    samples.sort()
+    return (samples[samples.count / 2], samples[samples.count * 99 / 100])
+}
+
+/// Opens `count` idle connections through the proxy; returns resident KiB per connection.
+func idleMemory(proxy: Child, proxyPort: Int, holder: TestServer, count: Int) -> (perConnection: Double, baseline: Int, loaded: Int) {
+    let before = proxy.residentKiB
+    var fds: [Int32] = []
+    for _ in 0..<count {
+        guard let fd = connectTo(proxyPort) else { fail("connection \(fds.count) failed (open-file limit?)") }
+        fds.append(fd)
+    }
+    let deadline = now() + 30
+    while holder.heldCount < count, now() < deadline { usleep(10_000) }
+    guard holder.heldCount >= count else { fail("only \(holder.heldCount) of \(count) connections reached the upstream") }
+    usleep(300_000)
+    let after = proxy.residentKiB
+    for fd in fds { close(fd) }
+    holder.closeHeld()
+    return (Double(after - before) / Double(count), before, after)
+}
+
+/// How long after the API call returns bytes still arrive: a stream of small timestamped
+/// messages flows through the proxy; a blackhole is added; the last arrival is compared to
+/// the instant the call returned.
+func faultEffect(flatline: String, api: String, proxyPort: Int, echo: TestServer, rounds: Int) -> Double {
+    var worst = 0.0
+    for round in 0..<rounds {
+        guard let fd = connectTo(proxyPort) else { fail("cannot connect") }
+        var flags = fcntl(fd, F_GETFL)
+        flags |= O_NONBLOCK
+        _ = fcntl(fd, F_SETFL, flags)
+        let state = NSLock()
+        var lastArrival = 0.0
+        var stop = false
+        let done = DispatchSemaphore(value: 0)
+        spawnThread {
+            let message = UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 8)
+            let incoming = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 8)
+            memset(message, 1, 16)
+            while true {
+                state.lock()
+                let finished = stop
+                state.unlock()
+                if finished { break }
+                _ = send(fd, message, 16, Int32(MSG_NOSIGNAL))
+                let n = recv(fd, incoming, 65536, 0)
+                if n > 0 {
+                    state.lock()
+                    lastArrival = now()
+                    state.unlock()
+                }
+                usleep(50)
+            }
+            message.deallocate()
+            incoming.deallocate()
+            done.signal()
+        }
+        usleep(50_000)
+        let name = "effect\(round)"
+        let add = Process()
+        add.executableURL = URL(fileURLWithPath: flatline)
+        add.arguments = ["fault", "add", "--api", api, "--proxy", "bench", "--type", "blackhole", "--stream", "both", "--name", name]
+        add.standardOutput = FileHandle.nullDevice
+        try? add.run()
+        add.waitUntilExit()
+        let returned = now()
+        usleep(100_000)
+        state.lock()
+        stop = true
+        let last = lastArrival
+        state.unlock()
+        done.wait()
+        close(fd)
+        worst = max(worst, max(0, last - returned) * 1000)
+        let remove = Process()
+        remove.executableURL = URL(fileURLWithPath: flatline)
+        remove.arguments = ["fault", "remove", "--api", api, "--proxy", "bench", name]
+        try? remove.run()
+        remove.waitUntilExit()
+    }
+    return worst
+}
+
+// MARK: - Main
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2 else { fail("usage: flatline-bench FLATLINE_BINARY [--bytes N] [--rtt N] [--idle N]") }
+let flatline = arguments[1]
+func option(_ name: String, _ fallback: Int) -> Int {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count, let value = Int(arguments[index + 1]) else { return fallback }
+    return value
+}
+let bytes = option("--bytes", 1 << 30)
+let rttCount = option("--rtt", 20_000)
+let idleCount = option("--idle", 5000)
+let socatPath = ["/usr/bin/socat", "/bin/socat"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+print("flatline-bench: \(bytes >> 20) MiB stream, \(rttCount) round trips of 64 B, \(idleCount) idle connections")
+
+// Throughput and round trips: direct, socat, flatline.
+let sink = TestServer(mode: .sink)
+let echo = TestServer(mode: .echo)
+
+func startFlatline(upstream: Int) -> (Child, Int, String) {
+    let child = Child(flatline, ["proxy", "--name", "bench", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(upstream)", "--api", "127.0.0.1:0", "--events", "jsonl"])
+    let listening = child.event("listening")
+    let api = child.event("api-listening")["address"] as! String
+    let port = Int((listening["listen"] as! String).split(separator: ":").last!)!
+    return (child, port, api)
+}
+
+func startSocat(upstream: Int) -> (Child, Int)? {
+    guard let socatPath else { return nil }
+    let port = freePort()
+    let child = Child(socatPath, ["TCP-LISTEN:\(port),bind=127.0.0.1,fork,reuseaddr", "TCP:127.0.0.1:\(upstream),nodelay"])
+    waitUntilAccepting(port)
+    _ = sink  // socat's probe connection to the sink is harmless
+    return (child, port)
+}
+
+var rows: [(String, Double, Double, Double)] = []
+
+let direct = throughput(port: sink.port, sink: sink, bytes: bytes)
+let directRTT = roundTrips(port: echo.port, count: rttCount)
+rows.append(("direct loopback", direct, directRTT.p50, directRTT.p99))
+
+if let (socatSink, socatSinkPort) = startSocat(upstream: sink.port) {
+    _ = sink.waitForSink()  // the readiness probe
+    let value = throughput(port: socatSinkPort, sink: sink, bytes: bytes)
+    socatSink.stop()
+    let (socatEcho, socatEchoPort) = startSocat(upstream: echo.port)!
+    let rtt = roundTrips(port: socatEchoPort, count: rttCount)
+    socatEcho.stop()
+    rows.append(("socat", value, rtt.p50, rtt.p99))
+} else {
+    print("socat not installed: skipped (apt-get install socat)")
+}
+
+let (flatSink, flatSinkPort, _) = startFlatline(upstream: sink.port)
+let flatThroughput = throughput(port: flatSinkPort, sink: sink, bytes: bytes)
+flatSink.stop()
+let (flatEcho, flatEchoPort, flatAPI) = startFlatline(upstream: echo.port)
+let flatRTT = roundTrips(port: flatEchoPort, count: rttCount)
+rows.append(("flatline proxy", flatThroughput, flatRTT.p50, flatRTT.p99))
+
+print("")
+print("                    throughput        ×direct   rtt p50     ×direct   rtt p99     ×direct")
+for (name, mbps, p50, p99) in rows {
+    print(
+        name.padding(toLength: 18, withPad: " ", startingAt: 0),
+        String(format: "%8.0f MB/s   %5.2f     %6.1f µs   %5.2f     %6.1f µs   %5.2f", mbps, mbps / direct, p50, p50 / directRTT.p50, p99, p99 / directRTT.p99)
+    )
+}
+
+// Fault effect.
+let effect = faultEffect(flatline: flatline, api: flatAPI, proxyPort: flatEchoPort, echo: echo, rounds: 20)
+flatEcho.stop()
+print("")
+print(String(format: "fault effect: last byte delivered %.3f ms after the API call returned (worst of 20)", effect))
+
+// Idle memory.
+let holder = TestServer(mode: .hold)
+let (flatIdle, flatIdlePort, _) = startFlatline(upstream: holder.port)
+let memory = idleMemory(proxy: flatIdle, proxyPort: flatIdlePort, holder: holder, count: idleCount)
+flatIdle.stop()
+print(String(format: "idle connections: %d through flatline: RSS %d KiB → %d KiB, %.1f KiB per proxied connection", idleCount, memory.baseline, memory.loaded, memory.perConnection))
