@@ -14,12 +14,14 @@ let package = Package(
         .library(name: "HeartbeatClient", targets: ["HeartbeatClient"]),
         .library(name: "HeartbeatServer", targets: ["HeartbeatServer"]),
         .library(name: "FaultProxy", targets: ["FaultProxy"]),
+        .library(name: "Scenario", targets: ["Scenario"]),
         .executable(name: "flatline", targets: ["flatline"]),
         .executable(name: "flatline-bench", targets: ["flatline-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // MARK: - Libraries
@@ -47,6 +49,21 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Scenario",
+            dependencies: [
+                "HeartbeatCore",
+                "HeartbeatClient",
+                "HeartbeatServer",
+                "FaultProxy",
+                "WebSocketSupport",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -86,6 +103,7 @@ let package = Package(
                 "HeartbeatClient",
                 "HeartbeatServer",
                 "FaultProxy",
+                "Scenario",
                 "WebSocketSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -151,6 +169,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScenarioTests",
+            dependencies: ["Scenario", "TestSupport", "HeartbeatCore", "FaultProxy"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

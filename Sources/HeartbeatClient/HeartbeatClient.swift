@@ -29,6 +29,8 @@ public struct HeartbeatClientConfiguration: Sendable, Hashable {
     public var messages: MessageSchedule?
     /// Seed for reconnect jitter; nil draws one from the system.
     public var randomSeed: UInt64?
+    /// Deliberately wrong behaviours (negative tests only).
+    public var defects: ClientDefects = []
 
     public init(
         url: WebSocketURL,
@@ -97,7 +99,7 @@ public final class HeartbeatClient: @unchecked Sendable {
         self.onEvent = onEvent
         let random = configuration.randomSeed.map { SplitMix64(seed: $0) } ?? SplitMix64()
         self.machine = HeartbeatStateMachine(
-            configuration: .init(heartbeat: configuration.heartbeat, reconnect: configuration.reconnect),
+            configuration: .init(heartbeat: configuration.heartbeat, reconnect: configuration.reconnect, defects: configuration.defects),
             random: random
         )
         (self.events, self.continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
@@ -162,6 +164,12 @@ public final class HeartbeatClient: @unchecked Sendable {
             case .finished:
                 isFinishing = true
                 stopMessages()
+                // Connections that are not the current one (abandoned, or opened by a defect) are
+                // dropped after the close grace at the latest, so that finishing always completes.
+                let grace = configuration.heartbeat.effectiveCloseGrace
+                for (_, channel) in channels {
+                    eventLoop.scheduleTask(in: grace.timeAmount) { channel.close(promise: nil) }
+                }
                 completeIfDone()
             }
         }

@@ -75,6 +75,7 @@ public final class HeartbeatServer: Sendable {
         var connections: [UInt64: any Channel] = [:]
         var nextConnection: UInt64 = 1
         var muted = false
+        var frozen = false
     }
 
     private let state = NIOLockedValueBox(State())
@@ -95,7 +96,52 @@ public final class HeartbeatServer: Sendable {
     public var port: Int? { state.withLockedValue { $0.boundPort } }
 
     /// Whether heartbeat answers (echoes, `ok`, pongs, pushed heartbeats) are suppressed.
-    public var isMuted: Bool { state.withLockedValue { $0.muted } }
+    public var isMuted: Bool { state.withLockedValue { $0.muted || $0.frozen } }
+
+    /// Freezes the server like SIGSTOP would: it stops reading, answering, pushing and accepting
+    /// (the kernel still completes handshakes and buffers bytes), and keeps every socket open.
+    public func freeze() async {
+        let channels = state.withLockedValue { state -> [any Channel] in
+            state.frozen = true
+            return Array(state.connections.values) + (state.listener.map { [$0] } ?? [])
+        }
+        for channel in channels { try? await channel.setOption(.autoRead, value: false).get() }
+        emit(.frozen(true))
+    }
+
+    /// Resumes a frozen server.
+    public func resume() async {
+        let channels = state.withLockedValue { state -> [any Channel] in
+            state.frozen = false
+            return Array(state.connections.values) + (state.listener.map { [$0] } ?? [])
+        }
+        for channel in channels {
+            try? await channel.setOption(.autoRead, value: true).get()
+            channel.read()
+        }
+        emit(.frozen(false))
+    }
+
+    /// Kills the server like a crash the kernel cleans up after: the listener closes and every
+    /// connection is reset (RST), with no close frame.
+    public func kill() async {
+        let (listener, connections) = state.withLockedValue { state in
+            defer {
+                state.listener = nil
+                state.connections.removeAll()
+                state.frozen = false
+            }
+            return (state.listener, Array(state.connections.values))
+        }
+        try? await listener?.close()
+        for channel in connections {
+            if let provider = channel as? any SocketOptionProvider {
+                try? await provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+            }
+            try? await channel.close()
+        }
+        emit(.killed)
+    }
 
     /// Mutes or unmutes heartbeat answers: a muted server keeps connections open and keeps
     /// echoing ordinary messages, but the heartbeat logic of its clients sees no replies.
@@ -108,7 +154,10 @@ public final class HeartbeatServer: Sendable {
     /// reconnect to a restarted server. Returns the port.
     @discardableResult
     public func start() async throws -> Int {
-        let port = state.withLockedValue { $0.boundPort } ?? configuration.port
+        let port = state.withLockedValue { state in
+            state.frozen = false
+            return state.boundPort
+        } ?? configuration.port
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

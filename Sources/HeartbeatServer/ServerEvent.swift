@@ -13,6 +13,8 @@ public struct ServerEvent: Sendable, Hashable {
         case reaped(conn: UInt64, silentFor: Duration)
         case clientDisconnected(conn: UInt64, detail: String)
         case muted(Bool)
+        case frozen(Bool)
+        case killed
         case stopped
     }
 
@@ -36,6 +38,8 @@ public struct ServerEvent: Sendable, Hashable {
         case .reaped: "reaped"
         case .clientDisconnected: "client-disconnected"
         case .muted: "muted"
+        case .frozen(let on): on ? "frozen" : "resumed"
+        case .killed: "killed"
         case .stopped: "stopped"
         }
     }
@@ -50,7 +54,7 @@ public struct ServerEvent: Sendable, Hashable {
         case .reaped(let conn, let silent): ["conn": .int(Int64(conn)), "silent_ms": .double(silent.milliseconds)]
         case .clientDisconnected(let conn, let detail): ["conn": .int(Int64(conn)), "detail": .string(detail)]
         case .muted(let on): ["on": .bool(on)]
-        case .stopped: [:]
+        case .frozen, .killed, .stopped: [:]
         }
     }
 

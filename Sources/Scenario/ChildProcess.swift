@@ -1,0 +1,121 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A child process in its own process group, whose output lines are delivered as they come.
+/// The group is ended by PID (SIGTERM, then SIGKILL) — never by name — on stop, on failure and
+/// when Flatline itself is interrupted.
+final class ChildProcess: @unchecked Sendable {
+    let pid: pid_t
+    private let output: Int32
+    private let exit = NIOLockedValueBox<Int32?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Every live child group, so that a signal handler can end them all.
+    static let live = NIOLockedValueBox<Set<pid_t>>([])
+
+    init(arguments: [String], environment: [String: String], onLine: @escaping @Sendable (String) -> Void, onExit: @escaping @Sendable (Int32) -> Void) throws {
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else { throw ChildError("cannot create a pipe: \(String(cString: strerror(errno)))") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var child: pid_t = 0
+        let status = posix_spawnp(&child, arguments[0], &actions, &attributes, argv, envp)
+        close(pipeFDs[1])
+        guard status == 0 else {
+            close(pipeFDs[0])
+            throw ChildError("cannot start '\(arguments[0])': \(String(cString: strerror(status)))")
+        }
+        let spawned = child
+        pid = spawned
+        output = pipeFDs[0]
+        Self.live.withLockedValue { _ = $0.insert(spawned) }
+        let fd = output
+        let thread = Thread { [exit, done] in
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                pending += buffer[0..<n]
+                while let newline = pending.firstIndex(of: 10) {
+                    onLine(String(decoding: pending[..<newline], as: UTF8.self))
+                    pending.removeSubrange(...newline)
+                }
+            }
+            if !pending.isEmpty { onLine(String(decoding: pending, as: UTF8.self)) }
+            close(fd)
+            var status: Int32 = 0
+            while waitpid(spawned, &status, 0) < 0 && errno == EINTR {}
+            let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+            Self.live.withLockedValue { _ = $0.remove(spawned) }
+            exit.withLockedValue { $0 = code }
+            onExit(code)
+            done.signal()
+        }
+        thread.start()
+    }
+
+    var exitCode: Int32? { exit.withLockedValue { $0 } }
+
+    func signal(_ signal: Int32) {
+        guard exitCode == nil else { return }
+        kill(-pid, signal)
+    }
+
+    /// SIGTERM to the group, SIGKILL after `grace`; returns when the child is gone.
+    func stop(grace: Duration = .seconds(2)) async {
+        guard exitCode == nil else { return }
+        signal(SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while exitCode == nil, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if exitCode == nil { kill(-pid, SIGKILL) }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                self.done.wait()
+                self.done.signal()
+                continuation.resume()
+            }
+        }
+    }
+
+    /// Ends every live child group at once (signal handlers, fatal paths).
+    static func killAll() {
+        for pid in live.withLockedValue({ $0 }) { kill(-pid, SIGKILL) }
+    }
+}
+
+struct ChildError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Ends every external client Flatline started (for signal handlers).
+public enum ScenarioProcesses {
+    public static func killAll() { ChildProcess.killAll() }
+}

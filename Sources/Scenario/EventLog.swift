@@ -1,0 +1,96 @@
+public import HeartbeatCore
+import NIOConcurrencyHelpers
+
+/// The ordered recording of a live run: events from every observer, stamped on one monotonic
+/// clock relative to the run's start, with waiters for steps that wait on an event.
+public final class EventLog: Sendable {
+    public let origin: Instant
+    private struct Waiter {
+        var id: Int
+        var pattern: EventPattern
+        var from: Duration
+        var continuation: CheckedContinuation<EventRecord?, Never>
+    }
+
+    private struct State {
+        var events: [EventRecord] = []
+        var waiters: [Waiter] = []
+        var nextWaiter = 0
+        var listeners: [@Sendable (EventRecord) -> Void] = []
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    public init(origin: Instant) { self.origin = origin }
+
+    /// Time since the start of the run.
+    public var now: Duration { Instant.now - origin }
+
+    public var events: [EventRecord] { state.withLockedValue { $0.events } }
+
+    /// Calls `body` for every event recorded from now on (on the recording thread).
+    public func onRecord(_ body: @escaping @Sendable (EventRecord) -> Void) {
+        state.withLockedValue { $0.listeners.append(body) }
+    }
+
+    public func record(_ event: EventRecord) {
+        let (ready, listeners): ([CheckedContinuation<EventRecord?, Never>], [@Sendable (EventRecord) -> Void]) = state.withLockedValue { state in
+            // Keep the log ordered by time even when observers on different threads race.
+            var index = state.events.endIndex
+            while index > state.events.startIndex, state.events[index - 1].t > event.t { index -= 1 }
+            state.events.insert(event, at: index)
+            var ready: [CheckedContinuation<EventRecord?, Never>] = []
+            state.waiters.removeAll { waiter in
+                guard event.t >= waiter.from, waiter.pattern.matches(event) else { return false }
+                ready.append(waiter.continuation)
+                return true
+            }
+            return (ready, state.listeners)
+        }
+        for continuation in ready { continuation.resume(returning: event) }
+        for listener in listeners { listener(event) }
+    }
+
+    public func record(source: String, type: String, fields: JSONObject = [:], at instant: Instant? = nil) {
+        record(EventRecord(t: (instant ?? .now) - origin, source: source, type: type, fields: fields))
+    }
+
+    /// The first event matching `pattern` at or after `from`, waiting until `deadline` (run time); nil if none came.
+    public func wait(for pattern: EventPattern, from: Duration, until deadline: Duration) async -> EventRecord? {
+        let id = state.withLockedValue { state -> Int in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        return await withTaskGroup(of: EventRecord?.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    let existing = self.state.withLockedValue { state -> EventRecord? in
+                        if let match = state.events.first(where: { $0.t >= from && pattern.matches($0) }) { return match }
+                        state.waiters.append(Waiter(id: id, pattern: pattern, from: from, continuation: continuation))
+                        return nil
+                    }
+                    if let existing { continuation.resume(returning: existing) }
+                }
+            }
+            group.addTask {
+                let remaining = deadline - self.now
+                if remaining > .zero { try? await Task.sleep(for: remaining) }
+                let waiter = self.state.withLockedValue { state -> Waiter? in
+                    guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                    return state.waiters.remove(at: index)
+                }
+                waiter?.continuation.resume(returning: nil)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            // Release the other child: either the waiter is gone already or we remove it now.
+            let leftover = self.state.withLockedValue { state -> Waiter? in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: index)
+            }
+            leftover?.continuation.resume(returning: nil)
+            return first
+        }
+    }
+}

@@ -1,0 +1,270 @@
+public import HeartbeatCore
+
+/// How much to widen `within` bounds on slow machines: bound × (1 + fraction) + fixed.
+public struct Slack: Sendable, Hashable, CustomStringConvertible {
+    public var fraction: Double
+    public var fixed: Duration
+
+    public init(fraction: Double = 0, fixed: Duration = .zero) {
+        self.fraction = fraction
+        self.fixed = fixed
+    }
+
+    public static let none = Slack()
+
+    /// `50ms`, `20%`, or `20%+50ms`.
+    public init(parsing text: String) throws(ConfigurationError) {
+        self.init()
+        for part in text.split(separator: "+") {
+            let item = String(part).trimmingCharacters(in: Character(" "))
+            if item.hasSuffix("%") {
+                guard let value = Double(item.dropLast()), value >= 0 else { throw ConfigurationError("invalid slack '\(text)'; e.g. 20% or 50ms") }
+                fraction += value / 100
+            } else {
+                fixed += try DurationParser.parse(item)
+            }
+        }
+    }
+
+    public func widen(_ bound: Duration) -> Duration { bound.scaled(by: 1 + fraction) + fixed }
+
+    public var description: String {
+        var parts: [String] = []
+        if fraction > 0 { parts.append("\(Int((fraction * 100).rounded()))%") }
+        if fixed > .zero { parts.append(fixed.flatlineDescription) }
+        return parts.isEmpty ? "0" : parts.joined(separator: "+")
+    }
+}
+
+/// The outcome of one check.
+public struct Verdict: Sendable, Hashable {
+    /// `step 4` or `assert 2`.
+    public var check: String
+    public var label: String
+    public var location: String
+    public var ok: Bool
+    public var measured: Duration?
+    public var bound: Duration?
+    public var message: String
+
+    /// How far the measurement stayed inside the bound (negative when outside).
+    public var margin: Duration? {
+        guard let measured, let bound else { return nil }
+        return bound - measured
+    }
+
+    public var line: String { "\(ok ? "✓" : "✗") \(check): \(label) — \(message)" }
+
+    public var json: JSONObject {
+        var object: JSONObject = ["check": .string(check), "label": .string(label), "ok": .bool(ok), "message": .string(message)]
+        if let measured { object["measured_ms"] = .double(measured.roundedMilliseconds) }
+        if let bound { object["bound_ms"] = .double(bound.roundedMilliseconds) }
+        if let margin { object["margin_ms"] = .double(margin.roundedMilliseconds) }
+        return object
+    }
+}
+
+extension Duration {
+    var roundedMilliseconds: Double { (milliseconds * 1000).rounded() / 1000 }
+    var short: String {
+        let ms = milliseconds
+        if abs(ms) >= 10_000 { return String(format: ms / 1000, decimals: 2) + "s" }
+        return String(format: ms, decimals: abs(ms) < 10 ? 2 : 0) + "ms"
+    }
+}
+
+extension String {
+    init(format value: Double, decimals: Int) {
+        var factor = 1.0
+        for _ in 0..<decimals { factor *= 10 }
+        let rounded = (value * factor).rounded() / factor
+        if decimals == 0 {
+            self = String(Int64(rounded))
+        } else {
+            var text = String(rounded)
+            if let dot = text.firstIndex(of: ".") {
+                let have = text.distance(from: dot, to: text.endIndex) - 1
+                if have < decimals { text += String(repeating: "0", count: decimals - have) }
+            }
+            self = text
+        }
+    }
+}
+
+/// Judges a scenario over a recording alone: a live run and the replay of its recording give the
+/// same verdicts.
+public enum Judge {
+    public static func judge(_ scenario: Scenario, events allEvents: [EventRecord], slack: Slack = .none) -> [Verdict] {
+        // Only what happened before teardown counts.
+        let cut = allEvents.firstIndex { $0.source == "runner" && $0.type == "teardown" } ?? allEvents.endIndex
+        let events = Array(allEvents[..<cut])
+        let end = allEvents[..<cut].last?.t ?? .zero
+        var stepTimes: [Int: Duration] = [:]
+        for event in events where event.source == "runner" && event.type == "step" {
+            if let index = event.fields["index"]?.intValue, event.fields["ok"] != false { stepTimes[Int(index)] = event.t }
+        }
+        let env = scenario.environment
+        var verdicts: [Verdict] = []
+
+        for step in scenario.timeline {
+            let check = "step \(step.index)"
+            // The reference: the latest action/after/wait step before this one.
+            let previous = scenario.timeline.last { $0.index < step.index && !$0.isCheck }
+            let reference: Duration?
+            if let previous { reference = stepTimes[previous.index] } else { reference = .zero }
+
+            switch step.kind {
+            case .after(let pattern, _):
+                if stepTimes[step.index] == nil {
+                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, message: "\(pattern) never happened, so the rest of the timeline did not run"))
+                }
+            case .expect(let pattern, let within, let notBefore):
+                guard let reference else {
+                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, message: "not reached: an earlier step did not complete"))
+                    continue
+                }
+                let bound = slack.widen((try? within.duration(env)) ?? .zero)
+                let earliest = (try? notBefore?.duration(env)) ?? nil
+                let match = events.first { $0.t >= reference && pattern.matches($0) }
+                guard let match else {
+                    let seen = events.filter { $0.t >= reference && $0.source == pattern.source && $0.type == pattern.type }.prefix(3)
+                    let instead = seen.isEmpty ? "" : "; saw instead: " + seen.map { describe($0, from: reference) }.joined(separator: ", ")
+                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, bound: bound, message: "\(pattern) not seen within \(bound.short) (\(within))\(instead)"))
+                    continue
+                }
+                let measured = match.t - reference
+                if measured > bound {
+                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, measured: measured, bound: bound, message: "seen after \(measured.short), bound \(bound.short) (\(within)), late by \((measured - bound).short)"))
+                } else if let earliest, measured < earliest {
+                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, measured: measured, bound: bound, message: "seen after \(measured.short), earlier than allowed (not before \(earliest.short))"))
+                } else {
+                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: true, measured: measured, bound: bound, message: "\(measured.short) ≤ \(bound.short) (margin \((bound - measured).short))"))
+                }
+            case .expectNone(let pattern, let window):
+                let range: ClosedRange<Duration>?
+                let windowText: String
+                switch window {
+                case .duration(let expression):
+                    let length = (try? expression.duration(env)) ?? .zero
+                    range = reference.map { $0...($0 + length) }
+                    windowText = "the \(length.short) after the previous step"
+                case .whileFault(let name):
+                    let on = events.first { $0.source == "proxy" && $0.type == "fault-on" && $0.fields["fault"]?.stringValue == name }?.t
+                    let off = events.first { $0.source == "proxy" && $0.type == "fault-off" && $0.fields["fault"]?.stringValue == name && $0.t >= (on ?? .zero) }?.t
+                    range = on.map { $0...(off ?? end) }
+                    windowText = "while '\(name)' was on"
+                }
+                guard let range else {
+                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, message: "not reached: the window never opened"))
+                    continue
+                }
+                if let violation = events.first(where: { range.contains($0.t) && pattern.matches($0) }) {
+                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, message: "\(describe(violation, from: range.lowerBound)) during \(windowText)"))
+                } else {
+                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: true, message: "none during \(windowText) (\((range.upperBound - range.lowerBound).short))"))
+                }
+            case .action, .wait:
+                if stepTimes[step.index] == nil {
+                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, message: "not performed: the timeline stopped earlier"))
+                }
+            }
+        }
+
+        for (index, assertion) in scenario.assertions.enumerated() {
+            verdicts.append(judge(assertion, check: "assert \(index + 1)", events: events, env: env))
+        }
+        return verdicts
+    }
+
+    static func describe(_ event: EventRecord, from reference: Duration) -> String {
+        var text = "\(event.source) \(event.type)"
+        let interesting = event.fields.filter { ["reason", "conn", "client", "attempt", "side", "how"].contains($0.key) }
+        if !interesting.isEmpty {
+            text += " {" + interesting.map { "\($0.key): \($0.value.stringValue ?? $0.value.description)" }.joined(separator: ", ") + "}"
+        }
+        return text + " at +\((event.t - reference).short)"
+    }
+
+    static func judge(_ assertion: Assertion, check: String, events: [EventRecord], env: [String: DurationExpression.Value]) -> Verdict {
+        func verdict(_ ok: Bool, _ message: String, measured: Duration? = nil, bound: Duration? = nil) -> Verdict {
+            Verdict(check: check, label: assertion.text, location: assertion.location, ok: ok, measured: measured, bound: bound, message: message)
+        }
+        switch assertion.kind {
+        case .count(let pattern, let op, let expression):
+            let count = events.filter { pattern.matches($0) }.count
+            let bound = (try? expression.evaluate(env)).map { value -> Double in
+                switch value {
+                case .number(let n): n
+                case .duration(let d): d.milliseconds
+                }
+            } ?? 0
+            let ok = op.holds(Double(count), bound)
+            return verdict(ok, "\(count) \(pattern) (must be \(op.rawValue) \(String(format: bound, decimals: 0)))")
+        case .maxConcurrent(let op, let expression):
+            let bound = (try? expression.number(env)) ?? 1
+            var open: [String: Set<Int64>] = [:]
+            var maximum = 0
+            var worst = ""
+            for event in events where event.source == "client" {
+                let client = event.fields["client"]?.description ?? "1"
+                guard let conn = event.fields["conn"]?.intValue else {
+                    if event.type == "closed" || event.type == "gave-up" { open[client] = [] }
+                    continue
+                }
+                switch event.type {
+                case "connected": open[client, default: []].insert(conn)
+                case "disconnected": open[client, default: []].remove(conn)
+                default: break
+                }
+                if let size = open[client]?.count, size > maximum {
+                    maximum = size
+                    worst = "client \(client) had \(size) at once (\(open[client]!.sorted().map { "#\($0)" }.joined(separator: ", "))) at \(event.t.short)"
+                }
+            }
+            let ok = op.holds(Double(maximum), bound)
+            return verdict(ok, "at most \(maximum) at once (must be \(op.rawValue) \(String(format: bound, decimals: 0)))" + (ok || worst.isEmpty ? "" : ": \(worst)"))
+        case .reconnectGaps(let op, let expression):
+            let gaps = reconnectGaps(events)
+            let bound = (try? expression.duration(env)) ?? .zero
+            guard !gaps.isEmpty else { return verdict(false, "no reconnect happened, so there are no gaps to check") }
+            let boundMs = bound.milliseconds
+            if let bad = gaps.first(where: { !op.holds($0.milliseconds, boundMs) }) {
+                return verdict(false, "gap of \(bad.short) breaks \(op.rawValue) \(bound.short); gaps: \(gaps.map(\.short).joined(separator: ", "))", measured: bad, bound: bound)
+            }
+            let extreme = (op == .greater || op == .greaterOrEqual) ? gaps.min()! : gaps.max()!
+            return verdict(true, "\(gaps.count) gaps, all \(op.rawValue) \(bound.short): \(gaps.map(\.short).joined(separator: ", "))", measured: extreme, bound: bound)
+        case .reconnectGapsNonDecreasing:
+            let gaps = reconnectGaps(events)
+            guard gaps.count >= 2 else { return verdict(false, "fewer than two reconnects, nothing to compare (gaps: \(gaps.map(\.short).joined(separator: ", ")))") }
+            // Timers fire a little late; a gap shorter than the previous by more than 10 ms is a decrease.
+            for index in 1..<gaps.count where gaps[index] + .milliseconds(10) < gaps[index - 1] {
+                return verdict(false, "gap \(index + 1) (\(gaps[index].short)) is shorter than gap \(index) (\(gaps[index - 1].short)); gaps: \(gaps.map(\.short).joined(separator: ", "))")
+            }
+            return verdict(true, "gaps never shrink: \(gaps.map(\.short).joined(separator: ", "))")
+        case .spread(let pattern, let op, let expression):
+            let times = events.filter { pattern.matches($0) }.map(\.t)
+            let bound = (try? expression.duration(env)) ?? .zero
+            guard let first = times.min(), let last = times.max(), times.count >= 2 else {
+                return verdict(false, "fewer than two \(pattern) events (\(times.count)): nothing to spread")
+            }
+            let spread = last - first
+            let ok = op.holds(spread.milliseconds, bound.milliseconds)
+            return verdict(ok, "\(times.count) events spread over \(spread.short) (must be \(op.rawValue) \(bound.short))", measured: spread, bound: bound)
+        }
+    }
+
+    /// Per client: time from each `disconnected` to the next `connecting`.
+    static func reconnectGaps(_ events: [EventRecord]) -> [Duration] {
+        var pending: [String: Duration] = [:]
+        var gaps: [Duration] = []
+        for event in events where event.source == "client" {
+            let client = event.fields["client"]?.description ?? "1"
+            if event.type == "disconnected" {
+                if pending[client] == nil { pending[client] = event.t }
+            } else if event.type == "connecting", let start = pending.removeValue(forKey: client) {
+                gaps.append(event.t - start)
+            }
+        }
+        return gaps
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+public import HeartbeatCore
+
+/// Finding scenario files: a folder means the `.yaml`/`.yml` files directly in it; subfolders
+/// (such as `negative/` and `clients/`) only when named or with `recursive`.
+public enum ScenarioFiles {
+    public static func resolve(_ paths: [String], recursive: Bool) throws(ScenarioError) -> [String] {
+        var files: [String] = []
+        let manager = FileManager.default
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw ScenarioError(location: path, message: "no such file or folder")
+            }
+            if !isDirectory.boolValue {
+                files.append(path)
+                continue
+            }
+            files += collect(path, recursive: recursive)
+        }
+        guard !files.isEmpty else { throw ScenarioError(location: paths.joined(separator: " "), message: "no scenario files (*.yaml) found") }
+        return files
+    }
+
+    private static func collect(_ folder: String, recursive: Bool) -> [String] {
+        let manager = FileManager.default
+        let entries = ((try? manager.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+        var files: [String] = []
+        var folders: [String] = []
+        for entry in entries where !entry.hasPrefix(".") {
+            let path = folder.hasSuffix("/") ? folder + entry : folder + "/" + entry
+            var isDirectory: ObjCBool = false
+            _ = manager.fileExists(atPath: path, isDirectory: &isDirectory)
+            if isDirectory.boolValue {
+                folders.append(path)
+            } else if entry.hasSuffix(".yaml") || entry.hasSuffix(".yml") {
+                files.append(path)
+            }
+        }
+        if recursive { for sub in folders { files += collect(sub, recursive: true) } }
+        return files
+    }
+}
+
+/// The end-of-run table and JUnit XML.
+public enum Reports {
+    public static func summary(_ results: [ScenarioResult], wall: Duration) -> [String] {
+        let nameWidth = max(8, results.map(\.scenario.name.count).max() ?? 8)
+        var lines = [""]
+        lines.append("scenario".padding(nameWidth) + "  result  checks   smallest margin   time")
+        for result in results {
+            let passed = result.verdicts.filter(\.ok).count
+            let status = result.setupError != nil ? "ERROR " : (result.passed ? "pass  " : "FAIL  ")
+            let margin = result.smallestMargin.map { $0.short } ?? "—"
+            let checks = "\(passed)/\(result.verdicts.count)"
+            lines.append(result.scenario.name.padding(nameWidth) + "  " + status + "  " + checks.padding(7) + "  " + margin.padding(16) + "  " + result.duration.short)
+        }
+        let failed = results.filter { !$0.passed }.count
+        let allMargins = results.compactMap(\.smallestMargin)
+        let smallest = allMargins.min().map { ", smallest margin \($0.short)" } ?? ""
+        lines.append("")
+        lines.append("\(results.count - failed) passed, \(failed) failed (\(results.count) scenarios in \(wall.short)\(smallest))")
+        return lines
+    }
+
+    public static func junit(_ results: [ScenarioResult]) -> String {
+        var xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
+        let totalTests = results.reduce(0) { $0 + max(1, $1.verdicts.count) }
+        let totalFailures = results.reduce(0) { $0 + $1.verdicts.filter { !$0.ok }.count + ($1.setupError == nil ? 0 : 1) }
+        xml += #"<testsuites name="flatline" tests="\#(totalTests)" failures="\#(totalFailures)">"# + "\n"
+        for result in results {
+            let failures = result.verdicts.filter { !$0.ok }.count
+            let seconds = String(format: result.duration.milliseconds / 1000, decimals: 3)
+            xml += #"  <testsuite name="\#(escape(result.scenario.file))" tests="\#(max(1, result.verdicts.count))" failures="\#(failures)" errors="\#(result.setupError == nil ? 0 : 1)" time="\#(seconds)">"# + "\n"
+            if let setupError = result.setupError {
+                xml += #"    <testcase name="setup" classname="\#(escape(result.scenario.name))"><error message="\#(escape(setupError))"/></testcase>"# + "\n"
+            }
+            for verdict in result.verdicts {
+                let name = "\(verdict.check): \(verdict.label)"
+                xml += #"    <testcase name="\#(escape(name))" classname="\#(escape(result.scenario.name))" file="\#(escape(result.scenario.file))">"#
+                if !verdict.ok {
+                    xml += #"<failure message="\#(escape(verdict.message))" type="expectation">\#(escape(verdict.location)): \#(escape(verdict.message))</failure>"#
+                }
+                xml += "</testcase>\n"
+            }
+            xml += "    <system-out>\(escape(result.timeline.joined(separator: "\n")))</system-out>\n"
+            xml += "  </testsuite>\n"
+        }
+        xml += "</testsuites>\n"
+        return xml
+    }
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case let c where c.value < 0x20 && c != "\n" && c != "\t" && c != "\r": out += "?"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// Re-prints a recording's timeline (for replay).
+    public static func timeline(_ events: [EventRecord], verbose: Bool) -> [String] {
+        events.compactMap { event in
+            let key = "\(event.source) \(event.type)"
+            if event.source == "runner" {
+                return event.type == "step" ? ScenarioRunner.describeStep(event) : nil
+            }
+            guard verbose || ScenarioRunner.highlighted.contains(key) else { return nil }
+            return "    " + event.humanLine
+        }
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}

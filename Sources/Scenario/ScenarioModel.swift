@@ -1,0 +1,179 @@
+public import FaultProxy
+public import HeartbeatClient
+public import HeartbeatCore
+public import HeartbeatServer
+
+/// A scenario file: what to start, which faults to apply when, and what must (not) happen.
+public struct Scenario: Sendable {
+    public var name: String
+    public var summary: String
+    public var file: String
+    public var text: String
+    public var client: ClientSpec
+    public var server: HeartbeatServerConfiguration
+    public var serverPath: String
+    public var observeFrames: Bool
+    public var seed: UInt64
+    public var capture: Bool
+    public var timeLimit: Duration
+    public var timeline: [Step]
+    public var assertions: [Assertion]
+    /// For the negative suite: which check must catch this (deliberately wrong) client.
+    public var mustFail: MustFail?
+    /// Values that duration expressions may name (`heartbeat.interval`, `reconnect.delay`…).
+    public var environment: [String: DurationExpression.Value]
+
+    public struct MustFail: Sendable {
+        public var check: String
+        public var message: String
+    }
+}
+
+/// The client under test: the built-in one (`count` copies) or an external program.
+public enum ClientSpec: Sendable {
+    case builtin(HeartbeatClientConfiguration, count: Int)
+    case external(command: [String], count: Int, heartbeat: HeartbeatPolicy, reconnect: ReconnectPolicy)
+
+    public var count: Int {
+        switch self {
+        case .builtin(_, let count), .external(_, let count, _, _): count
+        }
+    }
+
+    public var heartbeat: HeartbeatPolicy {
+        switch self {
+        case .builtin(let configuration, _): configuration.heartbeat
+        case .external(_, _, let heartbeat, _): heartbeat
+        }
+    }
+
+    public var reconnect: ReconnectPolicy {
+        switch self {
+        case .builtin(let configuration, _): configuration.reconnect
+        case .external(_, _, _, let reconnect): reconnect
+        }
+    }
+}
+
+/// One entry of the timeline, with where it was written.
+public struct Step: Sendable {
+    public var index: Int
+    public var location: String
+    public var kind: Kind
+
+    public enum When: Sendable, Hashable {
+        /// From the start of the run.
+        case absolute(Duration)
+        /// After the previous action.
+        case relative(Duration)
+    }
+
+    public enum Kind: Sendable {
+        /// Do something at a time (default: right after the previous action).
+        case action(at: When?, Action)
+        /// Wait for an event before going on (its time becomes the reference of later steps).
+        case after(EventPattern, within: DurationExpression)
+        /// The event must happen within the bound, measured from the previous action.
+        case expect(EventPattern, within: DurationExpression, notBefore: DurationExpression?)
+        /// The event must not happen during the window.
+        case expectNone(EventPattern, window: Window)
+        /// Pause (moves the reference time).
+        case wait(DurationExpression)
+    }
+
+    public enum Window: Sendable {
+        case duration(DurationExpression)
+        /// While the named fault is on (from its fault-on to its fault-off).
+        case whileFault(String)
+    }
+
+    public enum Action: Sendable {
+        case addFault(Fault)
+        case removeFault(String)
+        case heal
+        case server(ServerAction)
+        case clientSend(String)
+        case clientClose
+    }
+
+    public enum ServerAction: String, Sendable, CaseIterable {
+        case stop, kill, freeze, resume, start, mute, unmute
+    }
+
+    /// A one-line description for reports.
+    public var label: String {
+        switch kind {
+        case .action(let at, let action):
+            let when = at.map { w -> String in
+                switch w {
+                case .absolute(let d): "at \(d.flatlineDescription): "
+                case .relative(let d): "at +\(d.flatlineDescription): "
+                }
+            } ?? ""
+            return when + action.label
+        case .after(let pattern, _): return "after \(pattern)"
+        case .expect(let pattern, let within, let notBefore):
+            return "expect \(pattern) within \(within)" + (notBefore.map { ", not before \($0)" } ?? "")
+        case .expectNone(let pattern, let window):
+            switch window {
+            case .duration(let d): return "expect no \(pattern) for \(d)"
+            case .whileFault(let name): return "expect no \(pattern) while \(name)"
+            }
+        case .wait(let d): return "wait \(d)"
+        }
+    }
+
+    public var isCheck: Bool {
+        switch kind {
+        case .expect, .expectNone: true
+        default: false
+        }
+    }
+}
+
+extension Step.Action {
+    public var label: String {
+        switch self {
+        case .addFault(let fault): "fault \(fault.kind.typeName) '\(fault.name)' (\(fault.direction.rawValue))"
+        case .removeFault(let name): "heal '\(name)'"
+        case .heal: "heal all"
+        case .server(let action): "server \(action.rawValue)"
+        case .clientSend(let text): "client send \(text.count) bytes"
+        case .clientClose: "client close"
+        }
+    }
+}
+
+/// A check over the whole run.
+public struct Assertion: Sendable {
+    public var location: String
+    public var text: String
+    public var kind: Kind
+
+    public enum Comparison: String, Sendable, CaseIterable {
+        case lessOrEqual = "<=", less = "<", greaterOrEqual = ">=", greater = ">", equal = "=="
+
+        func holds(_ a: Double, _ b: Double) -> Bool {
+            switch self {
+            case .lessOrEqual: a <= b
+            case .less: a < b
+            case .greaterOrEqual: a >= b
+            case .greater: a > b
+            case .equal: a == b
+            }
+        }
+    }
+
+    public enum Kind: Sendable {
+        /// `count <pattern> <op> <number>`
+        case count(EventPattern, Comparison, DurationExpression)
+        /// `max-concurrent client connections <op> <number>`
+        case maxConcurrent(Comparison, DurationExpression)
+        /// `reconnect-gaps <op> <duration>`: every gap between a disconnect and the next attempt.
+        case reconnectGaps(Comparison, DurationExpression)
+        /// `reconnect-gaps non-decreasing`
+        case reconnectGapsNonDecreasing
+        /// `spread <pattern> <op> <duration>`: last minus first matching event.
+        case spread(EventPattern, Comparison, DurationExpression)
+    }
+}

@@ -1,0 +1,392 @@
+import FaultProxy
+import Foundation
+import HeartbeatClient
+import HeartbeatCore
+import HeartbeatServer
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// How a run is carried out and reported.
+public struct RunOptions: Sendable {
+    public var slack: Slack = .none
+    /// Where run folders go (`<runs>/<scenario>/<timestamp>/recording.jsonl`); nil writes none.
+    public var runsDirectory: String? = ".flatline/runs"
+    /// Show every event, not only the important ones.
+    public var verbose = false
+    /// Show nothing while running.
+    public var quiet = false
+    /// Receives console lines as they happen.
+    public var console: @Sendable (String) -> Void = { print($0) }
+
+    public init() {}
+}
+
+/// The outcome of one scenario run.
+public struct ScenarioResult: Sendable {
+    public var scenario: Scenario
+    public var verdicts: [Verdict]
+    /// A setup problem (port, process…) that kept the scenario from running properly.
+    public var setupError: String?
+    public var duration: Duration
+    public var recordingPath: String?
+    /// The console timeline of this run (for JUnit's system-out).
+    public var timeline: [String]
+
+    public var passed: Bool { setupError == nil && verdicts.allSatisfy(\.ok) }
+
+    /// The smallest margin of the checks that measured one.
+    public var smallestMargin: Duration? { verdicts.compactMap(\.margin).min() }
+}
+
+/// Runs one scenario live: starts the server, the proxy and the clients on loopback with
+/// ephemeral ports, walks the timeline in real time, records every event and judges the run.
+public final class ScenarioRunner: Sendable {
+    public let scenario: Scenario
+    public let options: RunOptions
+
+    public init(scenario: Scenario, options: RunOptions) {
+        self.scenario = scenario
+        self.options = options
+    }
+
+    /// Events shown when not verbose.
+    static let highlighted: Set<String> = [
+        "client connected", "client disconnected", "client reconnect-scheduled", "client gave-up", "client closed",
+        "client protocol-error", "client exited", "server reaped", "server stopped", "server killed", "server frozen",
+        "server resumed", "server muted", "proxy fault-on", "proxy fault-off", "proxy conn-closed", "proxy closed-by-proxy",
+        "proxy upstream-failed", "wire fin", "wire rst",
+    ]
+
+    public func run() async -> ScenarioResult {
+        let started = ContinuousClock.now
+        let origin = Instant.now
+        let log = EventLog(origin: origin)
+        let timeline = NIOLockedValueBox<[String]>([])
+        let options = self.options
+        let scenario = self.scenario
+        let say: @Sendable (String) -> Void = { line in
+            timeline.withLockedValue { $0.append(line) }
+            if !options.quiet { options.console(line) }
+        }
+        log.onRecord { event in
+            let key = "\(event.source) \(event.type)"
+            guard options.verbose || Self.highlighted.contains(key) || (event.source == "runner" && event.type == "step") else { return }
+            let line = event.source == "runner" ? Self.describeStep(event) : "    " + event.humanLine
+            timeline.withLockedValue { $0.append(line) }
+            if !options.quiet { options.console(line) }
+        }
+        say("▶ \(scenario.name)  (\(scenario.file))")
+        if !scenario.summary.isEmpty, options.verbose { say("  \(scenario.summary)") }
+
+        var world: World?
+        var setupError: String?
+        do {
+            world = try await World.start(scenario, log: log)
+        } catch {
+            setupError = "\(error)"
+        }
+
+        if let world {
+            let finished = await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    await self.walk(world: world, log: log, say: say)
+                    return true
+                }
+                group.addTask {
+                    try? await Task.sleep(for: scenario.timeLimit)
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            if !finished { setupError = "the scenario did not finish within its time limit of \(scenario.timeLimit.flatlineDescription)" }
+            log.record(source: "runner", type: "teardown")
+            await world.stop()
+        }
+
+        let events = log.events
+        let verdicts = setupError == nil ? Judge.judge(scenario, events: events, slack: options.slack) : []
+        for verdict in verdicts { say("  " + verdict.line) }
+        if let setupError { say("  ✗ setup: \(setupError)") }
+        var recordingPath: String?
+        if let directory = options.runsDirectory {
+            recordingPath = Self.write(scenario: scenario, events: events, verdicts: verdicts, world: world, directory: directory)
+        }
+        return ScenarioResult(
+            scenario: scenario, verdicts: verdicts, setupError: setupError,
+            duration: ContinuousClock.now - started, recordingPath: recordingPath,
+            timeline: timeline.withLockedValue { $0 }
+        )
+    }
+
+    static func describeStep(_ event: EventRecord) -> String {
+        let label = event.fields["label"]?.stringValue ?? ""
+        let index = event.fields["index"]?.intValue ?? 0
+        let failed = event.fields["ok"] == false
+        let error = event.fields["error"]?.stringValue.map { ": \($0)" } ?? ""
+        let seconds = Double(event.t.nanoseconds) / 1e9
+        return String(format: seconds, decimals: 3).leftPadded(8) + "s ⏵ step \(index): \(label)" + (failed ? " — FAILED\(error)" : "")
+    }
+
+    /// Walks the timeline. Times are relative to the run's start.
+    private func walk(world: World, log: EventLog, say: @escaping @Sendable (String) -> Void) async {
+        let env = scenario.environment
+        var reference = Duration.zero
+        var lastDeadline = Duration.zero
+        var pending: [(EventPattern, Duration, Duration)] = []
+        for step in scenario.timeline {
+            if Task.isCancelled { return }
+            switch step.kind {
+            case .action(let at, let action):
+                var target = reference
+                switch at {
+                case .absolute(let time)?: target = time
+                case .relative(let delta)?: target = reference + delta
+                case nil: break
+                }
+                await sleep(until: target, log: log)
+                var fields: JSONObject = ["index": .int(Int64(step.index)), "label": .string(step.label)]
+                do {
+                    try await world.perform(action)
+                } catch {
+                    fields["ok"] = false
+                    fields["error"] = .string("\(error)")
+                }
+                let now = log.now
+                log.record(EventRecord(t: now, source: "runner", type: "step", fields: fields))
+                reference = now
+            case .wait(let expression):
+                let target = reference + ((try? expression.duration(env)) ?? .zero)
+                await sleep(until: target, log: log)
+                log.record(EventRecord(t: log.now, source: "runner", type: "step", fields: ["index": .int(Int64(step.index)), "label": .string(step.label)]))
+                reference = target
+            case .after(let pattern, let within):
+                let deadline = reference + ((try? within.duration(env)) ?? .seconds(30))
+                guard let event = await log.wait(for: pattern, from: reference, until: deadline) else {
+                    log.record(EventRecord(t: log.now, source: "runner", type: "step", fields: ["index": .int(Int64(step.index)), "label": .string(step.label), "ok": false, "error": .string("\(pattern) did not happen")]))
+                    return
+                }
+                log.record(EventRecord(t: event.t, source: "runner", type: "step", fields: ["index": .int(Int64(step.index)), "label": .string(step.label)]))
+                reference = event.t
+            case .expect(let pattern, let within, _):
+                pending.append((pattern, reference, reference + options.slack.widen((try? within.duration(env)) ?? .zero)))
+            case .expectNone(_, let window):
+                if case .duration(let expression) = window {
+                    lastDeadline = max(lastDeadline, reference + ((try? expression.duration(env)) ?? .zero))
+                }
+            }
+        }
+        // Let every expectation be decided before judging: an expected event ends its wait early,
+        // an expect-none window has to run its course.
+        for (pattern, from, deadline) in pending {
+            _ = await log.wait(for: pattern, from: from, until: deadline)
+        }
+        await sleep(until: max(lastDeadline, reference) + .milliseconds(20), log: log)
+    }
+
+    private func sleep(until target: Duration, log: EventLog) async {
+        let remaining = target - log.now
+        if remaining > .zero { try? await Task.sleep(for: remaining) }
+    }
+
+    static func write(scenario: Scenario, events: [EventRecord], verdicts: [Verdict], world: World?, directory: String) -> String? {
+        let stamp = Self.timestamp()
+        let safeName = String(scenario.name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
+        let folder = "\(directory)/\(safeName)/\(stamp)"
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let recording = Recording(
+                scenarioFile: scenario.file, scenarioText: scenario.text, configuration: Self.configuration(scenario, world: world),
+                events: events, verdicts: verdicts
+            )
+            let path = "\(folder)/recording.jsonl"
+            try recording.write(to: path)
+            return path
+        } catch {
+            return nil
+        }
+    }
+
+    private static let sequence = NIOLockedValueBox(0)
+
+    static func timestamp() -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss-SSS"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        let n = sequence.withLockedValue {
+            $0 += 1
+            return $0
+        }
+        return "\(formatter.string(from: Date()))-\(getpid())-\(n)"
+    }
+
+    static func configuration(_ scenario: Scenario, world: World?) -> JSONObject {
+        var object: JSONObject = ["name": .string(scenario.name), "seed": .int(Int64(scenario.seed))]
+        var settings = JSONObject()
+        for (key, value) in scenario.environment.sorted(by: { $0.key < $1.key }) {
+            switch value {
+            case .duration(let d): settings[key] = .string(d.flatlineDescription)
+            case .number(let n): settings[key] = .double(n)
+            }
+        }
+        object["settings"] = .object(settings)
+        if let world {
+            object["server_port"] = .int(Int64(world.serverPort))
+            object["proxy_port"] = .int(Int64(world.proxy.port))
+        }
+        return object
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}
+
+/// The running system of one scenario: server, proxy, clients.
+final class World: Sendable {
+    let server: HeartbeatServer
+    let serverPort: Int
+    let proxy: FaultProxy
+    let clients: [HeartbeatClient]
+    let children: [ChildProcess]
+
+    private init(server: HeartbeatServer, serverPort: Int, proxy: FaultProxy, clients: [HeartbeatClient], children: [ChildProcess]) {
+        self.server = server
+        self.serverPort = serverPort
+        self.proxy = proxy
+        self.clients = clients
+        self.children = children
+    }
+
+    static func start(_ scenario: Scenario, log: EventLog) async throws -> World {
+        let server = try HeartbeatServer(configuration: scenario.server) { event in
+            log.record(EventRecord(t: event.at - log.origin, source: "server", type: event.type, fields: event.fields))
+        }
+        let serverPort: Int
+        do {
+            serverPort = try await server.start()
+        } catch {
+            throw ChildError("cannot start the server: \(error)")
+        }
+        let hub = EventHub<ProxyEvent>()
+        hub.onEvent { event in
+            var fields = event.fields
+            fields["proxy"] = nil
+            log.record(EventRecord(t: event.at - log.origin, source: "proxy", type: event.type, fields: fields))
+        }
+        let proxy: FaultProxy
+        do {
+            proxy = try await FaultProxy.start(
+                name: scenario.name, upstream: HostPort(host: "127.0.0.1", port: serverPort),
+                observeFrames: scenario.observeFrames, seed: scenario.seed, hub: hub
+            )
+        } catch {
+            await server.stop()
+            throw ChildError("cannot start the proxy: \(error)")
+        }
+        let url = WebSocketURL(host: "127.0.0.1", port: proxy.port, path: scenario.serverPath)
+        var clients: [HeartbeatClient] = []
+        var children: [ChildProcess] = []
+        switch scenario.client {
+        case .builtin(var configuration, let count):
+            configuration.url = url
+            for index in 1...count {
+                configuration.randomSeed = scenario.seed &+ UInt64(index)
+                let tag: JSONValue? = count > 1 ? .int(Int64(index)) : nil
+                let client = try HeartbeatClient(configuration: configuration) { event in
+                    var fields = event.fields
+                    if let tag { fields["client"] = tag }
+                    log.record(EventRecord(t: event.at - log.origin, source: "client", type: event.type, fields: fields))
+                }
+                clients.append(client)
+            }
+            for client in clients { client.start() }
+        case .external(let command, let count, _, _):
+            for index in 1...count {
+                let arguments = command.map {
+                    $0.replacingOccurrences(of: "{url}", with: url.description)
+                        .replacingOccurrences(of: "{port}", with: String(proxy.port))
+                        .replacingOccurrences(of: "{host}", with: "127.0.0.1")
+                }
+                let tag: JSONValue? = count > 1 ? .int(Int64(index)) : nil
+                do {
+                    let child = try ChildProcess(
+                        arguments: arguments,
+                        environment: ["FLATLINE_URL": url.description, "FLATLINE_CLIENT": String(index)],
+                        onLine: { line in World.externalLine(line, tag: tag, log: log) },
+                        onExit: { code in
+                            var fields: JSONObject = ["code": .int(Int64(code))]
+                            if let tag { fields["client"] = tag }
+                            log.record(source: "client", type: "exited", fields: fields)
+                        }
+                    )
+                    children.append(child)
+                } catch {
+                    for child in children { await child.stop() }
+                    await proxy.stop()
+                    await server.stop()
+                    throw error
+                }
+            }
+        }
+        return World(server: server, serverPort: serverPort, proxy: proxy, clients: clients, children: children)
+    }
+
+    /// A line printed by an external client: an event in the schema, or plain output.
+    static func externalLine(_ line: String, tag: JSONValue?, log: EventLog) {
+        let at = Instant.now
+        if let value = try? JSONValue(parsing: line), let object = value.objectValue, let type = object["type"]?.stringValue {
+            var fields = JSONObject()
+            for (key, value) in object where !["t", "src", "type"].contains(key) { fields[key] = value }
+            if let t = object["t"] { fields["client_t"] = t }
+            if let tag { fields["client"] = tag }
+            log.record(EventRecord(t: at - log.origin, source: "client", type: type, fields: fields))
+        } else if !line.isEmpty {
+            var fields: JSONObject = ["line": .string(line)]
+            if let tag { fields["client"] = tag }
+            log.record(EventRecord(t: at - log.origin, source: "client", type: "output", fields: fields))
+        }
+    }
+
+    func perform(_ action: Step.Action) async throws {
+        switch action {
+        case .addFault(let fault): try await proxy.add(fault)
+        case .removeFault(let name): try await proxy.remove(name)
+        case .heal: await proxy.heal()
+        case .server(let action):
+            switch action {
+            case .stop: await server.stop()
+            case .kill: await server.kill()
+            case .freeze: await server.freeze()
+            case .resume: await server.resume()
+            case .start: _ = try await server.start()
+            case .mute: server.setMuted(true)
+            case .unmute: server.setMuted(false)
+            }
+        case .clientSend(let text):
+            for client in clients { _ = client.send(text: text) }
+        case .clientClose:
+            for client in clients { client.close() }
+            for child in children { child.signal(SIGINT) }
+        }
+    }
+
+    func stop() async {
+        for client in clients {
+            // A client closes within its close grace; one that never finishes is not waited on forever.
+            let finished = client.close()
+            _ = try? await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await finished.get() }
+                group.addTask { try await Task.sleep(for: .seconds(2)) }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+        for child in children { await child.stop() }
+        await proxy.stop()
+        await server.stop()
+        server.finishEvents()
+    }
+}

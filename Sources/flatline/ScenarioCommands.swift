@@ -1,0 +1,181 @@
+import ArgumentParser
+import Foundation
+import HeartbeatCore
+import Scenario
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run scenario files: start server, proxy and client, apply the faults, judge the client.",
+        discussion: """
+            A folder means the scenario files directly in it; subfolders (negative/, clients/) only
+            when named or with --recursive. Exit status: 0 all checks held, 1 a check failed,
+            2 a scenario is invalid or could not be set up.
+            """
+    )
+
+    @Argument(help: "Scenario files or folders.") var paths: [String]
+    @Option(help: "Scenarios to run at once.") var jobs: Int = 1
+    @Flag(help: "Include subfolders of the folders given.") var recursive = false
+    @Option(help: "Widen every 'within' bound for slow machines: 20%, 50ms or 20%+50ms.") var slack: String = "0"
+    @Option(help: "Write one JUnit XML report for the whole invocation.") var junit: String?
+    @Option(help: "Folder for run recordings.") var runsDir: String = ".flatline/runs"
+    @Flag(help: "Do not write recordings.") var noRecord = false
+    @Flag(help: "Print only failures and the summary.") var quiet = false
+    @Flag(help: "Print every event.") var verbose = false
+
+    func run() async throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        let slackValue: Slack
+        do { slackValue = try Slack(parsing: slack) } catch { throw ValidationError("--slack: \(error.message)") }
+        let files: [String]
+        do { files = try ScenarioFiles.resolve(paths, recursive: recursive) } catch {
+            LineWriter.standardError.write("flatline run: \(error)")
+            throw ExitCode(2)
+        }
+        var scenarios: [Scenario] = []
+        var invalid = false
+        for file in files {
+            do {
+                scenarios.append(try Scenario.load(path: file))
+            } catch {
+                LineWriter.standardError.write("\(error)")
+                invalid = true
+            }
+        }
+        if invalid { throw ExitCode(2) }
+
+        let signals = TerminationSignals { _ in
+            ScenarioProcesses.killAll()
+            Glibc.exit(130)
+        }
+        defer { signals.cancel() }
+
+        var options = RunOptions()
+        options.slack = slackValue
+        options.runsDirectory = noRecord ? nil : runsDir
+        options.verbose = verbose
+        options.quiet = quiet || jobs > 1
+        options.console = { LineWriter.standardOutput.write($0) }
+
+        let started = ContinuousClock.now
+        let results = await Self.runAll(scenarios, options: options, jobs: jobs)
+        let wall = ContinuousClock.now - started
+        for result in results {
+            if jobs > 1, !quiet {
+                for line in result.timeline { LineWriter.standardOutput.write(line) }
+            } else if quiet {
+                for verdict in result.verdicts where !verdict.ok { LineWriter.standardOutput.write("\(result.scenario.name): \(verdict.line)") }
+                if let error = result.setupError { LineWriter.standardOutput.write("\(result.scenario.name): ✗ setup: \(error)") }
+            }
+            if verbose, let path = result.recordingPath { LineWriter.standardOutput.write("  recording: \(path)") }
+        }
+        for line in Reports.summary(results, wall: wall) { LineWriter.standardOutput.write(line) }
+        if let junit {
+            do {
+                try Reports.junit(results).write(toFile: junit, atomically: true, encoding: .utf8)
+            } catch {
+                LineWriter.standardError.write("flatline run: cannot write \(junit): \(error)")
+                throw ExitCode(2)
+            }
+        }
+        if results.contains(where: { $0.setupError != nil }) { throw ExitCode(2) }
+        if results.contains(where: { !$0.passed }) { throw ExitCode(1) }
+    }
+
+    static func runAll(_ scenarios: [Scenario], options: RunOptions, jobs: Int) async -> [ScenarioResult] {
+        await withTaskGroup(of: (Int, ScenarioResult).self) { group in
+            var results: [ScenarioResult?] = Array(repeating: nil, count: scenarios.count)
+            var next = 0
+            for _ in 0..<min(jobs, scenarios.count) {
+                let index = next
+                group.addTask { (index, await ScenarioRunner(scenario: scenarios[index], options: options).run()) }
+                next += 1
+            }
+            while let (index, result) = await group.next() {
+                results[index] = result
+                if next < scenarios.count {
+                    let index = next
+                    group.addTask { (index, await ScenarioRunner(scenario: scenarios[index], options: options).run()) }
+                    next += 1
+                }
+            }
+            return results.compactMap { $0 }
+        }
+    }
+}
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check scenario files without running them (exit 2 on the first problem of each file)."
+    )
+
+    @Argument(help: "Scenario files or folders.") var paths: [String]
+    @Flag(help: "Include subfolders.") var recursive = false
+
+    func run() throws {
+        let files: [String]
+        do { files = try ScenarioFiles.resolve(paths, recursive: recursive) } catch {
+            LineWriter.standardError.write("flatline validate: \(error)")
+            throw ExitCode(2)
+        }
+        var invalid = false
+        for file in files {
+            do {
+                let scenario = try Scenario.load(path: file)
+                let checks = scenario.timeline.filter(\.isCheck).count + scenario.assertions.count
+                LineWriter.standardOutput.write("ok  \(file): \(scenario.name) — \(scenario.timeline.count) steps, \(checks) checks")
+            } catch {
+                LineWriter.standardError.write("\(error)")
+                invalid = true
+            }
+        }
+        if invalid { throw ExitCode(2) }
+    }
+}
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Re-print a recorded run and judge it again, offline.",
+        discussion: "With --scenario, new or changed expectations are judged against the old run."
+    )
+
+    @Argument(help: "A recording.jsonl written by 'flatline run'.") var recording: String
+    @Option(help: "An edited scenario to judge the recording with.") var scenario: String?
+    @Option(help: "Widen 'within' bounds: 20%, 50ms or 20%+50ms.") var slack: String = "0"
+    @Flag(help: "Print every event.") var verbose = false
+
+    func run() throws {
+        let slackValue: Slack
+        do { slackValue = try Slack(parsing: slack) } catch { throw ValidationError("--slack: \(error.message)") }
+        let loaded: Recording
+        do { loaded = try Recording.read(path: recording) } catch {
+            LineWriter.standardError.write("flatline replay: \(error.message)")
+            throw ExitCode(2)
+        }
+        let judged: Scenario
+        do {
+            if let scenario {
+                judged = try Scenario.load(path: scenario)
+            } else {
+                judged = try Scenario.parse(loaded.scenarioText, file: loaded.scenarioFile)
+            }
+        } catch {
+            LineWriter.standardError.write("\(error)")
+            throw ExitCode(2)
+        }
+        LineWriter.standardOutput.write("▶ \(judged.name)  (replay of \(recording))")
+        for line in Reports.timeline(loaded.events, verbose: verbose) { LineWriter.standardOutput.write(line) }
+        let verdicts = Judge.judge(judged, events: loaded.events, slack: slackValue)
+        for verdict in verdicts { LineWriter.standardOutput.write("  " + verdict.line) }
+        let failed = verdicts.filter { !$0.ok }.count
+        LineWriter.standardOutput.write("\(verdicts.count - failed) passed, \(failed) failed")
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
