@@ -87,6 +87,7 @@ public final class HeartbeatClient: @unchecked Sendable {
     private var timers: [HeartbeatStateMachine.Timer: Scheduled<Void>] = [:]
     private var messageTask: RepeatedTask?
     private var isFinishing = false
+    private var completed = false
 
     public init(
         configuration: HeartbeatClientConfiguration,
@@ -120,6 +121,23 @@ public final class HeartbeatClient: @unchecked Sendable {
     @discardableResult
     public func close() -> EventLoopFuture<Void> {
         eventLoop.execute { self.perform(self.machine.closeRequested(now: self.now)) }
+        return finished
+    }
+
+    /// Stops everything at once, whatever the state machine would do: timers cancelled, sockets
+    /// closed, events finished. For harnesses tearing down a client that may be misbehaving.
+    @discardableResult
+    public func terminate() -> EventLoopFuture<Void> {
+        eventLoop.execute {
+            self.isFinishing = true
+            self.stopMessages()
+            for (_, task) in self.timers { task.cancel() }
+            self.timers.removeAll()
+            self.machine = HeartbeatStateMachine(configuration: self.machine.configuration)
+            _ = self.machine.closeRequested(now: self.now)
+            for (_, channel) in self.channels { channel.close(promise: nil) }
+            self.completeIfDone()
+        }
         return finished
     }
 
@@ -186,7 +204,8 @@ public final class HeartbeatClient: @unchecked Sendable {
     }
 
     private func completeIfDone() {
-        guard isFinishing, channels.isEmpty else { return }
+        guard isFinishing, channels.isEmpty, !completed else { return }
+        completed = true
         for (_, task) in timers { task.cancel() }
         timers.removeAll()
         continuation.finish()

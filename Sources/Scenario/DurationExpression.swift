@@ -152,6 +152,9 @@ private struct ExpressionParser {
         skipSpaces()
         guard !atEnd else { throw ConfigurationError("expression '\(text)' ends too early") }
         let c = scalars[index]
+        if c == "-" {
+            throw ConfigurationError("negative duration in '\(text)'; durations must be zero or positive")
+        }
         if c == "(" {
             index += 1
             let inner = try parseExpression()

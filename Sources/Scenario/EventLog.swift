@@ -34,6 +34,9 @@ public final class EventLog: Sendable {
     }
 
     public func record(_ event: EventRecord) {
+        // Recordings keep microseconds; rounding here makes a live run and its replay identical.
+        var event = event
+        event.t = .nanoseconds((event.t.nanoseconds + 500) / 1000 * 1000)
         let (ready, listeners): ([CheckedContinuation<EventRecord?, Never>], [@Sendable (EventRecord) -> Void]) = state.withLockedValue { state in
             // Keep the log ordered by time even when observers on different threads race.
             var index = state.events.endIndex

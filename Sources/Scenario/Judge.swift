@@ -46,11 +46,13 @@ public struct Verdict: Sendable, Hashable {
     public var measured: Duration?
     public var bound: Duration?
     public var message: String
+    /// Whether the bound is a minimum (`>=`) rather than a maximum.
+    public var isLowerBound = false
 
     /// How far the measurement stayed inside the bound (negative when outside).
     public var margin: Duration? {
         guard let measured, let bound else { return nil }
-        return bound - measured
+        return isLowerBound ? measured - bound : bound - measured
     }
 
     public var line: String { "\(ok ? "✓" : "✗") \(check): \(label) — \(message)" }
@@ -186,8 +188,10 @@ public enum Judge {
     }
 
     static func judge(_ assertion: Assertion, check: String, events: [EventRecord], env: [String: DurationExpression.Value]) -> Verdict {
-        func verdict(_ ok: Bool, _ message: String, measured: Duration? = nil, bound: Duration? = nil) -> Verdict {
-            Verdict(check: check, label: assertion.text, location: assertion.location, ok: ok, measured: measured, bound: bound, message: message)
+        func verdict(_ ok: Bool, _ message: String, measured: Duration? = nil, bound: Duration? = nil, lower: Bool = false) -> Verdict {
+            var verdict = Verdict(check: check, label: assertion.text, location: assertion.location, ok: ok, measured: measured, bound: bound, message: message)
+            verdict.isLowerBound = lower
+            return verdict
         }
         switch assertion.kind {
         case .count(let pattern, let op, let expression):
@@ -231,8 +235,9 @@ public enum Judge {
             if let bad = gaps.first(where: { !op.holds($0.milliseconds, boundMs) }) {
                 return verdict(false, "gap of \(bad.short) breaks \(op.rawValue) \(bound.short); gaps: \(gaps.map(\.short).joined(separator: ", "))", measured: bad, bound: bound)
             }
-            let extreme = (op == .greater || op == .greaterOrEqual) ? gaps.min()! : gaps.max()!
-            return verdict(true, "\(gaps.count) gaps, all \(op.rawValue) \(bound.short): \(gaps.map(\.short).joined(separator: ", "))", measured: extreme, bound: bound)
+            let lower = op == .greater || op == .greaterOrEqual
+            let extreme = lower ? gaps.min()! : gaps.max()!
+            return verdict(true, "\(gaps.count) gaps, all \(op.rawValue) \(bound.short): \(gaps.map(\.short).joined(separator: ", "))", measured: extreme, bound: bound, lower: lower)
         case .reconnectGapsNonDecreasing:
             let gaps = reconnectGaps(events)
             guard gaps.count >= 2 else { return verdict(false, "fewer than two reconnects, nothing to compare (gaps: \(gaps.map(\.short).joined(separator: ", ")))") }
@@ -249,7 +254,7 @@ public enum Judge {
             }
             let spread = last - first
             let ok = op.holds(spread.milliseconds, bound.milliseconds)
-            return verdict(ok, "\(times.count) events spread over \(spread.short) (must be \(op.rawValue) \(bound.short))", measured: spread, bound: bound)
+            return verdict(ok, "\(times.count) events spread over \(spread.short) (must be \(op.rawValue) \(bound.short))", measured: spread, bound: bound, lower: op == .greater || op == .greaterOrEqual)
         }
     }
 

@@ -332,7 +332,7 @@ struct ScenarioParser {
         let text = try node.string("a duration expression such as heartbeat.interval + 50ms")
         do {
             let expression = try DurationExpression.parse(text)
-            _ = try expression.evaluate(environment)
+            _ = try expression.duration(environment)
             return expression
         } catch {
             throw node.error(error.message)
@@ -531,7 +531,7 @@ struct ScenarioParser {
             case .removeFault(let name):
                 guard active.contains(name) else {
                     let hint = closestMatch(to: name, in: Array(active)).map { " (did you mean '\($0)'?)" } ?? ""
-                    throw ScenarioError(location: step.location, message: "'heal: \(name)' names no fault that is on at this point\(hint); faults on: \(active.sorted().joined(separator: ", "))")
+                    throw ScenarioError(location: step.location, message: "'heal: \(name)' names no fault that is on at this point\(hint); faults on: \(active.isEmpty ? "none" : active.sorted().joined(separator: ", "))")
                 }
                 active.remove(name)
             case .heal:

@@ -6,6 +6,7 @@ import HeartbeatServer
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import WebSocketSupport
 
 /// How a run is carried out and reported.
 public struct RunOptions: Sendable {
@@ -136,6 +137,15 @@ public final class ScenarioRunner: Sendable {
         var reference = Duration.zero
         var lastDeadline = Duration.zero
         var pending: [(EventPattern, Duration, Duration)] = []
+        /// Expectations since the last action that are not decided yet, and windows still open.
+        var undecided: [(EventPattern, Duration, Duration)] = []
+        var windowEnd = Duration.zero
+        func settle() async {
+            // A step written after expectations runs once they are decided (seen, or out of time).
+            for (pattern, from, deadline) in undecided { _ = await log.wait(for: pattern, from: from, until: deadline) }
+            undecided.removeAll()
+            await sleep(until: windowEnd, log: log)
+        }
         for step in scenario.timeline {
             if Task.isCancelled { return }
             switch step.kind {
@@ -144,19 +154,20 @@ public final class ScenarioRunner: Sendable {
                 switch at {
                 case .absolute(let time)?: target = time
                 case .relative(let delta)?: target = reference + delta
-                case nil: break
+                case nil: await settle()
                 }
                 await sleep(until: target, log: log)
                 var fields: JSONObject = ["index": .int(Int64(step.index)), "label": .string(step.label)]
+                // The step's time is when it began: what it causes comes after it.
+                let began = log.now
                 do {
                     try await world.perform(action)
                 } catch {
                     fields["ok"] = false
                     fields["error"] = .string("\(error)")
                 }
-                let now = log.now
-                log.record(EventRecord(t: now, source: "runner", type: "step", fields: fields))
-                reference = now
+                log.record(EventRecord(t: began, source: "runner", type: "step", fields: fields))
+                reference = began
             case .wait(let expression):
                 let target = reference + ((try? expression.duration(env)) ?? .zero)
                 await sleep(until: target, log: log)
@@ -171,10 +182,14 @@ public final class ScenarioRunner: Sendable {
                 log.record(EventRecord(t: event.t, source: "runner", type: "step", fields: ["index": .int(Int64(step.index)), "label": .string(step.label)]))
                 reference = event.t
             case .expect(let pattern, let within, _):
-                pending.append((pattern, reference, reference + options.slack.widen((try? within.duration(env)) ?? .zero)))
+                let entry = (pattern, reference, reference + options.slack.widen((try? within.duration(env)) ?? .zero))
+                pending.append(entry)
+                undecided.append(entry)
             case .expectNone(_, let window):
                 if case .duration(let expression) = window {
-                    lastDeadline = max(lastDeadline, reference + ((try? expression.duration(env)) ?? .zero))
+                    let end = reference + ((try? expression.duration(env)) ?? .zero)
+                    lastDeadline = max(lastDeadline, end)
+                    windowEnd = max(windowEnd, end)
                 }
             }
         }
@@ -373,15 +388,28 @@ final class World: Sendable {
         }
     }
 
+    /// Whether `future` completes within `limit` (never waits longer, whatever the future does).
+    static func completes(_ future: EventLoopFuture<Void>, within limit: Duration) async -> Bool {
+        let once = NIOLockedValueBox(false)
+        return await withCheckedContinuation { continuation in
+            func finish(_ value: Bool) {
+                let first = once.withLockedValue { done -> Bool in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(returning: value) }
+            }
+            future.whenComplete { _ in finish(true) }
+            future.eventLoop.scheduleTask(in: limit.timeAmount) { finish(false) }
+        }
+    }
+
     func stop() async {
         for client in clients {
-            // A client closes within its close grace; one that never finishes is not waited on forever.
-            let finished = client.close()
-            _ = try? await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await finished.get() }
-                group.addTask { try await Task.sleep(for: .seconds(2)) }
-                try await group.next()
-                group.cancelAll()
+            // A client closes within its close grace; one that does not (a deliberately broken
+            // client that reconnects after close) is terminated.
+            if await !Self.completes(client.close(), within: .seconds(2)) {
+                _ = await Self.completes(client.terminate(), within: .seconds(2))
             }
         }
         for child in children { await child.stop() }
