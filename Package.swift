@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "HeartbeatServer", targets: ["HeartbeatServer"]),
         .library(name: "FaultProxy", targets: ["FaultProxy"]),
         .library(name: "Scenario", targets: ["Scenario"]),
+        .library(name: "WireCapture", targets: ["WireCapture"]),
         .executable(name: "flatline", targets: ["flatline"]),
         .executable(name: "flatline-bench", targets: ["flatline-bench"]),
     ],
@@ -53,6 +54,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        .target(
+            name: "WireCapture",
+            dependencies: [
+                "CPcap",
+                "HeartbeatCore",
+                "WebSocketSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Scenario",
             dependencies: [
@@ -60,6 +77,7 @@ let package = Package(
                 "HeartbeatClient",
                 "HeartbeatServer",
                 "FaultProxy",
+                "WireCapture",
                 "WebSocketSupport",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -104,6 +122,7 @@ let package = Package(
                 "HeartbeatServer",
                 "FaultProxy",
                 "Scenario",
+                "WireCapture",
                 "WebSocketSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -172,8 +191,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "WireCaptureTests",
+            dependencies: [
+                "WireCapture", "CPcap", "TestSupport", "FaultProxy", "HeartbeatCore", "Scenario",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ScenarioTests",
-            dependencies: ["Scenario", "TestSupport", "HeartbeatCore", "FaultProxy"],
+            dependencies: ["Scenario", "TestSupport", "HeartbeatCore", "FaultProxy", "WireCapture"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -107,6 +107,8 @@ public enum Judge {
         }
         let env = scenario.environment
         var verdicts: [Verdict] = []
+        let captured = events.contains { $0.source == "runner" && $0.type == "capture" && $0.fields["status"] == "started" }
+        let captureNote = events.first { $0.source == "runner" && $0.type == "capture" }?.fields["reason"]?.stringValue ?? "the run was not captured (use capture: true or --capture)"
 
         for step in scenario.timeline {
             let check = "step \(step.index)"
@@ -115,6 +117,14 @@ public enum Judge {
             let reference: Duration?
             if let previous { reference = stepTimes[previous.index] } else { reference = .zero }
 
+            if !captured, case .expect(let pattern, _, _) = step.kind, pattern.source == "wire" {
+                verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: true, message: "skipped: \(captureNote)"))
+                continue
+            }
+            if !captured, case .expectNone(let pattern, _) = step.kind, pattern.source == "wire" {
+                verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: true, message: "skipped: \(captureNote)"))
+                continue
+            }
             switch step.kind {
             case .after(let pattern, _):
                 if stepTimes[step.index] == nil {
@@ -152,8 +162,23 @@ public enum Judge {
                     windowText = "the \(length.short) after the previous step"
                 case .whileFault(let name):
                     let on = events.first { $0.source == "proxy" && $0.type == "fault-on" && $0.fields["fault"]?.stringValue == name }?.t
-                    let off = events.first { $0.source == "proxy" && $0.type == "fault-off" && $0.fields["fault"]?.stringValue == name && $0.t >= (on ?? .zero) }?.t
-                    range = on.map { $0...(off ?? end) }
+                    // The window closes when the step that heals the fault begins: what the healing
+                    // itself releases (a withheld FIN, held bytes) belongs after it.
+                    let added = scenario.timeline.first { candidate in
+                        if case .action(_, .addFault(let fault)) = candidate.kind { return fault.name == name }
+                        return false
+                    }?.index ?? 0
+                    let healing = scenario.timeline.first { candidate in
+                        guard candidate.index > added, case .action(_, let action) = candidate.kind else { return false }
+                        switch action {
+                        case .removeFault(let healed): return healed == name
+                        case .heal: return true
+                        default: return false
+                        }
+                    }
+                    let off = healing.flatMap { stepTimes[$0.index] }
+                        ?? events.first { $0.source == "proxy" && $0.type == "fault-off" && $0.fields["fault"]?.stringValue == name && $0.t >= (on ?? .zero) }?.t
+                    range = on.map { $0...max($0, off ?? end) }
                     windowText = "while '\(name)' was on"
                 }
                 guard let range else {

@@ -7,6 +7,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import WebSocketSupport
+import WireCapture
 
 /// How a run is carried out and reported.
 public struct RunOptions: Sendable {
@@ -17,6 +18,8 @@ public struct RunOptions: Sendable {
     public var verbose = false
     /// Show nothing while running.
     public var quiet = false
+    /// Capture the wire (libpcap) for every scenario, not only those with `capture: true`.
+    public var capture = false
     /// Receives console lines as they happen.
     public var console: @Sendable (String) -> Void = { print($0) }
 
@@ -73,17 +76,32 @@ public final class ScenarioRunner: Sendable {
         log.onRecord { event in
             let key = "\(event.source) \(event.type)"
             guard options.verbose || Self.highlighted.contains(key) || (event.source == "runner" && event.type == "step") else { return }
-            let line = event.source == "runner" ? Self.describeStep(event) : "    " + event.humanLine
+            let line = event.source == "runner" && event.type == "step" ? Self.describeStep(event) : "    " + event.humanLine
             timeline.withLockedValue { $0.append(line) }
             if !options.quiet { options.console(line) }
         }
         say("▶ \(scenario.name)  (\(scenario.file))")
         if !scenario.summary.isEmpty, options.verbose { say("  \(scenario.summary)") }
 
+        // The run folder exists from the start: the capture is written into it.
+        let folder = options.runsDirectory.map { Self.runFolder(scenario: scenario, directory: $0) }
         var world: World?
         var setupError: String?
+        var capture: WireRecorder?
         do {
-            world = try await World.start(scenario, log: log)
+            let started = try await World.start(scenario, log: log)
+            world = started
+            if scenario.capture || options.capture {
+                let path = folder.map { "\($0)/capture.pcap" }
+                do {
+                    capture = try WireRecorder(log: log, proxyPort: started.proxy.port, serverPort: started.serverPort, path: path)
+                    log.record(source: "runner", type: "capture", fields: ["status": "started", "path": .string(path ?? "")])
+                } catch {
+                    log.record(source: "runner", type: "capture", fields: ["status": "skipped", "reason": .string("\(error)")])
+                    say("  ⚠ capture skipped: \(error)")
+                }
+            }
+            try started.startClients()
         } catch {
             setupError = "\(error)"
         }
@@ -106,14 +124,15 @@ public final class ScenarioRunner: Sendable {
             log.record(source: "runner", type: "teardown")
             await world.stop()
         }
+        capture?.stop()
 
         let events = log.events
         let verdicts = setupError == nil ? Judge.judge(scenario, events: events, slack: options.slack) : []
         for verdict in verdicts { say("  " + verdict.line) }
         if let setupError { say("  ✗ setup: \(setupError)") }
         var recordingPath: String?
-        if let directory = options.runsDirectory {
-            recordingPath = Self.write(scenario: scenario, events: events, verdicts: verdicts, world: world, directory: directory)
+        if let folder {
+            recordingPath = Self.write(scenario: scenario, events: events, verdicts: verdicts, world: world, folder: folder)
         }
         return ScenarioResult(
             scenario: scenario, verdicts: verdicts, setupError: setupError,
@@ -206,12 +225,15 @@ public final class ScenarioRunner: Sendable {
         if remaining > .zero { try? await Task.sleep(for: remaining) }
     }
 
-    static func write(scenario: Scenario, events: [EventRecord], verdicts: [Verdict], world: World?, directory: String) -> String? {
-        let stamp = Self.timestamp()
+    static func runFolder(scenario: Scenario, directory: String) -> String {
         let safeName = String(scenario.name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
-        let folder = "\(directory)/\(safeName)/\(stamp)"
+        let folder = "\(directory)/\(safeName)/\(Self.timestamp())"
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    static func write(scenario: Scenario, events: [EventRecord], verdicts: [Verdict], world: World?, folder: String) -> String? {
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let recording = Recording(
                 scenarioFile: scenario.file, scenarioText: scenario.text, configuration: Self.configuration(scenario, world: world),
                 events: events, verdicts: verdicts
@@ -265,14 +287,23 @@ final class World: Sendable {
     let serverPort: Int
     let proxy: FaultProxy
     let clients: [HeartbeatClient]
-    let children: [ChildProcess]
+    private let childrenBox = NIOLockedValueBox<[ChildProcess]>([])
+    private let spawn: @Sendable () throws -> [ChildProcess]
+    var children: [ChildProcess] { childrenBox.withLockedValue { $0 } }
 
-    private init(server: HeartbeatServer, serverPort: Int, proxy: FaultProxy, clients: [HeartbeatClient], children: [ChildProcess]) {
+    private init(server: HeartbeatServer, serverPort: Int, proxy: FaultProxy, clients: [HeartbeatClient], spawn: @escaping @Sendable () throws -> [ChildProcess]) {
         self.server = server
         self.serverPort = serverPort
         self.proxy = proxy
         self.clients = clients
-        self.children = children
+        self.spawn = spawn
+    }
+
+    /// Starts the clients (after the capture, so that their handshakes are on the wire too).
+    func startClients() throws {
+        for client in clients { client.start() }
+        let started = try spawn()
+        childrenBox.withLockedValue { $0 = started }
     }
 
     static func start(_ scenario: Scenario, log: EventLog) async throws -> World {
@@ -303,7 +334,7 @@ final class World: Sendable {
         }
         let url = WebSocketURL(host: "127.0.0.1", port: proxy.port, path: scenario.serverPath)
         var clients: [HeartbeatClient] = []
-        var children: [ChildProcess] = []
+        var spawn: @Sendable () throws -> [ChildProcess] = { [] }
         switch scenario.client {
         case .builtin(var configuration, let count):
             configuration.url = url
@@ -317,8 +348,9 @@ final class World: Sendable {
                 }
                 clients.append(client)
             }
-            for client in clients { client.start() }
         case .external(let command, let count, _, _):
+            spawn = {
+            var children: [ChildProcess] = []
             for index in 1...count {
                 let arguments = command.map {
                     $0.replacingOccurrences(of: "{url}", with: url.description)
@@ -339,14 +371,14 @@ final class World: Sendable {
                     )
                     children.append(child)
                 } catch {
-                    for child in children { await child.stop() }
-                    await proxy.stop()
-                    await server.stop()
+                    for child in children { child.signal(SIGKILL) }
                     throw error
                 }
             }
+            return children
+            }
         }
-        return World(server: server, serverPort: serverPort, proxy: proxy, clients: clients, children: children)
+        return World(server: server, serverPort: serverPort, proxy: proxy, clients: clients, spawn: spawn)
     }
 
     /// A line printed by an external client: an event in the schema, or plain output.
@@ -392,7 +424,7 @@ final class World: Sendable {
     static func completes(_ future: EventLoopFuture<Void>, within limit: Duration) async -> Bool {
         let once = NIOLockedValueBox(false)
         return await withCheckedContinuation { continuation in
-            func finish(_ value: Bool) {
+            @Sendable func finish(_ value: Bool) {
                 let first = once.withLockedValue { done -> Bool in
                     defer { done = true }
                     return !done
@@ -416,5 +448,34 @@ final class World: Sendable {
         await proxy.stop()
         await server.stop()
         server.finishEvents()
+    }
+}
+
+/// Captures the scenario's traffic (both legs) into a pcap file and feeds `wire` events into the log.
+final class WireRecorder: Sendable {
+    private let capture: LiveCapture
+
+    init(log: EventLog, proxyPort: Int, serverPort: Int, path: String?) throws {
+        // Packet times are wall-clock; the log counts from the run's monotonic start.
+        let originWallMicros = WireRecorder.wallMicros() - (log.now.nanoseconds / 1000)
+        let analyzer = NIOLockedValueBox<WireAnalyzer?>(nil)
+        let roles = WireAnalyzer.Roles(proxyPort: proxyPort, serverPort: serverPort)
+        var linkType: Int32 = PacketDecoder.ethernet
+        capture = try LiveCapture(filter: "tcp port \(proxyPort) or tcp port \(serverPort)", path: path) { packet in
+            let events = analyzer.withLockedValue { $0?.feed(packet) } ?? []
+            for event in events {
+                log.record(EventRecord(t: .microseconds(event.timestampMicros - originWallMicros), source: "wire", type: event.type, fields: event.fields))
+            }
+        }
+        linkType = capture.linkType
+        analyzer.withLockedValue { $0 = WireAnalyzer(linkType: linkType, roles: roles) }
+    }
+
+    func stop() { capture.stop() }
+
+    static func wallMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 }

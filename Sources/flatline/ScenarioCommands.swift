@@ -27,6 +27,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Do not write recordings.") var noRecord = false
     @Flag(help: "Print only failures and the summary.") var quiet = false
     @Flag(help: "Print every event.") var verbose = false
+    @Flag(help: "Capture the wire with libpcap (capture.pcap in each run folder, wire events in the recording); needs root or CAP_NET_RAW.") var capture = false
 
     func run() async throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
@@ -59,6 +60,7 @@ struct RunCommand: AsyncParsableCommand {
         options.slack = slackValue
         options.runsDirectory = noRecord ? nil : runsDir
         options.verbose = verbose
+        options.capture = capture
         options.quiet = quiet || jobs > 1
         options.console = { LineWriter.standardOutput.write($0) }
 
@@ -150,6 +152,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "An edited scenario to judge the recording with.") var scenario: String?
     @Option(help: "Widen 'within' bounds: 20%, 50ms or 20%+50ms.") var slack: String = "0"
     @Flag(help: "Print every event.") var verbose = false
+    @Option(help: "A capture (pcap) of the run, to show its wire events beside the others.") var pcap: String?
 
     func run() throws {
         let slackValue: Slack
@@ -170,9 +173,18 @@ struct ReplayCommand: ParsableCommand {
             LineWriter.standardError.write("\(error)")
             throw ExitCode(2)
         }
+        var events = loaded.events
+        if let pcap {
+            do {
+                events = try CaptureMerge.merge(events: events, pcap: pcap, configuration: loaded.configuration)
+            } catch {
+                LineWriter.standardError.write("flatline replay: \(error)")
+                throw ExitCode(2)
+            }
+        }
         LineWriter.standardOutput.write("▶ \(judged.name)  (replay of \(recording))")
-        for line in Reports.timeline(loaded.events, verbose: verbose) { LineWriter.standardOutput.write(line) }
-        let verdicts = Judge.judge(judged, events: loaded.events, slack: slackValue)
+        for line in Reports.timeline(events, verbose: verbose) { LineWriter.standardOutput.write(line) }
+        let verdicts = Judge.judge(judged, events: events, slack: slackValue)
         for verdict in verdicts { LineWriter.standardOutput.write("  " + verdict.line) }
         let failed = verdicts.filter { !$0.ok }.count
         LineWriter.standardOutput.write("\(verdicts.count - failed) passed, \(failed) failed")

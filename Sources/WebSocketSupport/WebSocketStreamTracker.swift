@@ -1,7 +1,14 @@
-import NIOCore
+public import NIOCore
 
 /// A WebSocket frame header as seen in a proxied byte stream.
 public struct FrameInfo: Sendable, Hashable {
+    public init(fin: Bool, opcode: UInt8, maskKey: (UInt8, UInt8, UInt8, UInt8)?, payloadLength: UInt64) {
+        self.fin = fin
+        self.opcode = opcode
+        self.maskKey = maskKey
+        self.payloadLength = payloadLength
+    }
+
     public var fin: Bool
     public var opcode: UInt8
     public var maskKey: (UInt8, UInt8, UInt8, UInt8)?
@@ -33,7 +40,7 @@ public struct FrameInfo: Sendable, Hashable {
     }
 
     /// Unmasks payload bytes that start at `offset` within the payload.
-    func unmask(_ bytes: inout [UInt8], offset: UInt64) {
+    public func unmask(_ bytes: inout [UInt8], offset: UInt64) {
         guard let key = maskKey else { return }
         let k = [key.0, key.1, key.2, key.3]
         for i in bytes.indices { bytes[i] ^= k[Int((offset + UInt64(i)) % 4)] }
@@ -43,8 +50,8 @@ public struct FrameInfo: Sendable, Hashable {
 /// Follows one direction of a proxied TCP stream: an HTTP/1.1 head, then (after an upgrade)
 /// WebSocket frames, cutting the bytes into segments without copying payloads. Anything that is
 /// not HTTP turns the tracker into a pass-through at once, so raw TCP costs nothing.
-struct WebSocketStreamTracker {
-    enum Mode: Equatable {
+public struct WebSocketStreamTracker: Sendable {
+    public enum Mode: Equatable, Sendable {
         /// Collecting an HTTP request or response head.
         case httpHead
         /// Following WebSocket frames.
@@ -53,7 +60,7 @@ struct WebSocketStreamTracker {
         case opaque
     }
 
-    enum Segment {
+    public enum Segment {
         /// Bytes of an HTTP head (or HTTP body) — not frames.
         case http(ByteBuffer)
         /// A complete frame header (all of its bytes).
@@ -65,7 +72,7 @@ struct WebSocketStreamTracker {
     }
 
     /// What the head of this direction turned out to be.
-    enum HeadOutcome: Equatable {
+    public enum HeadOutcome: Equatable, Sendable {
         /// A request asking for `Upgrade: websocket` (client → server).
         case upgradeRequest
         /// `101 Switching Protocols` (server → client).
@@ -74,24 +81,26 @@ struct WebSocketStreamTracker {
         case otherHTTP(status: Int)
     }
 
-    static let maxHeadBytes = 16 * 1024
+    public static let maxHeadBytes = 16 * 1024
 
-    private(set) var mode: Mode = .httpHead
+    public private(set) var mode: Mode = .httpHead
+
+    public init() {}
     private var head: [UInt8] = []
     private var headerBytes: [UInt8] = []
     private var current: FrameInfo?
     private var payloadOffset: UInt64 = 0
 
     /// Turns the tracker into a pass-through (e.g. the upgrade was refused).
-    mutating func giveUp() { mode = .opaque }
+    public mutating func giveUp() { mode = .opaque }
 
     /// Switches to frames (the other direction saw the upgrade complete).
-    mutating func startFrames() {
+    public mutating func startFrames() {
         if mode == .httpHead && head.isEmpty { mode = .frames }
     }
 
     /// Splits `buffer` into segments in order. `onHead` reports the outcome of an HTTP head.
-    mutating func split(_ buffer: ByteBuffer, onHead: (HeadOutcome) -> Void, _ body: (Segment) -> Void) {
+    public mutating func split(_ buffer: ByteBuffer, onHead: (HeadOutcome) -> Void, _ body: (Segment) -> Void) {
         var buffer = buffer
         while buffer.readableBytes > 0 {
             switch mode {

@@ -1,0 +1,23 @@
+public import HeartbeatCore
+import WireCapture
+
+/// Puts a capture's wire events beside a recording's events (for `flatline replay --pcap`).
+public enum CaptureMerge {
+    public static func merge(events: [EventRecord], pcap: String, configuration: JSONObject) throws -> [EventRecord] {
+        let reader = try PcapReader(path: pcap)
+        var roles: WireAnalyzer.Roles?
+        if let proxy = configuration["proxy_port"]?.intValue, let server = configuration["server_port"]?.intValue {
+            roles = WireAnalyzer.Roles(proxyPort: Int(proxy), serverPort: Int(server))
+        }
+        let analyzer = WireAnalyzer(linkType: reader.linkType, roles: roles)
+        var wire: [WireEvent] = []
+        while let packet = try reader.next() { wire += analyzer.feed(packet) }
+        // Recordings made with a capture already hold the wire events.
+        if events.contains(where: { $0.source == "wire" }) { return events }
+        // Align the capture's first SYN with the recording's first proxy connection.
+        let anchor = events.first { $0.source == "proxy" && $0.type == "conn-opened" }?.t ?? .zero
+        guard let first = wire.first(where: { $0.type == "syn" })?.timestampMicros ?? wire.first?.timestampMicros else { return events }
+        let mapped = wire.map { EventRecord(t: anchor + .microseconds($0.timestampMicros - first), source: "wire", type: $0.type, fields: $0.fields) }
+        return (events + mapped).sorted { $0.t < $1.t }
+    }
+}
