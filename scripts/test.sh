@@ -21,14 +21,19 @@ set -e
 echo "swift tests: $(( $(date +%s) - start ))s"
 
 start=$(date +%s)
-echo "--- bundled scenarios (must pass)"
-if ! "$flatline" run --jobs 2 --quiet --junit .build/reports/scenarios.xml scenarios/; then
+echo "--- bundled scenarios with wire capture (must pass)"
+if ! "$flatline" run --jobs 2 --quiet --capture --junit .build/reports/scenarios.xml scenarios/; then
     echo "FAILED: the bundled scenario suite"
+    status=1
+fi
+echo "--- external clients (must pass)"
+if ! "$flatline" run --quiet --capture --junit .build/reports/clients.xml scenarios/clients/; then
+    echo "FAILED: the external-client scenarios"
     status=1
 fi
 echo "--- negative scenarios (must fail with exit 1)"
 set +e
-"$flatline" run --jobs 2 --quiet --junit .build/reports/negative.xml scenarios/negative/
+"$flatline" run --jobs 2 --quiet --capture --junit .build/reports/negative.xml scenarios/negative/
 negative=$?
 set -e
 if [ "$negative" != 1 ]; then
