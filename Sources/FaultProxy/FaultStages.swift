@@ -218,25 +218,34 @@ class TimedQueueStage: FaultStage {
     }
 }
 
-/// Toxiproxy's `latency`: each chunk is delayed by latency ± random(jitter), never reordered.
-final class LatencyStage: FaultStage {
-    private let queue: TimedQueueStage
+/// A stage that releases items at due times through a `TimedQueueStage`.
+class PacedStage: FaultStage {
+    let queue: TimedQueueStage
 
-    init(fault: Fault, pipe: FlowPipe, latency: Duration, jitter: Duration) {
-        self.latency = latency
-        self.jitter = jitter
+    override init(fault: Fault, pipe: FlowPipe) {
         queue = TimedQueueStage(fault: fault, pipe: pipe)
         super.init(fault: fault, pipe: pipe)
     }
-
-    private let latency: Duration
-    private let jitter: Duration
 
     override var next: (PipeItem) -> Void {
         didSet { queue.next = next }
     }
 
     override var bufferedBytes: Int { queue.bufferedBytes }
+
+    override func remove() { queue.remove() }
+}
+
+/// Toxiproxy's `latency`: each chunk is delayed by latency ± random(jitter), never reordered.
+final class LatencyStage: PacedStage {
+    private let latency: Duration
+    private let jitter: Duration
+
+    init(fault: Fault, pipe: FlowPipe, latency: Duration, jitter: Duration) {
+        self.latency = latency
+        self.jitter = jitter
+        super.init(fault: fault, pipe: pipe)
+    }
 
     override func push(_ item: PipeItem) {
         var delay = latency
@@ -246,13 +255,10 @@ final class LatencyStage: FaultStage {
         }
         queue.enqueue(item, due: now + delay.timeAmount)
     }
-
-    override func remove() { queue.remove() }
 }
 
 /// Toxiproxy's `slicer`: cuts data into small writes, `delay` apart.
-final class SlicerStage: FaultStage {
-    private let queue: TimedQueueStage
+final class SlicerStage: PacedStage {
     private let average: Int
     private let variation: Int
     private let delay: Duration
@@ -261,15 +267,8 @@ final class SlicerStage: FaultStage {
         self.average = average
         self.variation = variation
         self.delay = delay
-        queue = TimedQueueStage(fault: fault, pipe: pipe)
         super.init(fault: fault, pipe: pipe)
     }
-
-    override var next: (PipeItem) -> Void {
-        didSet { queue.next = next }
-    }
-
-    override var bufferedBytes: Int { queue.bufferedBytes }
 
     override func push(_ item: PipeItem) {
         guard case .data(var buffer) = item else {
@@ -285,26 +284,16 @@ final class SlicerStage: FaultStage {
             due = due + delay.timeAmount
         }
     }
-
-    override func remove() { queue.remove() }
 }
 
 /// Toxiproxy's `bandwidth`: at most `rate` KB/s, in chunks of at most 100 ms worth.
-final class BandwidthStage: FaultStage {
-    private let queue: TimedQueueStage
+final class BandwidthStage: PacedStage {
     private let bytesPerSecond: Int
 
     init(fault: Fault, pipe: FlowPipe, kilobytesPerSecond: Int) {
         bytesPerSecond = kilobytesPerSecond * 1000
-        queue = TimedQueueStage(fault: fault, pipe: pipe)
         super.init(fault: fault, pipe: pipe)
     }
-
-    override var next: (PipeItem) -> Void {
-        didSet { queue.next = next }
-    }
-
-    override var bufferedBytes: Int { queue.bufferedBytes }
 
     override func push(_ item: PipeItem) {
         guard case .data(var buffer) = item else {
@@ -319,8 +308,6 @@ final class BandwidthStage: FaultStage {
             queue.enqueue(.data(slice), due: due)
         }
     }
-
-    override func remove() { queue.remove() }
 }
 
 // MARK: - Closing faults

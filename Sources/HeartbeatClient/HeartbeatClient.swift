@@ -230,15 +230,9 @@ public final class HeartbeatClient: @unchecked Sendable {
                         enableAutomaticErrorHandling: false,
                         upgradePipelineHandler: { channel, _ in
                             channel.eventLoop.makeCompletedFuture {
-                                let sync = channel.pipeline.syncOperations
-                                try sync.addHandler(
-                                    NIOWebSocketFrameAggregator(
-                                        minNonFinalFragmentSize: 0,
-                                        maxAccumulatedFrameCount: 4096,
-                                        maxAccumulatedFrameSize: maxFrameSize
-                                    )
+                                try channel.pipeline.syncOperations.addWebSocketMessageHandlers(
+                                    maxMessageSize: maxFrameSize, handler: ClientFrameHandler(id: id, client: self)
                                 )
-                                try sync.addHandler(ClientFrameHandler(id: id, client: self))
                                 return true
                             }
                         }
@@ -380,7 +374,7 @@ public final class HeartbeatClient: @unchecked Sendable {
 }
 
 /// Feeds frames of one upgraded connection to the client.
-private final class ClientFrameHandler: ChannelInboundHandler {
+private final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 

@@ -217,15 +217,9 @@ public final class HeartbeatServer: Sendable {
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         let id = self.register(channel)
-                        let sync = channel.pipeline.syncOperations
-                        try sync.addHandler(
-                            NIOWebSocketFrameAggregator(
-                                minNonFinalFragmentSize: 0,
-                                maxAccumulatedFrameCount: 4096,
-                                maxAccumulatedFrameSize: maxFrameSize
-                            )
+                        try channel.pipeline.syncOperations.addWebSocketMessageHandlers(
+                            maxMessageSize: maxFrameSize, handler: ServerConnectionHandler(id: id, server: self)
                         )
-                        try sync.addHandler(ServerConnectionHandler(id: id, server: self))
                         return true
                     }
                 }
@@ -261,7 +255,7 @@ public final class HeartbeatServer: Sendable {
 }
 
 /// One upgraded connection: answers heartbeats, echoes messages, pushes, pings and reaps.
-private final class ServerConnectionHandler: ChannelInboundHandler {
+private final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 

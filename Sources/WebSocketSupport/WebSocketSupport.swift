@@ -161,3 +161,13 @@ public func classify(_ error: any Error) -> (reason: DisconnectReason, detail: S
     }
     return (.error, "\(error)")
 }
+
+extension ChannelPipeline.SynchronousOperations {
+    /// After an upgrade: reassembles fragmented messages (up to `maxMessageSize`), then `handler`.
+    public func addWebSocketMessageHandlers(maxMessageSize: Int, handler: any ChannelHandler & Sendable) throws {
+        try addHandler(
+            NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 4096, maxAccumulatedFrameSize: maxMessageSize)
+        )
+        try addHandler(handler)
+    }
+}

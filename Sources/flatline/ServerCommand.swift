@@ -79,17 +79,7 @@ struct ServerCommand: AsyncParsableCommand {
             LineWriter.standardError.write("flatline server: cannot listen on \(configuration.host):\(configuration.port): \(error)")
             throw ExitCode(2)
         }
-        let stop = AsyncStream<Void>.makeStream()
-        let signals = TerminationSignals { _ in stop.continuation.finish() }
-        defer { signals.cancel() }
-        if let runFor {
-            let limit = try parseDuration(runFor, option: "--run-for")
-            Task {
-                try? await Task.sleep(for: limit)
-                stop.continuation.finish()
-            }
-        }
-        for await _ in stop.stream {}
+        await waitUntilStopped(runFor: try runFor.map { try parseDuration($0, option: "--run-for") })
         await server.stop()
         server.finishEvents()
     }

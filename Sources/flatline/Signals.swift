@@ -32,3 +32,17 @@ final class TerminationSignals: @unchecked Sendable {
         for source in sources { source.cancel() }
     }
 }
+
+/// Waits for Ctrl-C / SIGTERM, or for `runFor` to pass when given.
+func waitUntilStopped(runFor: Duration?) async {
+    let stop = AsyncStream<Void>.makeStream()
+    let signals = TerminationSignals { _ in stop.continuation.finish() }
+    defer { signals.cancel() }
+    if let runFor {
+        Task {
+            try? await Task.sleep(for: runFor)
+            stop.continuation.finish()
+        }
+    }
+    for await _ in stop.stream {}
+}

@@ -46,7 +46,7 @@ private struct Setup {
 @Suite("Heartbeats through the proxy")
 struct HeartbeatThroughProxyTests {
     @Test func proxyObservesTheUpgradeAndFrames() async throws {
-        let setup = try await Setup.make(dialect: .json, interval: .milliseconds(60), timeout: .milliseconds(40))
+        let setup = try await Setup.make(dialect: .json, interval: .milliseconds(150), timeout: .milliseconds(120))
         try await setup.clientEvents.wait(for: "ack") { $0.type == "heartbeat-acked" }
         try await setup.proxyEvents.wait(for: "upgraded") { $0.type == "upgraded" }
         try await setup.proxyEvents.wait(for: "text frame upstream") { $0.type == "frame" && $0.fields["flow"] == "upstream" && $0.fields["opcode"] == "text" }

@@ -58,9 +58,9 @@ struct HeartbeatServerTests {
     }
 
     @Test func aClientThatHeartbeatsIsNotReaped() async throws {
-        let (server, serverEvents) = try await startServer(HeartbeatServerConfiguration(reapAfter: .ms(150)))
+        let (server, serverEvents) = try await startServer(HeartbeatServerConfiguration(reapAfter: .ms(500)))
         let clientEvents = EventWaiter<ClientEvent>(describe: { $0.summary })
-        let live = try client(port: server.port!, heartbeat: HeartbeatPolicy(interval: .ms(50), timeout: .ms(40)), events: clientEvents)
+        let live = try client(port: server.port!, heartbeat: HeartbeatPolicy(interval: .ms(100), timeout: .ms(80)), events: clientEvents)
         for _ in 0..<8 { try await clientEvents.wait(for: "ack", from: clientEvents.count) { $0.type == "heartbeat-acked" } }
         #expect(!serverEvents.events.contains { $0.type == "reaped" })
         try await live.close().get()
@@ -86,7 +86,7 @@ struct HeartbeatServerTests {
         let (server, serverEvents) = try await startServer(HeartbeatServerConfiguration(dialect: .text(payload: "heart_beat", reply: "ok")))
         server.setMuted(true)
         let clientEvents = EventWaiter<ClientEvent>(describe: { $0.summary })
-        let c = try client(port: server.port!, heartbeat: HeartbeatPolicy(dialect: .text(payload: "heart_beat", reply: "ok"), interval: .ms(50), timeout: .ms(40)), events: clientEvents)
+        let c = try client(port: server.port!, heartbeat: HeartbeatPolicy(dialect: .text(payload: "heart_beat", reply: "ok"), interval: .ms(100), timeout: .ms(80)), events: clientEvents)
         try await serverEvents.wait(for: "heartbeat-received") { $0.type == "heartbeat-received" }
         let dead = try await clientEvents.wait(for: "client disconnected") { $0.type == "disconnected" }
         #expect(dead.disconnectReason == .heartbeatTimeout)
@@ -96,7 +96,7 @@ struct HeartbeatServerTests {
     }
 
     @Test func serverPingsAreAnsweredByTheClient() async throws {
-        let (server, serverEvents) = try await startServer(HeartbeatServerConfiguration(pingInterval: .ms(30), reapAfter: .ms(100)))
+        let (server, serverEvents) = try await startServer(HeartbeatServerConfiguration(pingInterval: .ms(30), reapAfter: .ms(300)))
         // The client is server-push with a long tolerance: its only traffic is the pongs it owes.
         let clientEvents = EventWaiter<ClientEvent>(describe: { $0.summary })
         let c = try client(port: server.port!, heartbeat: HeartbeatPolicy(dialect: .serverPush(interval: .seconds(10), tolerance: 1)), events: clientEvents)
