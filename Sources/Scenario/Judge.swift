@@ -271,6 +271,15 @@ public enum Judge {
                 return verdict(false, "gap \(index + 1) (\(gaps[index].short)) is shorter than gap \(index) (\(gaps[index - 1].short)); gaps: \(gaps.map(\.short).joined(separator: ", "))")
             }
             return verdict(true, "gaps never shrink: \(gaps.map(\.short).joined(separator: ", "))")
+        case .reconnectGapSpread(let op, let expression):
+            let gaps = reconnectGaps(events)
+            let bound = (try? expression.duration(env)) ?? .zero
+            guard let shortest = gaps.min(), let longest = gaps.max(), gaps.count >= 2 else {
+                return verdict(false, "fewer than two reconnects (\(gaps.count)): nothing to compare")
+            }
+            let spread = longest - shortest
+            let ok = op.holds(spread.milliseconds, bound.milliseconds)
+            return verdict(ok, "\(gaps.count) gaps from \(shortest.short) to \(longest.short), spread \(spread.short) (must be \(op.rawValue) \(bound.short))", measured: spread, bound: bound, lower: op == .greater || op == .greaterOrEqual)
         case .spread(let pattern, let op, let expression):
             let times = events.filter { pattern.matches($0) }.map(\.t)
             let bound = (try? expression.duration(env)) ?? .zero

@@ -173,6 +173,8 @@ public struct Assertion: Sendable {
         case reconnectGaps(Comparison, DurationExpression)
         /// `reconnect-gaps non-decreasing`
         case reconnectGapsNonDecreasing
+        /// `reconnect-gaps spread <op> <duration>`: longest minus shortest gap (jitter shows here).
+        case reconnectGapSpread(Comparison, DurationExpression)
         /// `spread <pattern> <op> <duration>`: last minus first matching event.
         case spread(EventPattern, Comparison, DurationExpression)
     }
