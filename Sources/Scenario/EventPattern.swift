@@ -24,7 +24,7 @@ public struct EventPattern: Sendable, Hashable, CustomStringConvertible {
             "closed-by-proxy", "conn-ended", "fault-on", "fault-off", "fault-skipped", "hold-full", "frame", "frame-dropped",
             "listener-closed",
         ],
-        "wire": ["syn", "fin", "rst", "fin-or-rst", "data"],
+        "wire": ["syn", "fin", "rst", "fin-or-rst", "frame", "retransmission"],
         "runner": ["step", "teardown"],
     ]
 

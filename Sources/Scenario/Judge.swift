@@ -198,6 +198,15 @@ public enum Judge {
         }
 
         for (index, assertion) in scenario.assertions.enumerated() {
+            let onTheWire: Bool
+            switch assertion.kind {
+            case .count(let pattern, _, _), .spread(let pattern, _, _): onTheWire = pattern.source == "wire"
+            default: onTheWire = false
+            }
+            if onTheWire && !captured {
+                verdicts.append(Verdict(check: "assert \(index + 1)", label: assertion.text, location: assertion.location, ok: true, message: "skipped: \(captureNote)"))
+                continue
+            }
             verdicts.append(judge(assertion, check: "assert \(index + 1)", events: events, env: env))
         }
         return verdicts
