@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proxy benchmark: builds release, then measures direct loopback, socat and the Flatline proxy in
 # one run (throughput of one stream, 64-byte round trips, memory per idle connection, fault effect).
-# Usage: scripts/bench-proxy.sh [--bytes N] [--rtt N] [--idle N]
+# Usage: scripts/bench-proxy.sh [--bytes N] [--rtt N] [--rounds N] [--idle N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh

@@ -122,17 +122,16 @@ final class ProxyCore: @unchecked Sendable {
     let group: any EventLoopGroup
     let hub: EventHub<ProxyEvent>
     let state: NIOLockedValueBox<State>
-    private let observeFramesBox: NIOLockedValueBox<Bool>
+    /// Fixed at creation, so the forwarding path reads it without a lock.
+    let observeFrames: Bool
 
     init(name: String, listen: HostPort, upstream: HostPort, group: any EventLoopGroup, hub: EventHub<ProxyEvent>, seed: UInt64, observeFrames: Bool) {
         self.name = name
         self.group = group
         self.hub = hub
         self.state = NIOLockedValueBox(State(listen: listen, upstream: upstream, random: SplitMix64(seed: seed)))
-        self.observeFramesBox = NIOLockedValueBox(observeFrames)
+        self.observeFrames = observeFrames
     }
-
-    var observeFrames: Bool { observeFramesBox.withLockedValue { $0 } }
 
     func emit(_ event: ProxyEvent) {
         var event = event

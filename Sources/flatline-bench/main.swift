@@ -383,9 +383,23 @@ func option(_ name: String, _ fallback: Int) -> Int {
 let bytes = option("--bytes", 1 << 30)
 let rttCount = option("--rtt", 20_000)
 let idleCount = option("--idle", 5000)
+let rounds = max(1, option("--rounds", 5))
+
+/// Round trips measured `rounds` times, interleaved across candidates by the caller; medians reported.
+func medianRoundTrips(port: Int) -> (p50: Double, p99: Double) {
+    var p50s: [Double] = [], p99s: [Double] = []
+    for _ in 0..<rounds {
+        let r = roundTrips(port: port, count: rttCount)
+        p50s.append(r.p50)
+        p99s.append(r.p99)
+    }
+    p50s.sort()
+    p99s.sort()
+    return (p50s[p50s.count / 2], p99s[p99s.count / 2])
+}
 let socatPath = ["/usr/bin/socat", "/bin/socat"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-print("flatline-bench: \(bytes >> 20) MiB stream, \(rttCount) round trips of 64 B, \(idleCount) idle connections")
+print("flatline-bench: \(bytes >> 20) MiB stream, \(rounds) × \(rttCount) round trips of 64 B (median of the rounds), \(idleCount) idle connections")
 
 // Throughput and round trips: direct, socat, flatline.
 let sink = TestServer(mode: .sink)
@@ -411,7 +425,7 @@ func startSocat(upstream: Int) -> (Child, Int)? {
 var rows: [(String, Double, Double, Double)] = []
 
 let direct = throughput(port: sink.port, sink: sink, bytes: bytes)
-let directRTT = roundTrips(port: echo.port, count: rttCount)
+let directRTT = medianRoundTrips(port: echo.port)
 rows.append(("direct loopback", direct, directRTT.p50, directRTT.p99))
 
 if let (socatSink, socatSinkPort) = startSocat(upstream: sink.port) {
@@ -419,7 +433,7 @@ if let (socatSink, socatSinkPort) = startSocat(upstream: sink.port) {
     let value = throughput(port: socatSinkPort, sink: sink, bytes: bytes)
     socatSink.stop()
     let (socatEcho, socatEchoPort) = startSocat(upstream: echo.port)!
-    let rtt = roundTrips(port: socatEchoPort, count: rttCount)
+    let rtt = medianRoundTrips(port: socatEchoPort)
     socatEcho.stop()
     rows.append(("socat", value, rtt.p50, rtt.p99))
 } else {
@@ -430,7 +444,7 @@ let (flatSink, flatSinkPort, _) = startFlatline(upstream: sink.port)
 let flatThroughput = throughput(port: flatSinkPort, sink: sink, bytes: bytes)
 flatSink.stop()
 let (flatEcho, flatEchoPort, flatAPI) = startFlatline(upstream: echo.port)
-let flatRTT = roundTrips(port: flatEchoPort, count: rttCount)
+let flatRTT = medianRoundTrips(port: flatEchoPort)
 rows.append(("flatline proxy", flatThroughput, flatRTT.p50, flatRTT.p99))
 
 print("")
