@@ -399,7 +399,7 @@ func medianRoundTrips(port: Int) -> (p50: Double, p99: Double) {
 }
 let socatPath = ["/usr/bin/socat", "/bin/socat"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-print("flatline-bench: \(bytes >> 20) MiB stream, \(rounds) × \(rttCount) round trips of 64 B (median of the rounds), \(idleCount) idle connections")
+print("flatline-bench: 3 × \(bytes >> 20) MiB stream (median), \(rounds) × \(rttCount) round trips of 64 B (median of the rounds), \(idleCount) idle connections")
 
 // Throughput and round trips: direct, socat, flatline.
 let sink = TestServer(mode: .sink)
@@ -424,13 +424,20 @@ func startSocat(upstream: Int) -> (Child, Int)? {
 
 var rows: [(String, Double, Double, Double)] = []
 
-let direct = throughput(port: sink.port, sink: sink, bytes: bytes)
+/// Throughput measured three times; the median is reported (loopback figures vary run to run).
+func medianThroughput(port: Int) -> Double {
+    var values = (0..<3).map { _ in throughput(port: port, sink: sink, bytes: bytes) }
+    values.sort()
+    return values[1]
+}
+
+let direct = medianThroughput(port: sink.port)
 let directRTT = medianRoundTrips(port: echo.port)
 rows.append(("direct loopback", direct, directRTT.p50, directRTT.p99))
 
 if let (socatSink, socatSinkPort) = startSocat(upstream: sink.port) {
     _ = sink.waitForSink()  // the readiness probe
-    let value = throughput(port: socatSinkPort, sink: sink, bytes: bytes)
+    let value = medianThroughput(port: socatSinkPort)
     socatSink.stop()
     let (socatEcho, socatEchoPort) = startSocat(upstream: echo.port)!
     let rtt = medianRoundTrips(port: socatEchoPort)
@@ -441,7 +448,7 @@ if let (socatSink, socatSinkPort) = startSocat(upstream: sink.port) {
 }
 
 let (flatSink, flatSinkPort, _) = startFlatline(upstream: sink.port)
-let flatThroughput = throughput(port: flatSinkPort, sink: sink, bytes: bytes)
+let flatThroughput = medianThroughput(port: flatSinkPort)
 flatSink.stop()
 let (flatEcho, flatEchoPort, flatAPI) = startFlatline(upstream: echo.port)
 let flatRTT = medianRoundTrips(port: flatEchoPort)
