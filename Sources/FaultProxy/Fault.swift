@@ -121,14 +121,6 @@ public enum FaultKind: Sendable, Hashable {
         default: false
         }
     }
-
-    /// Faults whose bytes never reach the other side while the fault is on.
-    var isSilent: Bool {
-        switch self {
-        case .blackhole, .powerLoss, .timeout: true
-        default: false
-        }
-    }
 }
 
 /// A named fault as added to a proxy.

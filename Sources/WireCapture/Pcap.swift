@@ -131,7 +131,7 @@ public final class LiveCapture: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let onPacket: @Sendable (CapturedPacket) -> Void
     public let linkType: Int32
-    private let stats = NIOLockedValueBox((received: 0, written: 0))
+    private let stats = NIOLockedValueBox(0)
 
     public init(
         interface: String = "lo",
@@ -219,7 +219,7 @@ public final class LiveCapture: @unchecked Sendable {
             pcap_dump(UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self), header, data)
         }
         let h = header.pointee
-        stats.withLockedValue { $0.received += 1 }
+        stats.withLockedValue { $0 += 1 }
         onPacket(CapturedPacket(
             timestampMicros: Int64(h.ts.tv_sec) * 1_000_000 + Int64(h.ts.tv_usec),
             bytes: Array(UnsafeBufferPointer(start: data, count: Int(h.caplen))),
@@ -228,7 +228,7 @@ public final class LiveCapture: @unchecked Sendable {
     }
 
     /// Packets seen so far.
-    public var packetCount: Int { stats.withLockedValue { $0.received } }
+    public var packetCount: Int { stats.withLockedValue { $0 } }
 
     /// Stops promptly, delivers what was already captured, closes the file. Safe to call twice.
     public func stop() {
