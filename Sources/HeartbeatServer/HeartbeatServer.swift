@@ -72,7 +72,10 @@ public final class HeartbeatServer: Sendable {
     private struct State {
         var listener: (any Channel)?
         var boundPort: Int?
+        /// Upgraded WebSocket connections.
         var connections: [UInt64: any Channel] = [:]
+        /// Every accepted socket, upgraded or not yet: stopping must close them all.
+        var accepted: [ObjectIdentifier: any Channel] = [:]
         var nextConnection: UInt64 = 1
         var muted = false
         var frozen = false
@@ -103,7 +106,7 @@ public final class HeartbeatServer: Sendable {
     public func freeze() async {
         let channels = state.withLockedValue { state -> [any Channel] in
             state.frozen = true
-            return Array(state.connections.values) + (state.listener.map { [$0] } ?? [])
+            return Array(state.accepted.values) + (state.listener.map { [$0] } ?? [])
         }
         for channel in channels { try? await channel.setOption(.autoRead, value: false).get() }
         emit(.frozen(true))
@@ -113,7 +116,7 @@ public final class HeartbeatServer: Sendable {
     public func resume() async {
         let channels = state.withLockedValue { state -> [any Channel] in
             state.frozen = false
-            return Array(state.connections.values) + (state.listener.map { [$0] } ?? [])
+            return Array(state.accepted.values) + (state.listener.map { [$0] } ?? [])
         }
         for channel in channels {
             try? await channel.setOption(.autoRead, value: true).get()
@@ -131,7 +134,7 @@ public final class HeartbeatServer: Sendable {
                 state.connections.removeAll()
                 state.frozen = false
             }
-            return (state.listener, Array(state.connections.values))
+            return (state.listener, Array(state.accepted.values))
         }
         try? await listener?.close()
         for channel in connections {
@@ -176,19 +179,22 @@ public final class HeartbeatServer: Sendable {
 
     /// Stops listening and closes every connection: a close frame (1001) and then FIN.
     public func stop() async {
-        let (listener, connections) = state.withLockedValue { state in
+        let (listener, connections, accepted) = state.withLockedValue { state in
             defer {
                 state.listener = nil
                 state.connections.removeAll()
             }
-            return (state.listener, Array(state.connections.values))
+            return (state.listener, Array(state.connections.values), Array(state.accepted.values))
         }
         try? await listener?.close()
         for channel in connections {
             let frame = WebSocketFrame.close(code: 1001, reason: "server stopping", allocator: channel.allocator, maskKey: nil)
             channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
         }
-        for channel in connections { try? await channel.closeFuture.get() }
+        // Sockets still in their upgrade (or never upgraded) are closed too.
+        let upgraded = Set(connections.map { ObjectIdentifier($0) })
+        for channel in accepted where !upgraded.contains(ObjectIdentifier(channel)) { channel.close(promise: nil) }
+        for channel in accepted + connections { try? await channel.closeFuture.get() }
         emit(.stopped)
     }
 
@@ -207,6 +213,11 @@ public final class HeartbeatServer: Sendable {
     // MARK: - Connections
 
     private func initializeConnection(_ channel: any Channel) -> EventLoopFuture<Void> {
+        let key = ObjectIdentifier(channel)
+        state.withLockedValue { $0.accepted[key] = channel }
+        channel.closeFuture.whenComplete { _ in
+            _ = self.state.withLockedValue { $0.accepted.removeValue(forKey: key) }
+        }
         let maxFrameSize = configuration.maxFrameSize
         return channel.eventLoop.makeCompletedFuture {
             let upgrader = NIOTypedWebSocketServerUpgrader<Bool>(

@@ -36,7 +36,7 @@ final class ChildProcess: @unchecked Sendable {
         posix_spawnattr_setpgroup(&attributes, 0)
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
+        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         var mask = sigset_t()
         sigemptyset(&mask)
@@ -98,7 +98,7 @@ final class ChildProcess: @unchecked Sendable {
     /// SIGTERM to the group, SIGKILL after `grace`; returns when the child is gone.
     func stop(grace: Duration = .seconds(2)) async {
         guard exitCode == nil else { return }
-        signal(SIGTERM)
+        if grace > .zero { signal(SIGTERM) }
         let deadline = ContinuousClock.now + grace
         while exitCode == nil, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))

@@ -17,7 +17,7 @@ public struct EventPattern: Sendable, Hashable, CustomStringConvertible {
         ],
         "server": [
             "listening", "client-connected", "heartbeat-received", "heartbeat-pushed", "ping-sent", "message-received",
-            "protocol-error", "reaped", "client-disconnected", "muted", "frozen", "resumed", "killed", "stopped",
+            "protocol-error", "reaped", "client-disconnected", "muted", "frozen", "resumed", "killed", "stopped", "exited",
         ],
         "proxy": [
             "listening", "conn-opened", "upstream-connected", "upstream-failed", "upgraded", "http-response", "conn-closed",

@@ -12,6 +12,8 @@ public struct Scenario: Sendable {
     public var client: ClientSpec
     public var server: HeartbeatServerConfiguration
     public var serverPath: String
+    /// Run the built-in server as a child process (real SIGKILL/SIGSTOP/SIGCONT).
+    public var serverProcess: Bool
     public var observeFrames: Bool
     public var seed: UInt64
     public var capture: Bool

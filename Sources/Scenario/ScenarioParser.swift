@@ -66,12 +66,12 @@ struct ScenarioParser {
             }
         }
         guard let name, !name.isEmpty else { throw root.error("a scenario needs a 'name'") }
-        var server = (HeartbeatServerConfiguration(), "/")
+        var server = (HeartbeatServerConfiguration(), "/", false)
         if let serverNode { server = try self.server(serverNode) }
         var client = ClientSpec.builtin(HeartbeatClientConfiguration(url: WebSocketURL(host: "127.0.0.1", port: 1)), count: 1)
         if let clientNode { client = try self.client(clientNode, serverPath: server.1) }
         var scenario = Scenario(
-            name: name, summary: summary, file: file, text: text, client: client, server: server.0, serverPath: server.1,
+            name: name, summary: summary, file: file, text: text, client: client, server: server.0, serverPath: server.1, serverProcess: server.2,
             observeFrames: observeFrames, seed: seed, capture: capture, timeLimit: timeLimit, timeline: [], assertions: [],
             mustFail: mustFail, environment: [:]
         )
@@ -195,8 +195,9 @@ struct ScenarioParser {
         return .builtin(configuration, count: count)
     }
 
-    func server(_ node: YAMLValue) throws(ScenarioError) -> (HeartbeatServerConfiguration, String) {
-        let keys = ["dialect", "text-payload", "text-reply", "push-interval", "ping-interval", "reap-after", "echo", "path"]
+    func server(_ node: YAMLValue) throws(ScenarioError) -> (HeartbeatServerConfiguration, String, Bool) {
+        let keys = ["dialect", "text-payload", "text-reply", "push-interval", "ping-interval", "reap-after", "echo", "path", "process"]
+        var process = false
         var dialectName = "json", textPayload: String?, textReply: String??, pushInterval: Duration?
         var configuration = HeartbeatServerConfiguration()
         var path = "/"
@@ -212,6 +213,7 @@ struct ScenarioParser {
             case "reap-after": configuration.reapAfter = try value.duration()
             case "echo": configuration.echoMessages = try value.bool()
             case "path": path = try value.string()
+            case "process": process = try value.bool()
             default: break
             }
         }
@@ -221,7 +223,7 @@ struct ScenarioParser {
         } catch {
             throw node.error(error.message)
         }
-        return (configuration, path)
+        return (configuration, path, process)
     }
 
     static func environment(_ scenario: Scenario) -> [String: DurationExpression.Value] {

@@ -20,6 +20,8 @@ public struct RunOptions: Sendable {
     public var quiet = false
     /// Capture the wire (libpcap) for every scenario, not only those with `capture: true`.
     public var capture = false
+    /// The `flatline` executable, for scenarios that run the server as a child process.
+    public var flatlineExecutable: String?
     /// Receives console lines as they happen.
     public var console: @Sendable (String) -> Void = { print($0) }
 
@@ -89,12 +91,12 @@ public final class ScenarioRunner: Sendable {
         var setupError: String?
         var capture: WireRecorder?
         do {
-            let started = try await World.start(scenario, log: log)
+            let started = try await World.start(scenario, log: log, executable: options.flatlineExecutable)
             world = started
             if scenario.capture || options.capture {
                 let path = folder.map { "\($0)/capture.pcap" }
                 do {
-                    capture = try WireRecorder(log: log, proxyPort: started.proxy.port, serverPort: started.serverPort, path: path)
+                    capture = try await WireRecorder.start(log: log, proxyPort: started.proxy.port, serverPort: started.serverPort, path: path)
                     log.record(source: "runner", type: "capture", fields: ["status": "started", "path": .string(path ?? "")])
                 } catch {
                     log.record(source: "runner", type: "capture", fields: ["status": "skipped", "reason": .string("\(error)")])
@@ -124,7 +126,7 @@ public final class ScenarioRunner: Sendable {
             log.record(source: "runner", type: "teardown")
             await world.stop()
         }
-        capture?.stop()
+        await capture?.stop()
 
         let events = log.events
         let verdicts = setupError == nil ? Judge.judge(scenario, events: events, slack: options.slack) : []
@@ -283,7 +285,7 @@ extension String {
 
 /// The running system of one scenario: server, proxy, clients.
 final class World: Sendable {
-    let server: HeartbeatServer
+    let server: any ScenarioServer
     let serverPort: Int
     let proxy: FaultProxy
     let clients: [HeartbeatClient]
@@ -291,7 +293,7 @@ final class World: Sendable {
     private let spawn: @Sendable () throws -> [ChildProcess]
     var children: [ChildProcess] { childrenBox.withLockedValue { $0 } }
 
-    private init(server: HeartbeatServer, serverPort: Int, proxy: FaultProxy, clients: [HeartbeatClient], spawn: @escaping @Sendable () throws -> [ChildProcess]) {
+    private init(server: any ScenarioServer, serverPort: Int, proxy: FaultProxy, clients: [HeartbeatClient], spawn: @escaping @Sendable () throws -> [ChildProcess]) {
         self.server = server
         self.serverPort = serverPort
         self.proxy = proxy
@@ -306,9 +308,15 @@ final class World: Sendable {
         childrenBox.withLockedValue { $0 = started }
     }
 
-    static func start(_ scenario: Scenario, log: EventLog) async throws -> World {
-        let server = try HeartbeatServer(configuration: scenario.server) { event in
-            log.record(EventRecord(t: event.at - log.origin, source: "server", type: event.type, fields: event.fields))
+    static func start(_ scenario: Scenario, log: EventLog, executable: String?) async throws -> World {
+        let server: any ScenarioServer
+        if scenario.serverProcess {
+            guard let executable else {
+                throw ChildError("this scenario runs the server as a process (server: {process: true}); that needs the flatline executable — run it with 'flatline run'")
+            }
+            server = ProcessServer(executable: executable, configuration: scenario.server, log: log)
+        } else {
+            server = try InProcessServer(configuration: scenario.server, log: log)
         }
         let serverPort: Int
         do {
@@ -446,8 +454,7 @@ final class World: Sendable {
         }
         for child in children { await child.stop() }
         await proxy.stop()
-        await server.stop()
-        server.finishEvents()
+        await server.finish()
     }
 }
 
@@ -471,7 +478,24 @@ final class WireRecorder: Sendable {
         analyzer.withLockedValue { $0 = WireAnalyzer(linkType: linkType, roles: roles) }
     }
 
-    func stop() { capture.stop() }
+    /// libpcap's activate and the capture's stop block: they run off Swift's cooperative pool
+    /// (two threads here), so that other scenarios' timelines are never held up by them.
+    static func start(log: EventLog, proxyPort: Int, serverPort: Int, path: String?) async throws -> WireRecorder {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try WireRecorder(log: log, proxyPort: proxyPort, serverPort: serverPort, path: path) })
+            }
+        }
+    }
+
+    func stop() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                self.capture.stop()
+                continuation.resume()
+            }
+        }
+    }
 
     static func wallMicros() -> Int64 {
         var ts = timespec()

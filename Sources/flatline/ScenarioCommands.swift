@@ -61,6 +61,7 @@ struct RunCommand: AsyncParsableCommand {
         options.runsDirectory = noRecord ? nil : runsDir
         options.verbose = verbose
         options.capture = capture
+        options.flatlineExecutable = currentExecutablePath()
         options.quiet = quiet || jobs > 1
         options.console = { LineWriter.standardOutput.write($0) }
 

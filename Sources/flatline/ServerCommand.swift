@@ -4,6 +4,10 @@ import HeartbeatServer
 import NIOCore
 import NIOPosix
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
@@ -78,6 +82,12 @@ struct ServerCommand: AsyncParsableCommand {
         } catch {
             LineWriter.standardError.write("flatline server: cannot listen on \(configuration.host):\(configuration.port): \(error)")
             throw ExitCode(2)
+        }
+        let mute = SignalWatch(SIGUSR1) { server.setMuted(true) }
+        let unmute = SignalWatch(SIGUSR2) { server.setMuted(false) }
+        defer {
+            mute.cancel()
+            unmute.cancel()
         }
         await waitUntilStopped(runFor: try runFor.map { try parseDuration($0, option: "--run-for") })
         await server.stop()

@@ -46,3 +46,25 @@ func waitUntilStopped(runFor: Duration?) async {
     }
     for await _ in stop.stream {}
 }
+
+/// Calls `handler` on every delivery of `signalNumber` (for SIGUSR1/SIGUSR2 controls).
+final class SignalWatch: @unchecked Sendable {
+    private let source: any DispatchSourceSignal
+
+    init(_ signalNumber: Int32, _ handler: @escaping @Sendable () -> Void) {
+        signal(signalNumber, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: signalNumber, queue: DispatchQueue(label: "flatline.signal.\(signalNumber)"))
+        source.setEventHandler(handler: handler)
+        source.resume()
+    }
+
+    func cancel() { source.cancel() }
+}
+
+/// The path of the running executable (for starting `flatline server` as a child).
+func currentExecutablePath() -> String? {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard length > 0 else { return nil }
+    return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

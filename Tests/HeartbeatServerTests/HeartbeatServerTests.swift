@@ -106,6 +106,14 @@ struct HeartbeatServerTests {
         await server.stop()
     }
 
+    @Test func stopClosesSocketsThatHaveNotUpgradedYet() async throws {
+        let (server, _) = try await startServer(HeartbeatServerConfiguration())
+        // Connected, but the upgrade request never sent: the server must not leave it behind.
+        let socket = try RawSocket.connect(port: server.port!)
+        await server.stop()
+        #expect(try await onThread { socket.read(timeout: .seconds(2)) } == .eof)
+    }
+
     @Test func invalidConfigurationIsRejected() {
         #expect(throws: ConfigurationError.self) { try HeartbeatServer(configuration: HeartbeatServerConfiguration(port: 70000)) }
         #expect(throws: ConfigurationError.self) { try HeartbeatServer(configuration: HeartbeatServerConfiguration(reapAfter: .zero)) }
