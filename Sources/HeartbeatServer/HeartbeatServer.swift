@@ -79,6 +79,8 @@ public final class HeartbeatServer: Sendable {
         var nextConnection: UInt64 = 1
         var muted = false
         var frozen = false
+        /// Between start and stop/kill; sockets accepted outside it are closed at once.
+        var running = false
     }
 
     private let state = NIOLockedValueBox(State())
@@ -133,6 +135,7 @@ public final class HeartbeatServer: Sendable {
                 state.listener = nil
                 state.connections.removeAll()
                 state.frozen = false
+                state.running = false
             }
             return (state.listener, Array(state.accepted.values))
         }
@@ -157,17 +160,25 @@ public final class HeartbeatServer: Sendable {
     /// reconnect to a restarted server. Returns the port.
     @discardableResult
     public func start() async throws -> Int {
+        // Running from before the bind, so that no early connection is mistaken for a late one.
         let port = state.withLockedValue { state in
             state.frozen = false
+            state.running = true
             return state.boundPort
         } ?? configuration.port
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in self.initializeConnection(channel) }
-            .bind(host: configuration.host, port: port)
-            .get()
+        let channel: any Channel
+        do {
+            channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in self.initializeConnection(channel) }
+                .bind(host: configuration.host, port: port)
+                .get()
+        } catch {
+            state.withLockedValue { $0.running = false }
+            throw error
+        }
         let bound = channel.localAddress?.port ?? port
         state.withLockedValue {
             $0.listener = channel
@@ -183,6 +194,7 @@ public final class HeartbeatServer: Sendable {
             defer {
                 state.listener = nil
                 state.connections.removeAll()
+                state.running = false
             }
             return (state.listener, Array(state.connections.values), Array(state.accepted.values))
         }
@@ -214,7 +226,14 @@ public final class HeartbeatServer: Sendable {
 
     private func initializeConnection(_ channel: any Channel) -> EventLoopFuture<Void> {
         let key = ObjectIdentifier(channel)
-        state.withLockedValue { $0.accepted[key] = channel }
+        let running = state.withLockedValue { state -> Bool in
+            if state.running { state.accepted[key] = channel }
+            return state.running
+        }
+        guard running else {
+            // Accepted just as the server stopped: it must not outlive the stop.
+            return channel.close()
+        }
         channel.closeFuture.whenComplete { _ in
             _ = self.state.withLockedValue { $0.accepted.removeValue(forKey: key) }
         }

@@ -91,8 +91,8 @@ struct HeartbeatThroughProxyTests {
         #expect(dead.disconnectReason == .heartbeatTimeout)
         #expect(dead.at - start <= interval + timeout + .milliseconds(100))
         // While the cable is out, reconnect attempts go nowhere (accepted, silent): connect timeouts.
-        try await setup.proxy.remove("cable")
         let mark = setup.clientEvents.count
+        try await setup.proxy.remove("cable")
         try await setup.clientEvents.wait(for: "connected again", from: mark, timeout: .seconds(10)) { $0.type == "connected" }
         try await setup.clientEvents.wait(for: "ack again", from: mark) { $0.type == "heartbeat-acked" }
         try await setup.shutdown()

@@ -99,16 +99,19 @@ struct RealSocketTests {
         let interval = Duration.ms(200), timeout = Duration.ms(100)
         let sut = try ClientUnderTest(port: port, heartbeat: HeartbeatPolicy(interval: interval, timeout: timeout))
         try await sut.wait("heartbeat-acked")
+        let mark = sut.events.count
         let mutedAt = Instant.now
         server.setMuted(true)
         let dead = try await sut.wait("disconnected", timeout: .seconds(5))
         #expect(dead.disconnectReason == .heartbeatTimeout)
         let detection = dead.at - mutedAt
         #expect(detection <= interval + timeout + .ms(100), "detected after \(detection)")
-        #expect(detection >= timeout, "cannot be detected before a heartbeat went unanswered for the timeout")
+        // Declared dead exactly when the unanswered heartbeat's timeout ran out, not before.
+        let unanswered = try #require(sut.events.events.last { $0.type == "heartbeat-sent" && $0.at <= dead.at })
+        #expect(dead.at - unanswered.at >= timeout)
+        #expect(dead.at - unanswered.at <= timeout + .ms(50))
         // Reconnecting starts at once; the server answers again after unmuting.
         server.setMuted(false)
-        let mark = sut.events.count
         try await sut.wait("connected", from: mark)
         try await sut.wait("heartbeat-acked", from: mark)
         try await sut.close()
