@@ -36,13 +36,34 @@ set +e
 "$flatline" run --jobs 2 --quiet --capture --junit .build/reports/negative.xml scenarios/negative/
 negative=$?
 set -e
+negative_ok=1
 if [ "$negative" != 1 ]; then
     echo "FAILED: the negative suite exited $negative, expected 1 (every broken client must be caught)"
+    negative_ok=0
     status=1
 fi
 echo "scenarios: $(( $(date +%s) - start ))s"
 
 start=$(date +%s)
-FLATLINE_BIN="$flatline" python3 -m pytest -q Tests/python || status=1
+set +e
+FLATLINE_BIN="$flatline" python3 -m pytest -q Tests/python 2>&1 | tee .build/pytest-output.txt
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+set -e
 echo "python tests: $(( $(date +%s) - start ))s"
+
+# One closing line over every runner: Swift tests, scenario checks, negative scenarios, pytest.
+set +e +o pipefail
+swift_passed=$(sed -nE 's/.*Test run with ([0-9]+) tests? .* passed .*/\1/p' .build/test-output.txt | tail -n 1)
+swift_failed=$(sed -nE 's/.*Test run with ([0-9]+) tests? .* failed .*/\1/p' .build/test-output.txt | tail -n 1)
+scenario_cases=$(cat .build/reports/scenarios.xml .build/reports/clients.xml 2>/dev/null | grep -o '<testcase ' | wc -l)
+scenario_failed=$(cat .build/reports/scenarios.xml .build/reports/clients.xml 2>/dev/null | grep -o '<failure ' | wc -l)
+negative_cases=$(grep -o '<testsuite ' .build/reports/negative.xml 2>/dev/null | wc -l)
+py_passed=$(sed -nE 's/^([0-9]+) passed.*/\1/p' .build/pytest-output.txt | tail -n 1)
+py_failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' .build/pytest-output.txt | tail -n 1)
+set -e -o pipefail
+passed=$(( ${swift_passed:-0} + scenario_cases - scenario_failed + ${py_passed:-0} ))
+failed=$(( ${swift_failed:-0} + scenario_failed + ${py_failed:-0} ))
+if [ "$negative_ok" = 1 ]; then passed=$(( passed + negative_cases )); else failed=$(( failed + negative_cases )); fi
+[ "$status" = 0 ] || [ "$failed" -gt 0 ] || failed=1
+echo "total: $passed passed, $failed failed"
 exit "$status"

@@ -198,11 +198,13 @@ final class RelaySideHandler: ChannelDuplexHandler, @unchecked Sendable {
             provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
             return
         }
-        // A FIN after the bytes already written.
+        // A FIN after the bytes already written — unless the peer stopped reading: then the
+        // socket is closed anyway after a grace, so that closing never waits forever.
         needsFlush = false
         let drained = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: drained)
         drained.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
     }
 }
 

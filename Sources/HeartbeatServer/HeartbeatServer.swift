@@ -206,8 +206,27 @@ public final class HeartbeatServer: Sendable {
         // Sockets still in their upgrade (or never upgraded) are closed too.
         let upgraded = Set(connections.map { ObjectIdentifier($0) })
         for channel in accepted where !upgraded.contains(ObjectIdentifier(channel)) { channel.close(promise: nil) }
-        for channel in accepted + connections { try? await channel.closeFuture.get() }
+        // A close frame stuck behind a peer that no longer reads must not hold the stop up.
+        for channel in accepted + connections {
+            if await !Self.closes(channel, within: .seconds(1)) { try? await channel.close() }
+        }
         emit(.stopped)
+    }
+
+    /// Whether `channel` closes within `limit`; never waits longer, whatever the channel does.
+    static func closes(_ channel: any Channel, within limit: Duration) async -> Bool {
+        let once = NIOLockedValueBox(false)
+        return await withCheckedContinuation { continuation in
+            @Sendable func finish(_ value: Bool) {
+                let first = once.withLockedValue { done -> Bool in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(returning: value) }
+            }
+            channel.closeFuture.whenComplete { _ in finish(true) }
+            channel.eventLoop.scheduleTask(in: .nanoseconds(limit.nanoseconds)) { finish(false) }
+        }
     }
 
     /// Ends the event stream. Call after the last ``stop()``.

@@ -1,3 +1,4 @@
+import Dispatch
 public import HeartbeatCore
 import NIOConcurrencyHelpers
 
@@ -59,41 +60,28 @@ public final class EventLog: Sendable {
     }
 
     /// The first event matching `pattern` at or after `from`, waiting until `deadline` (run time); nil if none came.
+    /// The waiter is registered under the log's lock before anything can time it out, and exactly
+    /// one of "event recorded" or "deadline passed" resumes it.
     public func wait(for pattern: EventPattern, from: Duration, until deadline: Duration) async -> EventRecord? {
-        let id = state.withLockedValue { state -> Int in
-            state.nextWaiter += 1
-            return state.nextWaiter
-        }
-        return await withTaskGroup(of: EventRecord?.self) { group in
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    let existing = self.state.withLockedValue { state -> EventRecord? in
-                        if let match = state.events.first(where: { $0.t >= from && pattern.matches($0) }) { return match }
-                        state.waiters.append(Waiter(id: id, pattern: pattern, from: from, continuation: continuation))
-                        return nil
-                    }
-                    if let existing { continuation.resume(returning: existing) }
+        await withCheckedContinuation { (continuation: CheckedContinuation<EventRecord?, Never>) in
+            let id: Int? = state.withLockedValue { state in
+                if let match = state.events.first(where: { $0.t >= from && pattern.matches($0) }) {
+                    continuation.resume(returning: match)
+                    return nil
                 }
+                state.nextWaiter += 1
+                state.waiters.append(Waiter(id: state.nextWaiter, pattern: pattern, from: from, continuation: continuation))
+                return state.nextWaiter
             }
-            group.addTask {
-                let remaining = deadline - self.now
-                if remaining > .zero { try? await Task.sleep(for: remaining) }
+            guard let id else { return }
+            let remaining = max(deadline - now, .zero)
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(remaining.nanoseconds))) {
                 let waiter = self.state.withLockedValue { state -> Waiter? in
                     guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
                     return state.waiters.remove(at: index)
                 }
                 waiter?.continuation.resume(returning: nil)
-                return nil
             }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            // Release the other child: either the waiter is gone already or we remove it now.
-            let leftover = self.state.withLockedValue { state -> Waiter? in
-                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.waiters.remove(at: index)
-            }
-            leftover?.continuation.resume(returning: nil)
-            return first
         }
     }
 }

@@ -453,8 +453,28 @@ final class World: Sendable {
             }
         }
         for child in children { await child.stop() }
-        await proxy.stop()
-        await server.finish()
+        // Teardown is bounded: a component that does not finish is left behind, not waited on forever.
+        _ = await Self.finishes(within: .seconds(5)) { await self.proxy.stop() }
+        _ = await Self.finishes(within: .seconds(5)) { await self.server.finish() }
+    }
+
+    /// Runs `body` and returns whether it finished within `limit`; never waits longer.
+    static func finishes(within limit: Duration, _ body: @escaping @Sendable () async -> Void) async -> Bool {
+        let once = NIOLockedValueBox(false)
+        return await withCheckedContinuation { continuation in
+            @Sendable func finish(_ value: Bool) {
+                let first = once.withLockedValue { done -> Bool in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(returning: value) }
+            }
+            Task {
+                await body()
+                finish(true)
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(limit.nanoseconds))) { finish(false) }
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import Dispatch
 import NIOConcurrencyHelpers
 
 /// Collects events from any thread and lets a test wait for one with a deadline, failing with
@@ -42,6 +43,8 @@ public final class EventWaiter<Event: Sendable>: Sendable {
     public var count: Int { state.withLockedValue { $0.events.count } }
 
     /// The first event at or after index `from` matching `predicate`, waiting up to `timeout`.
+    /// Registration happens under the lock, and exactly one of "event recorded" or "timeout"
+    /// resumes the waiter, so a wait can never be left hanging.
     @discardableResult
     public func wait(
         for what: String,
@@ -49,35 +52,26 @@ public final class EventWaiter<Event: Sendable>: Sendable {
         timeout: Duration = .seconds(10),
         where predicate: @escaping @Sendable (Event) -> Bool
     ) async throws -> Event {
-        let id: Int = state.withLockedValue { state in
-            state.nextWaiter += 1
-            return state.nextWaiter
-        }
-        return try await withThrowingTaskGroup(of: Event.self) { group in
-            group.addTask {
-                try await withCheckedThrowingContinuation { continuation in
-                    let existing: Event? = self.state.withLockedValue { state in
-                        if let match = state.events.dropFirst(from).first(where: predicate) { return match }
-                        state.waiters.append(Waiter(id: id, predicate: predicate, from: from, continuation: continuation))
-                        return nil
-                    }
-                    if let existing { continuation.resume(returning: existing) }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Event, any Error>) in
+            let id: Int? = state.withLockedValue { state in
+                if let match = state.events.dropFirst(from).first(where: predicate) {
+                    continuation.resume(returning: match)
+                    return nil
                 }
+                state.nextWaiter += 1
+                state.waiters.append(Waiter(id: state.nextWaiter, predicate: predicate, from: from, continuation: continuation))
+                return state.nextWaiter
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                let waiter: Waiter? = self.state.withLockedValue { state in
+            guard let id else { return }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))) {
+                let waiter = self.state.withLockedValue { state -> Waiter? in
                     guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
                     return state.waiters.remove(at: index)
                 }
+                guard let waiter else { return }
                 let seen = self.events.map(self.describe).joined(separator: "\n  ")
-                let error = WaitTimeout(message: "no \(what) within \(timeout); saw:\n  \(seen)")
-                waiter?.continuation.resume(throwing: error)
-                throw error
+                waiter.continuation.resume(throwing: WaitTimeout(message: "no \(what) within \(timeout); saw:\n  \(seen)"))
             }
-            let first = try await group.next()!
-            group.cancelAll()
-            return first
         }
     }
 }
