@@ -47,7 +47,8 @@ struct BadInputTests {
 
     @Test func garbageFramesAreAProtocolError() async throws {
         let server = try await ScriptedWebSocketServer(onFrame: { _, connection in connection.sendRaw([0x8F, 0x05, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]) })
-        let sut = try ClientUnderTest(port: server.port, heartbeat: heartbeat)
+        // The garbage answers the first heartbeat; a long reply deadline keeps it ahead of the timeout under load.
+        let sut = try ClientUnderTest(port: server.port, heartbeat: HeartbeatPolicy(interval: .ms(300), timeout: .ms(250)))
         let failed = try await sut.wait("disconnected")
         #expect(failed.disconnectReason == .protocolError, "\(failed.summary)")
         try await sut.wait("reconnect-scheduled")
@@ -57,7 +58,7 @@ struct BadInputTests {
 
     @Test func oversizedFramesAreAProtocolError() async throws {
         let server = try await ScriptedWebSocketServer(onFrame: { _, connection in connection.send(.text(String(repeating: "x", count: 10_000))) })
-        let sut = try ClientUnderTest(port: server.port, heartbeat: heartbeat, maxFrameSize: 1024)
+        let sut = try ClientUnderTest(port: server.port, heartbeat: HeartbeatPolicy(interval: .ms(300), timeout: .ms(250)), maxFrameSize: 1024)
         let failed = try await sut.wait("disconnected")
         #expect(failed.disconnectReason == .protocolError, "\(sut.events.events.map(\.summary))")
         #expect(failed.detail?.contains("larger than the maximum frame size") == true, "\(failed.summary)")
