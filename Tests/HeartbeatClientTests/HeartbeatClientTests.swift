@@ -105,7 +105,7 @@ struct RealSocketTests {
         let dead = try await sut.wait("disconnected", timeout: .seconds(5))
         #expect(dead.disconnectReason == .heartbeatTimeout)
         let detection = dead.at - mutedAt
-        #expect(detection <= interval + timeout + .ms(100), "detected after \(detection)")
+        #expect(detection <= interval + timeout + .ms(150), "detected after \(detection)")
         // Declared dead exactly when the unanswered heartbeat's timeout ran out, not before.
         let unanswered = try #require(sut.events.events.last { $0.type == "heartbeat-sent" && $0.at <= dead.at })
         #expect(dead.at - unanswered.at >= timeout)
@@ -135,7 +135,8 @@ struct RealSocketTests {
         let scheduled = try await sut.wait("reconnect-scheduled")
         #expect(scheduled.at == dead.at, "the reconnect is scheduled at the deadline itself")
         let reconnecting = try await sut.wait("connecting", from: 2)
-        #expect(reconnecting.at - dead.at < .ms(50) + .ms(60))
+        // Reconnecting after the delay (plus timer lateness on a loaded machine), not after a handshake that never ends.
+        #expect(reconnecting.at - dead.at < .ms(50) + .ms(200))
         try await connections.wait(for: "close frame from the client") { $0 == "close-frame" }
         try await sut.wait("connected", from: 3)
         try await sut.close()
