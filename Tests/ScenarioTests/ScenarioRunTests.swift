@@ -11,7 +11,7 @@ private func run(_ path: String, runs: String? = nil) async throws -> ScenarioRe
     return await ScenarioRunner(scenario: try Scenario.load(path: path), options: options).run()
 }
 
-@Suite("Scenario runs")
+@Suite("Scenario runs", .serialized)
 struct ScenarioRunTests {
     /// Every deliberately wrong client is caught, by the check aimed at it, with its message.
     @Test(arguments: try! ScenarioFiles.resolve(["scenarios/negative"], recursive: false))
