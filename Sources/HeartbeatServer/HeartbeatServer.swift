@@ -203,12 +203,15 @@ public final class HeartbeatServer: Sendable {
             let frame = WebSocketFrame.close(code: 1001, reason: "server stopping", allocator: channel.allocator, maskKey: nil)
             channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
         }
-        // Sockets still in their upgrade (or never upgraded) are closed too.
-        let upgraded = Set(connections.map { ObjectIdentifier($0) })
-        for channel in accepted where !upgraded.contains(ObjectIdentifier(channel)) { channel.close(promise: nil) }
-        // A close frame stuck behind a peer that no longer reads must not hold the stop up.
-        for channel in accepted + connections {
-            if await !Self.closes(channel, within: .seconds(1)) { try? await channel.close() }
+        // Sockets still upgrading finish their upgrade and get the close frame (see register);
+        // sockets that never upgrade, and close frames stuck behind a peer that no longer reads,
+        // must not hold the stop up: they are closed after a bounded wait.
+        await withTaskGroup(of: Void.self) { group in
+            for channel in accepted + connections {
+                group.addTask {
+                    if await !Self.closes(channel, within: .milliseconds(500)) { try? await channel.close() }
+                }
+            }
         }
         emit(.stopped)
     }
@@ -265,10 +268,17 @@ public final class HeartbeatServer: Sendable {
                 shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
-                        let id = self.register(channel)
+                        let (id, running) = self.register(channel)
                         try channel.pipeline.syncOperations.addWebSocketMessageHandlers(
                             maxMessageSize: maxFrameSize, handler: ServerConnectionHandler(id: id, server: self)
                         )
+                        if !running {
+                            // Upgraded just as the server stopped: it gets the same goodbye as the others.
+                            channel.eventLoop.execute {
+                                let frame = WebSocketFrame.close(code: 1001, reason: "server stopping", allocator: channel.allocator, maskKey: nil)
+                                channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
+                            }
+                        }
                         return true
                     }
                 }
@@ -288,18 +298,18 @@ public final class HeartbeatServer: Sendable {
         }
     }
 
-    private func register(_ channel: any Channel) -> UInt64 {
-        let id = state.withLockedValue { state in
+    private func register(_ channel: any Channel) -> (UInt64, running: Bool) {
+        let (id, running) = state.withLockedValue { state in
             let id = state.nextConnection
             state.nextConnection += 1
-            state.connections[id] = channel
-            return id
+            if state.running { state.connections[id] = channel }
+            return (id, state.running)
         }
         channel.closeFuture.whenComplete { _ in
             _ = self.state.withLockedValue { $0.connections.removeValue(forKey: id) }
         }
         emit(.clientConnected(conn: id, remote: channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"))
-        return id
+        return (id, running)
     }
 }
 
