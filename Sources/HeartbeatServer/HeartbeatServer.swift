@@ -209,27 +209,11 @@ public final class HeartbeatServer: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for channel in accepted + connections {
                 group.addTask {
-                    if await !Self.closes(channel, within: .milliseconds(500)) { try? await channel.close() }
+                    if await !finishesWithin(.milliseconds(500), { done in channel.closeFuture.whenComplete { _ in done() } }) { try? await channel.close() }
                 }
             }
         }
         emit(.stopped)
-    }
-
-    /// Whether `channel` closes within `limit`; never waits longer, whatever the channel does.
-    static func closes(_ channel: any Channel, within limit: Duration) async -> Bool {
-        let once = NIOLockedValueBox(false)
-        return await withCheckedContinuation { continuation in
-            @Sendable func finish(_ value: Bool) {
-                let first = once.withLockedValue { done -> Bool in
-                    defer { done = true }
-                    return !done
-                }
-                if first { continuation.resume(returning: value) }
-            }
-            channel.closeFuture.whenComplete { _ in finish(true) }
-            channel.eventLoop.scheduleTask(in: .nanoseconds(limit.nanoseconds)) { finish(false) }
-        }
     }
 
     /// Ends the event stream. Call after the last ``stop()``.

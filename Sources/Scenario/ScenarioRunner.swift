@@ -428,53 +428,18 @@ final class World: Sendable {
         }
     }
 
-    /// Whether `future` completes within `limit` (never waits longer, whatever the future does).
-    static func completes(_ future: EventLoopFuture<Void>, within limit: Duration) async -> Bool {
-        let once = NIOLockedValueBox(false)
-        return await withCheckedContinuation { continuation in
-            @Sendable func finish(_ value: Bool) {
-                let first = once.withLockedValue { done -> Bool in
-                    defer { done = true }
-                    return !done
-                }
-                if first { continuation.resume(returning: value) }
-            }
-            future.whenComplete { _ in finish(true) }
-            future.eventLoop.scheduleTask(in: limit.timeAmount) { finish(false) }
-        }
-    }
-
     func stop() async {
         for client in clients {
             // A client closes within its close grace; one that does not (a deliberately broken
             // client that reconnects after close) is terminated.
-            if await !Self.completes(client.close(), within: .seconds(2)) {
-                _ = await Self.completes(client.terminate(), within: .seconds(2))
+            if await !finishesWithin(.seconds(2), { done in client.close().whenComplete { _ in done() } }) {
+                _ = await finishesWithin(.seconds(2)) { done in client.terminate().whenComplete { _ in done() } }
             }
         }
         for child in children { await child.stop() }
         // Teardown is bounded: a component that does not finish is left behind, not waited on forever.
-        _ = await Self.finishes(within: .seconds(5)) { await self.proxy.stop() }
-        _ = await Self.finishes(within: .seconds(5)) { await self.server.finish() }
-    }
-
-    /// Runs `body` and returns whether it finished within `limit`; never waits longer.
-    static func finishes(within limit: Duration, _ body: @escaping @Sendable () async -> Void) async -> Bool {
-        let once = NIOLockedValueBox(false)
-        return await withCheckedContinuation { continuation in
-            @Sendable func finish(_ value: Bool) {
-                let first = once.withLockedValue { done -> Bool in
-                    defer { done = true }
-                    return !done
-                }
-                if first { continuation.resume(returning: value) }
-            }
-            Task {
-                await body()
-                finish(true)
-            }
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(limit.nanoseconds))) { finish(false) }
-        }
+        _ = await finishesWithin(.seconds(5)) { done in Task { await self.proxy.stop(); done() } }
+        _ = await finishesWithin(.seconds(5)) { done in Task { await self.server.finish(); done() } }
     }
 }
 
