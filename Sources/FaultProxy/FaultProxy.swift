@@ -153,7 +153,7 @@ final class ProxyCore: @unchecked Sendable {
                 .serverChannelOption(.backlog, value: 4096)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.recvAllocator, value: ProxyCore.readSizing)
                 .childChannelOption(.writeBufferWaterMark, value: ProxyCore.writeWaterMark)
                 .childChannelInitializer { channel in self.accept(channel) }
@@ -216,7 +216,7 @@ final class ProxyCore: @unchecked Sendable {
         let box = UncheckedBox(handler)
         ClientBootstrap(group: connection.loop)
             .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.recvAllocator, value: ProxyCore.readSizing)
             .channelOption(.writeBufferWaterMark, value: ProxyCore.writeWaterMark)
             .connectTimeout(.seconds(10))

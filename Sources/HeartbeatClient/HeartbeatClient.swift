@@ -219,7 +219,7 @@ public final class HeartbeatClient: @unchecked Sendable {
         let maxFrameSize = configuration.maxFrameSize
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.reconnect.connectTimeout.timeAmount)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     self.channels[id] = channel
