@@ -10,6 +10,7 @@ let package = Package(
     name: "Flatline",
     platforms: [.macOS(.v14)],
     products: [
+        .library(name: "EventSchema", targets: ["EventSchema"]),
         .library(name: "HeartbeatCore", targets: ["HeartbeatCore"]),
         .library(name: "HeartbeatClient", targets: ["HeartbeatClient"]),
         .library(name: "HeartbeatServer", targets: ["HeartbeatServer"]),
@@ -28,13 +29,18 @@ let package = Package(
         // MARK: - Libraries
 
         .target(
+            name: "EventSchema",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "HeartbeatCore",
+            dependencies: ["EventSchema"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "WebSocketSupport",
             dependencies: [
-                "HeartbeatCore",
+                "EventSchema",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -43,9 +49,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "FaultProxy",
+            name: "HeartbeatWebSocket",
             dependencies: [
                 "HeartbeatCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FaultProxy",
+            dependencies: [
+                "EventSchema",
                 "WebSocketSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -63,7 +78,7 @@ let package = Package(
             name: "WireCapture",
             dependencies: [
                 "CPcap",
-                "HeartbeatCore",
+                "EventSchema",
                 "WebSocketSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -73,6 +88,7 @@ let package = Package(
         .target(
             name: "Scenario",
             dependencies: [
+                "EventSchema",
                 "HeartbeatCore",
                 "HeartbeatClient",
                 "HeartbeatServer",
@@ -89,7 +105,9 @@ let package = Package(
         .target(
             name: "HeartbeatClient",
             dependencies: [
+                "EventSchema",
                 "HeartbeatCore",
+                "HeartbeatWebSocket",
                 "WebSocketSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -101,7 +119,9 @@ let package = Package(
         .target(
             name: "HeartbeatServer",
             dependencies: [
+                "EventSchema",
                 "HeartbeatCore",
+                "HeartbeatWebSocket",
                 "WebSocketSupport",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -117,6 +137,7 @@ let package = Package(
         .executableTarget(
             name: "flatline",
             dependencies: [
+                "EventSchema",
                 "HeartbeatCore",
                 "HeartbeatClient",
                 "HeartbeatServer",
@@ -143,7 +164,9 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
+                "EventSchema",
                 "HeartbeatCore",
+                "HeartbeatWebSocket",
                 "WebSocketSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -157,13 +180,19 @@ let package = Package(
         ),
 
         .testTarget(
+            name: "EventSchemaTests",
+            dependencies: ["EventSchema"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "HeartbeatCoreTests",
-            dependencies: ["HeartbeatCore"],
+            dependencies: ["EventSchema", "HeartbeatCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "HeartbeatClientTests",
             dependencies: [
+                "EventSchema",
                 "TestSupport",
                 "HeartbeatClient",
                 "HeartbeatServer",
@@ -178,6 +207,7 @@ let package = Package(
         .testTarget(
             name: "FaultProxyTests",
             dependencies: [
+                "EventSchema",
                 "TestSupport",
                 "FaultProxy",
                 "HeartbeatClient",
@@ -193,6 +223,7 @@ let package = Package(
         .testTarget(
             name: "WireCaptureTests",
             dependencies: [
+                "EventSchema",
                 "WireCapture", "CPcap", "TestSupport", "FaultProxy", "HeartbeatCore", "Scenario",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
@@ -200,12 +231,14 @@ let package = Package(
         ),
         .testTarget(
             name: "ScenarioTests",
-            dependencies: ["Scenario", "TestSupport", "HeartbeatCore", "FaultProxy", "WireCapture"],
+            dependencies: [
+                "EventSchema", "Scenario", "TestSupport", "HeartbeatCore", "FaultProxy", "WireCapture"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "HeartbeatServerTests",
             dependencies: [
+                "EventSchema",
                 "TestSupport",
                 "HeartbeatServer",
                 "HeartbeatClient",

@@ -1,4 +1,4 @@
-public import HeartbeatCore
+public import EventSchema
 public import NIOCore
 import NIOHTTP1
 public import NIOPosix

@@ -1,4 +1,4 @@
-public import HeartbeatCore
+public import EventSchema
 
 /// Which way a fault acts: `upstream` is client → server, `downstream` server → client.
 public enum FaultDirection: String, Sendable, Hashable, CaseIterable {

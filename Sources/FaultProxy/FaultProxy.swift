@@ -1,4 +1,4 @@
-public import HeartbeatCore
+public import EventSchema
 public import NIOCore
 import NIOConcurrencyHelpers
 public import NIOPosix
@@ -139,7 +139,7 @@ final class ProxyCore: @unchecked Sendable {
         hub.publish(event)
     }
 
-    func emit(_ type: String, _ fields: JSONObject = [:]) {
+    func emit(_ type: ProxyEventType, _ fields: JSONObject = [:]) {
         emit(ProxyEvent(at: .now, type: type, fields: fields))
     }
 
@@ -167,7 +167,7 @@ final class ProxyCore: @unchecked Sendable {
             $0.listener = channel
             $0.listen = bound
         }
-        emit("listening", ["listen": .string(bound.description), "upstream": .string(state.withLockedValue { $0.upstream.description })])
+        emit(.listening, ["listen": .string(bound.description), "upstream": .string(state.withLockedValue { $0.upstream.description })])
     }
 
     func closeListener(reason: String) async {
@@ -177,7 +177,7 @@ final class ProxyCore: @unchecked Sendable {
         }
         guard let listener else { return }
         try? await listener.close()
-        emit("listener-closed", ["reason": .string(reason)])
+        emit(.listenerClosed, ["reason": .string(reason)])
     }
 
     // MARK: Connections
@@ -195,7 +195,7 @@ final class ProxyCore: @unchecked Sendable {
             if fault.toxicity >= 1 || Double(random.next() >> 11) * 0x1.0p-53 < fault.toxicity {
                 applied.append(fault)
             } else {
-                emit("fault-skipped", ["fault": .string(fault.name), "conn": .int(Int64(id))])
+                emit(.faultSkipped, ["fault": .string(fault.name), "conn": .int(Int64(id))])
             }
         }
         return channel.eventLoop.makeCompletedFuture {
@@ -204,7 +204,7 @@ final class ProxyCore: @unchecked Sendable {
             connection.client = handler
             self.state.withLockedValue { $0.connections[id] = connection }
             let remote = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
-            connection.emit("conn-opened", ["client": .string(remote)])
+            connection.emit(.connOpened, ["client": .string(remote)])
             for fault in applied { connection.install(fault) }
             if connection.shouldDial { self.dial(connection, upstream: upstream) }
         }
@@ -228,7 +228,7 @@ final class ProxyCore: @unchecked Sendable {
                 switch result {
                 case .success(let channel):
                     connection.attachServer(channel, handler: box.value)
-                    connection.emit("upstream-connected")
+                    connection.emit(.upstreamConnected)
                 case .failure(let error):
                     let (_, detail) = classify(error)
                     connection.upstreamFailed("cannot reach upstream \(upstream): \(detail)")
@@ -282,7 +282,7 @@ final class ProxyCore: @unchecked Sendable {
             return .success((connections, rolls))
         }
         let (connections, rolls) = try outcome.get()
-        emit("fault-on", [
+        emit(.faultOn, [
             "fault": .string(fault.name), "kind": .string(fault.kind.typeName), "direction": .string(fault.direction.rawValue),
             "toxicity": .double(fault.toxicity), "target": fault.target.jsonValue,
         ])
@@ -292,7 +292,7 @@ final class ProxyCore: @unchecked Sendable {
         var futures: [EventLoopFuture<Void>] = []
         for connection in connections where Self.targets(fault, connection: connection.id, existing: true) {
             guard rolls[connection.id] == true else {
-                emit("fault-skipped", ["fault": .string(fault.name), "conn": .int(Int64(connection.id))])
+                emit(.faultSkipped, ["fault": .string(fault.name), "conn": .int(Int64(connection.id))])
                 continue
             }
             futures.append(connection.loop.submit { connection.install(fault) })
@@ -314,7 +314,7 @@ final class ProxyCore: @unchecked Sendable {
             if connection.shouldDial { self.dial(connection, upstream: upstream) }
         }
         let dropped = state.withLockedValue { $0.droppedByFault.removeValue(forKey: name) ?? 0 }
-        emit("fault-off", ["fault": .string(name), "dropped_bytes": .int(Int64(dropped))])
+        emit(.faultOff, ["fault": .string(name), "dropped_bytes": .int(Int64(dropped))])
         if case .refuse = fault.kind, enabled, !faults.contains(where: { if case .refuse = $0.kind { true } else { false } }) {
             try await bind()
         }

@@ -1,4 +1,4 @@
-import HeartbeatCore
+import EventSchema
 import NIOCore
 import WebSocketSupport
 
@@ -148,8 +148,7 @@ final class HoldStage: FaultStage {
         heldBytes += item.byteCount
         if heldBytes >= cap, !reportedFull {
             reportedFull = true
-            pipe.connection.emit(
-                "hold-full",
+            pipe.connection.emit(.holdFull,
                 ["flow": .string(pipe.flow.rawValue), "bytes": .int(Int64(heldBytes)), "fault": .string(fault.name)]
             )
         }
@@ -478,8 +477,7 @@ final class DropFramesStage: FaultStage {
         frameDrop = matched
         if matched {
             pipe.recordDropped(pending.bytes.reduce(0) { $0 + $1.readableBytes }, by: fault)
-            pipe.connection.emit(
-                "frame-dropped",
+            pipe.connection.emit(.frameDropped,
                 ["flow": .string(pipe.flow.rawValue), "opcode": "text", "length": .int(Int64(pending.text.count)), "fault": .string(fault.name)]
             )
         } else {
@@ -488,8 +486,7 @@ final class DropFramesStage: FaultStage {
     }
 
     private func reportDrop(_ frame: FrameInfo) {
-        pipe.connection.emit(
-            "frame-dropped",
+        pipe.connection.emit(.frameDropped,
             ["flow": .string(pipe.flow.rawValue), "opcode": .string(frame.opcodeName), "length": .int(Int64(frame.payloadLength)), "fault": .string(fault.name)]
         )
     }

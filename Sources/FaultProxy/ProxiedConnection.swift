@@ -1,4 +1,4 @@
-import HeartbeatCore
+import EventSchema
 import NIOCore
 import NIOPosix
 import WebSocketSupport
@@ -255,7 +255,7 @@ final class ProxiedConnection: @unchecked Sendable {
     /// Receives events when the connection has no owning proxy (handler-level tests).
     var eventSink: ((ProxyEvent) -> Void)?
 
-    func emit(_ type: String, _ fields: JSONObject = [:]) {
+    func emit(_ type: ProxyEventType, _ fields: JSONObject = [:]) {
         var all: JSONObject = ["conn": .int(Int64(id))]
         for (key, value) in fields { all[key] = value }
         let event = ProxyEvent(at: Instant.now(on: loop), type: type, fields: all)
@@ -274,7 +274,7 @@ final class ProxiedConnection: @unchecked Sendable {
         serverChannel = channel
         dialing = false
         if let pending = closeOnAttach {
-            emit("closed-by-proxy", ["side": "server", "how": .string(pending.how.rawValue), "fault": .string(pending.fault)])
+            emit(.closedByProxy, ["side": "server", "how": .string(pending.how.rawValue), "fault": .string(pending.fault)])
             closedSides.insert(.server)
             handler.close(how: pending.how)
             return
@@ -367,7 +367,7 @@ final class ProxiedConnection: @unchecked Sendable {
         let pipe = pipe(side.outgoingFlow)
         var fields: JSONObject = ["side": .string(side.rawValue), "how": .string(how.rawValue), "forwarded": .bool(!pipe.isSilent)]
         if let detail { fields["detail"] = .string(detail) }
-        emit("conn-closed", fields)
+        emit(.connClosed, fields)
         if how == .rst { closedSides.insert(side) }
         pipe.input(how == .fin ? .eof : .reset)
         if how == .fin { closeIfBothDirectionsEnded(side) }
@@ -377,7 +377,7 @@ final class ProxiedConnection: @unchecked Sendable {
     func closeByProxy(fault: String, how: CloseHow) {
         for side in [Side.client, .server] where !closedSides.contains(side) {
             guard let handler = handler(side) else { continue }
-            emit("closed-by-proxy", ["side": .string(side.rawValue), "how": .string(how.rawValue), "fault": .string(fault)])
+            emit(.closedByProxy, ["side": .string(side.rawValue), "how": .string(how.rawValue), "fault": .string(fault)])
             closedSides.insert(side)
             handler.close(how: how)
         }
@@ -394,7 +394,7 @@ final class ProxiedConnection: @unchecked Sendable {
     /// The proxy resets one leg (a rebooted host answering a dead connection).
     func resetByProxy(_ side: Side, fault: String) {
         guard !closedSides.contains(side), let handler = handler(side) else { return }
-        emit("closed-by-proxy", ["side": .string(side.rawValue), "how": "rst", "fault": .string(fault)])
+        emit(.closedByProxy, ["side": .string(side.rawValue), "how": "rst", "fault": .string(fault)])
         closedSides.insert(side)
         handler.close(how: .rst)
     }
@@ -413,12 +413,12 @@ final class ProxiedConnection: @unchecked Sendable {
     /// The upstream could not be reached: the client is told by a close, the event says why.
     func upstreamFailed(_ detail: String) {
         dialing = false
-        emit("upstream-failed", ["detail": .string(detail)])
+        emit(.upstreamFailed, ["detail": .string(detail)])
         closedSides.insert(.server)
         pendingToServer.removeAll()
         if !closedSides.contains(.client) {
             closedSides.insert(.client)
-            emit("closed-by-proxy", ["side": "client", "how": "fin", "fault": "upstream-unreachable"])
+            emit(.closedByProxy, ["side": "client", "how": "fin", "fault": "upstream-unreachable"])
             client?.close(how: .fin)
         }
         checkEnded()
@@ -428,7 +428,7 @@ final class ProxiedConnection: @unchecked Sendable {
         guard !ended, closedSides.contains(.client), closedSides.contains(.server) else { return }
         if let serverChannel, serverChannel.isActive { return }
         ended = true
-        emit("conn-ended", [
+        emit(.connEnded, [
             "up_bytes": .int(Int64(upstreamPipe.forwardedBytes)),
             "down_bytes": .int(Int64(downstreamPipe.forwardedBytes)),
             "up_dropped": .int(Int64(upstreamPipe.droppedBytes)),
@@ -448,17 +448,17 @@ final class ProxiedConnection: @unchecked Sendable {
         pipe.tracker.split(buffer, onHead: { outcome in
             switch outcome {
             case .switchingProtocols:
-                emit("upgraded")
+                emit(.upgraded)
                 upstreamPipe.tracker.startFrames()
             case .otherHTTP(let status) where pipe.flow == .downstream:
-                emit("http-response", ["status": .int(Int64(status))])
+                emit(.httpResponse, ["status": .int(Int64(status))])
                 upstreamPipe.tracker.giveUp()
             case .upgradeRequest, .otherHTTP:
                 break
             }
         }) { segment in
             guard frames, case .frameHeader(let frame, _) = segment else { return }
-            emit("frame", [
+            emit(.frame, [
                 "flow": .string(pipe.flow.rawValue), "opcode": .string(frame.opcodeName),
                 "length": .int(Int64(frame.payloadLength)), "fin": .bool(frame.fin),
             ])

@@ -1,5 +1,5 @@
 import Foundation
-import HeartbeatCore
+import EventSchema
 
 /// Toxiproxy's config file, with Flatline's extension: `toxics` applied at start.
 public enum ProxyConfigFile {

@@ -1,19 +1,22 @@
-public import HeartbeatCore
+public import EventSchema
 
 /// Something the proxy did or saw: connections, faults, WebSocket frames, bytes.
 public struct ProxyEvent: Sendable, Hashable {
     public var at: Instant
-    public var type: String
+    public var kind: ProxyEventType
     public var fields: JSONObject
 
-    public init(at: Instant, type: String, fields: JSONObject = [:]) {
+    public init(at: Instant, type: ProxyEventType, fields: JSONObject = [:]) {
         self.at = at
-        self.type = type
+        self.kind = type
         self.fields = fields
     }
 
+    /// The event's `type` in the schema.
+    public var type: String { kind.rawValue }
+
     public func record(origin: Instant) -> EventRecord {
-        EventRecord(t: at - origin, source: "proxy", type: type, fields: fields)
+        EventRecord(t: at - origin, kind, fields: fields)
     }
 
     /// The `conn` field, when the event is about a connection.

@@ -1,4 +1,4 @@
-public import HeartbeatCore
+public import EventSchema
 
 /// Conversion between ``Fault`` and Toxiproxy's toxic JSON:
 /// `{"name", "type", "stream", "toxicity", "attributes": {...}}`, plus Flatline's `target`.

@@ -1,8 +1,10 @@
+public import EventSchema
 public import HeartbeatCore
 public import NIOCore
 import NIOHTTP1
 public import NIOPosix
 import NIOWebSocket
+import HeartbeatWebSocket
 import WebSocketSupport
 
 /// Application messages a client sends on its own, so that heartbeats can be tested under load

@@ -1,4 +1,4 @@
-public import HeartbeatCore
+public import EventSchema
 
 /// A `ws://host:port/path` address. `wss://` is refused with a clear message: Flatline tests
 /// heartbeat logic over plain TCP on loopback.

@@ -1,3 +1,4 @@
+public import EventSchema
 /// Identifies one connection attempt of a client; events and I/O reports carry it so that late
 /// news from an abandoned connection can be recognised and ignored.
 public struct ConnectionID: Sendable, Hashable, Comparable, CustomStringConvertible {
@@ -5,26 +6,6 @@ public struct ConnectionID: Sendable, Hashable, Comparable, CustomStringConverti
     public init(_ rawValue: UInt64) { self.rawValue = rawValue }
     public static func < (lhs: ConnectionID, rhs: ConnectionID) -> Bool { lhs.rawValue < rhs.rawValue }
     public var description: String { "#\(rawValue)" }
-}
-
-/// Why a client lost (or never got) a connection.
-public enum DisconnectReason: String, Sendable, Hashable, CaseIterable {
-    /// No heartbeat reply (or no server heartbeat) within the deadline.
-    case heartbeatTimeout = "heartbeat-timeout"
-    /// The server closed: a close frame or a FIN.
-    case peerClosed = "peer-closed"
-    /// The connection was reset (RST).
-    case reset
-    /// TCP connect plus upgrade took longer than the connect timeout.
-    case connectTimeout = "connect-timeout"
-    /// The TCP connection was refused or could not be made.
-    case connectFailed = "connect-failed"
-    /// The server answered the upgrade request with something other than `101 Switching Protocols`.
-    case upgradeFailed = "upgrade-failed"
-    /// The peer broke the WebSocket protocol (garbage or oversized frames).
-    case protocolError = "protocol-error"
-    /// Any other I/O error.
-    case error
 }
 
 /// Something a heartbeat client did or saw, stamped with the instant it happened.
@@ -52,23 +33,26 @@ public struct ClientEvent: Sendable, Hashable {
         self.kind = kind
     }
 
-    /// The event's `type` in the JSONL schema.
-    public var type: String {
+    /// The event's type in the schema's catalog.
+    public var catalogType: ClientEventType {
         switch kind {
-        case .connecting: "connecting"
-        case .connected: "connected"
-        case .heartbeatSent: "heartbeat-sent"
-        case .heartbeatAcked: "heartbeat-acked"
-        case .serverHeartbeat: "heartbeat-received"
-        case .messageReceived: "message-received"
-        case .messageSent: "message-sent"
-        case .protocolError: "protocol-error"
-        case .disconnected: "disconnected"
-        case .reconnectScheduled: "reconnect-scheduled"
-        case .gaveUp: "gave-up"
-        case .closed: "closed"
+        case .connecting: .connecting
+        case .connected: .connected
+        case .heartbeatSent: .heartbeatSent
+        case .heartbeatAcked: .heartbeatAcked
+        case .serverHeartbeat: .heartbeatReceived
+        case .messageReceived: .messageReceived
+        case .messageSent: .messageSent
+        case .protocolError: .protocolError
+        case .disconnected: .disconnected
+        case .reconnectScheduled: .reconnectScheduled
+        case .gaveUp: .gaveUp
+        case .closed: .closed
         }
     }
+
+    /// The event's `type` in the JSONL schema.
+    public var type: String { catalogType.rawValue }
 
     /// The event's own fields in the JSONL schema.
     public var fields: JSONObject {
@@ -97,6 +81,6 @@ public struct ClientEvent: Sendable, Hashable {
     }
 
     public func record(origin: Instant) -> EventRecord {
-        EventRecord(t: at - origin, source: "client", type: type, fields: fields)
+        EventRecord(t: at - origin, catalogType, fields: fields)
     }
 }

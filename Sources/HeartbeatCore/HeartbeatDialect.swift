@@ -1,3 +1,4 @@
+public import EventSchema
 /// How heartbeats look on the wire. Client and server must agree on it.
 public enum HeartbeatDialect: Sendable, Hashable {
     /// `{"ModeCode":"heart_beat","msg":<epoch ms>}` echoed back by the server.
@@ -144,26 +145,3 @@ extension HeartbeatDialect {
     }
 }
 
-/// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
-public func closestMatch(to word: String, in candidates: [String]) -> String? {
-    let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
-    guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
-    return best.1 <= max(2, best.0.count / 3) ? best.0 : nil
-}
-
-/// Levenshtein distance.
-public func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var previous = Array(0...b.count)
-    var current = [Int](repeating: 0, count: b.count + 1)
-    for i in 1...a.count {
-        current[0] = i
-        for j in 1...b.count {
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-        }
-        swap(&previous, &current)
-    }
-    return previous[b.count]
-}

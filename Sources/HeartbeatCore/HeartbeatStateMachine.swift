@@ -1,3 +1,4 @@
+public import EventSchema
 /// The heartbeat and reconnect logic of one client, free of I/O and clocks.
 ///
 /// Feed it what happened (a connection opened, a frame arrived, a timer fired…) together with the
@@ -436,27 +437,6 @@ public struct HeartbeatStateMachine: Sendable {
     private mutating func cancelAllTimers() -> [Action] {
         let pending = Timer.allCases.filter { timers[$0] != nil }
         return pending.map { cancel($0) }
-    }
-}
-
-/// A small, fast, seedable generator (SplitMix64), so that jitter in tests and scenario runs can be replayed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { self.state = seed }
-
-    /// Seeded from the system's generator.
-    public init() {
-        var system = SystemRandomNumberGenerator()
-        self.state = system.next()
-    }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -1,3 +1,4 @@
+public import EventSchema
 /// The server-side twin of the client's heartbeat: decides when a silent client is dead.
 ///
 /// Traffic only moves `lastTraffic` forward (no timer churn on the hot path); when the single

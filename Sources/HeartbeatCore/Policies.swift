@@ -1,3 +1,4 @@
+public import EventSchema
 /// When and how a client sends heartbeats and decides the link is dead.
 public struct HeartbeatPolicy: Sendable, Hashable {
     public var dialect: HeartbeatDialect

@@ -1,9 +1,11 @@
+public import EventSchema
 public import HeartbeatCore
 public import NIOCore
 import NIOConcurrencyHelpers
 import NIOHTTP1
 public import NIOPosix
 import NIOWebSocket
+import HeartbeatWebSocket
 import WebSocketSupport
 
 /// How the heartbeat server answers and what it does on its own.

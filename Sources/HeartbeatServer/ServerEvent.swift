@@ -1,4 +1,4 @@
-public import HeartbeatCore
+public import EventSchema
 
 /// Something the heartbeat server did or saw.
 public struct ServerEvent: Sendable, Hashable {
@@ -26,23 +26,27 @@ public struct ServerEvent: Sendable, Hashable {
         self.kind = kind
     }
 
-    public var type: String {
+    /// The event's type in the schema's catalog.
+    public var catalogType: ServerEventType {
         switch kind {
-        case .listening: "listening"
-        case .clientConnected: "client-connected"
-        case .heartbeatReceived: "heartbeat-received"
-        case .heartbeatPushed: "heartbeat-pushed"
-        case .pingSent: "ping-sent"
-        case .messageReceived: "message-received"
-        case .protocolError: "protocol-error"
-        case .reaped: "reaped"
-        case .clientDisconnected: "client-disconnected"
-        case .muted: "muted"
-        case .frozen(let on): on ? "frozen" : "resumed"
-        case .killed: "killed"
-        case .stopped: "stopped"
+        case .listening: .listening
+        case .clientConnected: .clientConnected
+        case .heartbeatReceived: .heartbeatReceived
+        case .heartbeatPushed: .heartbeatPushed
+        case .pingSent: .pingSent
+        case .messageReceived: .messageReceived
+        case .protocolError: .protocolError
+        case .reaped: .reaped
+        case .clientDisconnected: .clientDisconnected
+        case .muted: .muted
+        case .frozen(let on): on ? .frozen : .resumed
+        case .killed: .killed
+        case .stopped: .stopped
         }
     }
+
+    /// The event's `type` in the JSONL schema.
+    public var type: String { catalogType.rawValue }
 
     public var fields: JSONObject {
         switch kind {
@@ -59,6 +63,6 @@ public struct ServerEvent: Sendable, Hashable {
     }
 
     public func record(origin: Instant) -> EventRecord {
-        EventRecord(t: at - origin, source: "server", type: type, fields: fields)
+        EventRecord(t: at - origin, catalogType, fields: fields)
     }
 }

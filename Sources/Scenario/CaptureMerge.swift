@@ -1,4 +1,4 @@
-public import HeartbeatCore
+public import EventSchema
 import WireCapture
 
 /// Puts a capture's wire events beside a recording's events (for `flatline replay --pcap`).
@@ -17,7 +17,7 @@ public enum CaptureMerge {
         // Align the capture's first SYN with the recording's first proxy connection.
         let anchor = events.first { $0.source == "proxy" && $0.type == "conn-opened" }?.t ?? .zero
         guard let first = wire.first(where: { $0.type == "syn" })?.timestampMicros ?? wire.first?.timestampMicros else { return events }
-        let mapped = wire.map { EventRecord(t: anchor + .microseconds($0.timestampMicros - first), source: "wire", type: $0.type, fields: $0.fields) }
+        let mapped = wire.map { EventRecord(t: anchor + .microseconds($0.timestampMicros - first), $0.kind, fields: $0.fields) }
         return (events + mapped).sorted { $0.t < $1.t }
     }
 }

@@ -1,4 +1,4 @@
-public import HeartbeatCore
+public import EventSchema
 
 /// A bound written over the scenario's own configuration: `heartbeat.interval + heartbeat.timeout + 50ms`,
 /// `reconnect.delay * 2`, `heartbeat.timeout * 90%`, `(reconnect.cap + 100ms) * 1.5`.

@@ -1,5 +1,5 @@
 import Dispatch
-public import HeartbeatCore
+public import EventSchema
 import NIOConcurrencyHelpers
 
 /// The ordered recording of a live run: events from every observer, stamped on one monotonic
@@ -55,8 +55,8 @@ public final class EventLog: Sendable {
         for listener in listeners { listener(event) }
     }
 
-    public func record(source: String, type: String, fields: JSONObject = [:], at instant: Instant? = nil) {
-        record(EventRecord(t: (instant ?? .now) - origin, source: source, type: type, fields: fields))
+    public func record<T: CataloguedEvent>(_ type: T, fields: JSONObject = [:], at instant: Instant? = nil) {
+        record(EventRecord(t: (instant ?? .now) - origin, type, fields: fields))
     }
 
     /// The first event matching `pattern` at or after `from`, waiting until `deadline` (run time); nil if none came.

@@ -1,4 +1,4 @@
-public import HeartbeatCore
+public import EventSchema
 import Yams
 
 /// `<source> <type> {field: value, …}`: which events an expectation looks for.
@@ -7,26 +7,19 @@ public struct EventPattern: Sendable, Hashable, CustomStringConvertible {
     public var type: String
     public var filters: JSONObject
 
-    public static let sources = ["client", "server", "proxy", "wire", "runner"]
+    public static let sources = EventSource.allCases.map(\.rawValue)
 
-    /// Event types each source can produce (for "did you mean" on typos).
-    public static let knownTypes: [String: [String]] = [
-        "client": [
-            "connecting", "connected", "heartbeat-sent", "heartbeat-acked", "heartbeat-received", "message-sent",
-            "message-received", "protocol-error", "disconnected", "reconnect-scheduled", "gave-up", "closed", "output", "exited",
-        ],
-        "server": [
-            "listening", "client-connected", "heartbeat-received", "heartbeat-pushed", "ping-sent", "message-received",
-            "protocol-error", "reaped", "client-disconnected", "muted", "frozen", "resumed", "killed", "stopped", "exited",
-        ],
-        "proxy": [
-            "listening", "conn-opened", "upstream-connected", "upstream-failed", "upgraded", "http-response", "conn-closed",
-            "closed-by-proxy", "conn-ended", "fault-on", "fault-off", "fault-skipped", "hold-full", "frame", "frame-dropped",
-            "listener-closed",
-        ],
-        "wire": ["syn", "fin", "rst", "fin-or-rst", "frame", "retransmission"],
-        "runner": ["step", "teardown"],
-    ]
+    /// Types that only patterns name: `wire fin-or-rst` matches either.
+    static let patternOnlyTypes: [String: [String]] = ["wire": ["fin-or-rst"]]
+
+    /// Event types each source can produce, from the schema's catalog.
+    public static func knownTypes(_ source: EventSource) -> [String] {
+        EventCatalog.types(of: source).map(\.type) + (patternOnlyTypes[source.rawValue] ?? [])
+    }
+
+    public init<T: CataloguedEvent>(_ type: T, filters: JSONObject = [:]) {
+        self.init(source: T.source.rawValue, type: type.rawValue, filters: filters)
+    }
 
     public init(source: String, type: String, filters: JSONObject = [:]) {
         self.source = source
@@ -69,13 +62,19 @@ public struct EventPattern: Sendable, Hashable, CustomStringConvertible {
             throw ConfigurationError("expected '<source> <event> {filters}', e.g. 'client disconnected {reason: heartbeat-timeout}', got '\(text)'")
         }
         let (source, type) = (words[0], words[1])
-        guard let types = knownTypes[source] else {
-            let hint = closestMatch(to: source, in: sources).map { " (did you mean '\($0)'?)" } ?? ""
-            throw ConfigurationError("unknown event source '\(source)'\(hint); sources are \(sources.joined(separator: ", "))")
+        guard let eventSource = EventSource(rawValue: source) else {
+            throw ConfigurationError("unknown event source '\(source)'\(String.suggestion(for: source, in: sources)); sources are \(sources.joined(separator: ", "))")
         }
+        let types = knownTypes(eventSource)
         guard types.contains(type) else {
-            let hint = closestMatch(to: type, in: types).map { " (did you mean '\($0)'?)" } ?? ""
-            throw ConfigurationError("unknown \(source) event '\(type)'\(hint); \(source) events are \(types.joined(separator: ", "))")
+            throw ConfigurationError("unknown \(source) event '\(type)'\(String.suggestion(for: type, in: types)); \(source) events are \(types.joined(separator: ", "))")
+        }
+        // A filter on a field the event never has would match nothing, silently.
+        let fieldsOf = type == "fin-or-rst" ? "fin" : type
+        let allowed = EventCatalog.allowedFields(source: eventSource, type: fieldsOf)
+        if let stray = filters.keys.first(where: { !allowed.contains($0) }) {
+            let list = allowed.isEmpty ? "it has no fields to filter on" : "its fields are \(allowed.joined(separator: ", "))"
+            throw ConfigurationError("\(source) \(type) has no field '\(stray)'\(String.suggestion(for: stray, in: allowed)); \(list)")
         }
         return EventPattern(source: source, type: type, filters: filters)
     }

@@ -1,4 +1,4 @@
-public import HeartbeatCore
+public import EventSchema
 
 /// How much to widen `within` bounds on slow machines: bound × (1 + fraction) + fixed.
 public struct Slack: Sendable, Hashable, CustomStringConvertible {

@@ -1,5 +1,5 @@
 import Foundation
-public import HeartbeatCore
+public import EventSchema
 
 /// A run's recording: the scenario text, the resolved configuration, every event, the verdicts.
 /// One JSON object per line (`recording.jsonl`).
@@ -20,11 +20,11 @@ public struct Recording: Sendable {
 
     public var lines: [String] {
         var lines: [String] = []
-        lines.append(EventRecord(t: .zero, source: "runner", type: "scenario", fields: ["file": .string(scenarioFile), "text": .string(scenarioText)]).jsonLine)
-        lines.append(EventRecord(t: .zero, source: "runner", type: "configuration", fields: configuration).jsonLine)
+        lines.append(EventRecord(t: .zero, RunnerEventType.scenario, fields: ["file": .string(scenarioFile), "text": .string(scenarioText)]).jsonLine)
+        lines.append(EventRecord(t: .zero, RunnerEventType.configuration, fields: configuration).jsonLine)
         lines += events.map(\.jsonLine)
         let end = events.last?.t ?? .zero
-        lines += verdicts.map { EventRecord(t: end, source: "runner", type: "verdict", fields: $0.json).jsonLine }
+        lines += verdicts.map { EventRecord(t: end, RunnerEventType.verdict, fields: $0.json).jsonLine }
         return lines
     }
 

@@ -1,5 +1,5 @@
 import Foundation
-public import HeartbeatCore
+public import EventSchema
 
 /// Finding scenario files: a folder means the `.yaml`/`.yml` files directly in it; subfolders
 /// (such as `negative/` and `clients/`) only when named or with `recursive`.

@@ -1,5 +1,6 @@
 public import FaultProxy
 public import HeartbeatClient
+import EventSchema
 public import HeartbeatCore
 public import HeartbeatServer
 

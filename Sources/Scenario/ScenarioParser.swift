@@ -1,6 +1,7 @@
 import FaultProxy
 import Foundation
 import HeartbeatClient
+import EventSchema
 import HeartbeatCore
 import HeartbeatServer
 

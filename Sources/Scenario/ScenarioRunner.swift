@@ -1,6 +1,7 @@
 import FaultProxy
 import Foundation
 import HeartbeatClient
+import EventSchema
 import HeartbeatCore
 import HeartbeatServer
 import NIOConcurrencyHelpers
@@ -97,9 +98,9 @@ public final class ScenarioRunner: Sendable {
                 let path = folder.map { "\($0)/capture.pcap" }
                 do {
                     capture = try await WireRecorder.start(log: log, proxyPort: started.proxy.port, serverPort: started.serverPort, path: path)
-                    log.record(source: "runner", type: "capture", fields: ["status": "started", "path": .string(path ?? "")])
+                    log.record(RunnerEventType.capture, fields: ["status": "started", "path": .string(path ?? "")])
                 } catch {
-                    log.record(source: "runner", type: "capture", fields: ["status": "skipped", "reason": .string("\(error)")])
+                    log.record(RunnerEventType.capture, fields: ["status": "skipped", "reason": .string("\(error)")])
                     say("  ⚠ capture skipped: \(error)")
                 }
             }
@@ -123,7 +124,7 @@ public final class ScenarioRunner: Sendable {
                 return first
             }
             if !finished { setupError = "the scenario did not finish within its time limit of \(scenario.timeLimit.flatlineDescription)" }
-            log.record(source: "runner", type: "teardown")
+            log.record(RunnerEventType.teardown)
             await world.stop()
         }
         await capture?.stop()
@@ -187,20 +188,20 @@ public final class ScenarioRunner: Sendable {
                     fields["ok"] = false
                     fields["error"] = .string("\(error)")
                 }
-                log.record(EventRecord(t: began, source: "runner", type: "step", fields: fields))
+                log.record(EventRecord(t: began, RunnerEventType.step, fields: fields))
                 reference = began
             case .wait(let expression):
                 let target = reference + ((try? expression.duration(env)) ?? .zero)
                 await sleep(until: target, log: log)
-                log.record(EventRecord(t: log.now, source: "runner", type: "step", fields: ["index": .int(Int64(step.index)), "label": .string(step.label)]))
+                log.record(EventRecord(t: log.now, RunnerEventType.step, fields: ["index": .int(Int64(step.index)), "label": .string(step.label)]))
                 reference = target
             case .after(let pattern, let within):
                 let deadline = reference + ((try? within.duration(env)) ?? .seconds(30))
                 guard let event = await log.wait(for: pattern, from: reference, until: deadline) else {
-                    log.record(EventRecord(t: log.now, source: "runner", type: "step", fields: ["index": .int(Int64(step.index)), "label": .string(step.label), "ok": false, "error": .string("\(pattern) did not happen")]))
+                    log.record(EventRecord(t: log.now, RunnerEventType.step, fields: ["index": .int(Int64(step.index)), "label": .string(step.label), "ok": false, "error": .string("\(pattern) did not happen")]))
                     return
                 }
-                log.record(EventRecord(t: event.t, source: "runner", type: "step", fields: ["index": .int(Int64(step.index)), "label": .string(step.label)]))
+                log.record(EventRecord(t: event.t, RunnerEventType.step, fields: ["index": .int(Int64(step.index)), "label": .string(step.label)]))
                 reference = event.t
             case .expect(let pattern, let within, _):
                 let entry = (pattern, reference, reference + options.slack.widen((try? within.duration(env)) ?? .zero))
@@ -328,7 +329,7 @@ final class World: Sendable {
         hub.onEvent { event in
             var fields = event.fields
             fields["proxy"] = nil
-            log.record(EventRecord(t: event.at - log.origin, source: "proxy", type: event.type, fields: fields))
+            log.record(EventRecord(t: event.at - log.origin, event.kind, fields: fields))
         }
         let proxy: FaultProxy
         do {
@@ -352,7 +353,7 @@ final class World: Sendable {
                 let client = try HeartbeatClient(configuration: configuration) { event in
                     var fields = event.fields
                     if let tag { fields["client"] = tag }
-                    log.record(EventRecord(t: event.at - log.origin, source: "client", type: event.type, fields: fields))
+                    log.record(EventRecord(t: event.at - log.origin, event.catalogType, fields: fields))
                 }
                 clients.append(client)
             }
@@ -374,7 +375,7 @@ final class World: Sendable {
                         onExit: { code in
                             var fields: JSONObject = ["code": .int(Int64(code))]
                             if let tag { fields["client"] = tag }
-                            log.record(source: "client", type: "exited", fields: fields)
+                            log.record(ClientEventType.exited, fields: fields)
                         }
                     )
                     children.append(child)
@@ -401,7 +402,7 @@ final class World: Sendable {
         } else if !line.isEmpty {
             var fields: JSONObject = ["line": .string(line)]
             if let tag { fields["client"] = tag }
-            log.record(EventRecord(t: at - log.origin, source: "client", type: "output", fields: fields))
+            log.record(EventRecord(t: at - log.origin, ClientEventType.output, fields: fields))
         }
     }
 
@@ -456,7 +457,7 @@ final class WireRecorder: Sendable {
         capture = try LiveCapture(filter: "tcp port \(proxyPort) or tcp port \(serverPort)", path: path) { packet in
             let events = analyzer.withLockedValue { $0?.feed(packet) } ?? []
             for event in events {
-                log.record(EventRecord(t: .microseconds(event.timestampMicros - originWallMicros), source: "wire", type: event.type, fields: event.fields))
+                log.record(EventRecord(t: .microseconds(event.timestampMicros - originWallMicros), event.kind, fields: event.fields))
             }
         }
         linkType = capture.linkType

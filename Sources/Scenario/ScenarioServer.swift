@@ -1,4 +1,5 @@
 import Foundation
+import EventSchema
 import HeartbeatCore
 import HeartbeatServer
 import NIOConcurrencyHelpers
@@ -27,7 +28,7 @@ final class InProcessServer: ScenarioServer {
 
     init(configuration: HeartbeatServerConfiguration, log: EventLog) throws {
         server = try HeartbeatServer(configuration: configuration) { event in
-            log.record(EventRecord(t: event.at - log.origin, source: "server", type: event.type, fields: event.fields))
+            log.record(EventRecord(t: event.at - log.origin, event.catalogType, fields: event.fields))
         }
     }
 
@@ -87,12 +88,12 @@ final class ProcessServer: ScenarioServer {
                 var fields = JSONObject()
                 for (key, value) in object where !["t", "src", "type"].contains(key) { fields[key] = value }
                 if let t = object["t"] { fields["server_t"] = t }
-                log.record(source: "server", type: type, fields: fields)
+                log.record(EventRecord(t: log.now, source: "server", type: type, fields: fields))
             },
-            onExit: { code in log.record(source: "server", type: "exited", fields: ["code": .int(Int64(code))]) }
+            onExit: { code in log.record(ServerEventType.exited, fields: ["code": .int(Int64(code))]) }
         )
         child.withLockedValue { $0 = process }
-        let listening = EventPattern(source: "server", type: "listening")
+        let listening = EventPattern(ServerEventType.listening)
         guard let event = await log.wait(for: listening, from: from, until: log.now + .seconds(10)),
             let bound = event.fields["port"]?.intValue
         else {
@@ -118,12 +119,12 @@ final class ProcessServer: ScenarioServer {
 
     func freeze() async {
         current?.signal(SIGSTOP)
-        log.record(source: "server", type: "frozen")
+        log.record(ServerEventType.frozen)
     }
 
     func resume() async {
         current?.signal(SIGCONT)
-        log.record(source: "server", type: "resumed")
+        log.record(ServerEventType.resumed)
     }
 
     func setMuted(_ muted: Bool) { current?.signal(muted ? SIGUSR1 : SIGUSR2) }

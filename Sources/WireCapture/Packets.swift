@@ -1,4 +1,4 @@
-import HeartbeatCore
+import EventSchema
 
 /// TCP flags of a captured segment.
 public struct TCPFlags: OptionSet, Sendable, Hashable {

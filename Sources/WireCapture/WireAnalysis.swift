@@ -1,12 +1,15 @@
-public import HeartbeatCore
+public import EventSchema
 import NIOCore
 import WebSocketSupport
 
 /// What a capture shows of one event on the wire (a SYN, FIN, RST, WebSocket frame, retransmission).
 public struct WireEvent: Sendable, Hashable {
     public var timestampMicros: Int64
-    public var type: String
+    public var kind: WireEventType
     public var fields: JSONObject
+
+    /// The event's `type` in the schema.
+    public var type: String { kind.rawValue }
 }
 
 /// Follows TCP connections in captured packets: handshakes, bytes, FIN/RST, retransmissions and,
@@ -109,17 +112,17 @@ public final class WireAnalyzer: @unchecked Sendable {
         let upstream = segment.source == connection.initiator
         let (from, to) = roles?.name(from: segment.source, to: segment.destination) ?? (segment.source.description, segment.destination.description)
         var events: [WireEvent] = []
-        func event(_ type: String, _ extra: JSONObject = [:]) {
+        func event(_ type: WireEventType, _ extra: JSONObject = [:]) {
             var fields: JSONObject = ["from": .string(from), "to": .string(to), "port": .int(Int64(upstream ? segment.source.port : segment.destination.port))]
             for (k, v) in extra { fields[k] = v }
-            events.append(WireEvent(timestampMicros: packet.timestampMicros, type: type, fields: fields))
+            events.append(WireEvent(timestampMicros: packet.timestampMicros, kind: type, fields: fields))
         }
         var flow = upstream ? connection.up : connection.down
         flow.packets += 1
         if segment.flags.contains(.syn) {
             if segment.flags.contains(.ack) { connection.synAck = true } else {
                 connection.syn = true
-                event("syn")
+                event(.syn)
             }
             flow.nextSequence = segment.sequence &+ 1
         } else if connection.synAck, !connection.handshakeAck, upstream, segment.flags.contains(.ack) {
@@ -128,7 +131,7 @@ public final class WireAnalyzer: @unchecked Sendable {
         if segment.payloadLength > 0 {
             if let expected = flow.nextSequence, Self.before(segment.sequence, expected) {
                 flow.retransmissions += 1
-                event("retransmission", ["bytes": .int(Int64(segment.payloadLength))])
+                event(.retransmission, ["bytes": .int(Int64(segment.payloadLength))])
             } else {
                 if let expected = flow.nextSequence, segment.sequence != expected { flow.lost = true }  // a gap: missed packets
                 flow.bytes += segment.payloadLength
@@ -144,19 +147,19 @@ public final class WireAnalyzer: @unchecked Sendable {
                     }
                     for frame in frames {
                         flow.frames[frame.opcodeName, default: 0] += 1
-                        event("frame", ["opcode": .string(frame.opcodeName), "length": .int(Int64(frame.payloadLength))])
+                        event(.frame, ["opcode": .string(frame.opcodeName), "length": .int(Int64(frame.payloadLength))])
                     }
                 }
             }
         }
         if segment.flags.contains(.fin) {
             connection.ended.append("FIN from \(from) at +\(Self.ms(packet.timestampMicros - connection.firstMicros))")
-            event("fin")
+            event(.fin)
             flow.nextSequence = (flow.nextSequence ?? segment.sequence) &+ 1
         }
         if segment.flags.contains(.rst) {
             connection.ended.append("RST from \(from) at +\(Self.ms(packet.timestampMicros - connection.firstMicros))")
-            event("rst")
+            event(.rst)
         }
         if upstream { connection.up = flow } else { connection.down = flow }
         return events

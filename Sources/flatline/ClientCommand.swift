@@ -1,5 +1,6 @@
 import ArgumentParser
 import HeartbeatClient
+import EventSchema
 import HeartbeatCore
 import NIOCore
 import NIOPosix

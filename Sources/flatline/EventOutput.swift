@@ -1,4 +1,5 @@
 import ArgumentParser
+import EventSchema
 import HeartbeatCore
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FaultProxy
 import Foundation
+import EventSchema
 import HeartbeatCore
 import NIOHTTP1
 

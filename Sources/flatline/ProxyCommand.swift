@@ -1,6 +1,7 @@
 import ArgumentParser
 import FaultProxy
 import Foundation
+import EventSchema
 import HeartbeatCore
 
 struct ProxyCommand: AsyncParsableCommand {
@@ -63,7 +64,7 @@ struct ProxyCommand: AsyncParsableCommand {
                 }
                 let control = try await ControlServer.start(api: ControlAPI(registry: registry, token: token), at: address)
                 server = control
-                hub.publish(ProxyEvent(at: .now, type: "api-listening", fields: ["address": .string(control.address.description)]))
+                hub.publish(ProxyEvent(at: .now, type: .apiListening, fields: ["address": .string(control.address.description)]))
             }
         } catch let error as ProxyError {
             LineWriter.standardError.write("flatline proxy: \(error.message)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import EventSchema
 import HeartbeatCore
 import Scenario
 

@@ -1,4 +1,5 @@
 import FaultProxy
+import EventSchema
 import HeartbeatCore
 import NIOHTTP1
 import TestSupport

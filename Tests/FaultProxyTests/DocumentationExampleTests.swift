@@ -1,6 +1,7 @@
 // The example of docs/proxy.md, kept compiling and passing.
 import FaultProxy
 import HeartbeatClient
+import EventSchema
 import HeartbeatCore
 import HeartbeatServer
 import Testing

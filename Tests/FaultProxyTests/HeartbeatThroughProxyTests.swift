@@ -1,5 +1,6 @@
 import FaultProxy
 import HeartbeatClient
+import EventSchema
 import HeartbeatCore
 import HeartbeatServer
 import TestSupport

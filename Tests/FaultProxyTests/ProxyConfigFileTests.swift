@@ -1,5 +1,6 @@
 import FaultProxy
 import Foundation
+import EventSchema
 import HeartbeatCore
 import TestSupport
 import Testing

@@ -1,4 +1,5 @@
 import FaultProxy
+import EventSchema
 import HeartbeatCore
 import TestSupport
 import Testing

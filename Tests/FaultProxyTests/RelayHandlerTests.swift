@@ -1,4 +1,5 @@
 @testable import FaultProxy
+import EventSchema
 import HeartbeatCore
 import NIOCore
 import NIOEmbedded

@@ -1,4 +1,5 @@
 import HeartbeatClient
+import EventSchema
 import HeartbeatCore
 import NIOCore
 import NIOPosix

@@ -1,3 +1,4 @@
+import EventSchema
 import HeartbeatCore
 
 /// Drives a `HeartbeatStateMachine` with a manual clock: timers fire when time is moved past them,

@@ -1,3 +1,4 @@
+import EventSchema
 import HeartbeatCore
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import EventSchema
 import HeartbeatCore
 import Scenario
 import Testing
@@ -36,6 +37,10 @@ struct ScenarioRunTests {
         #expect(result.passed, "\(result.verdicts.map(\.line))")
         let path = try #require(result.recordingPath)
         let recording = try Recording.read(path: path)
+        // Every event any component recorded is a declared type with declared fields.
+        for event in recording.events {
+            #expect(EventCatalog.problem(with: event) == nil, "\(event.jsonLine)")
+        }
         let scenario = try Scenario.parse(recording.scenarioText, file: recording.scenarioFile)
         let replayed = Judge.judge(scenario, events: recording.events)
         #expect(replayed.map(\.ok) == result.verdicts.map(\.ok))

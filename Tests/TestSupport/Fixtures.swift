@@ -1,3 +1,4 @@
+public import EventSchema
 public import HeartbeatCore
 import NIOCore
 

@@ -1,8 +1,10 @@
+import EventSchema
 public import HeartbeatCore
 public import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import HeartbeatWebSocket
 import WebSocketSupport
 
 /// A TCP server on 127.0.0.1 port 0 whose connections do whatever `onConnection` sets up:

@@ -1,6 +1,7 @@
 import FaultProxy
 import Foundation
 import NIOConcurrencyHelpers
+import EventSchema
 import HeartbeatCore
 import TestSupport
 import Testing

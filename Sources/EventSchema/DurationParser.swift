@@ -49,13 +49,6 @@ public enum DurationParser {
     }
 }
 
-/// A configuration value that cannot be used, with a message that says what to write instead.
-public struct ConfigurationError: Error, CustomStringConvertible, Sendable, Equatable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
 extension String {
     var trimmingSpaces: String {
         var s = Substring(self)

@@ -1,0 +1,307 @@
+/// Who reported an event.
+public enum EventSource: String, Sendable, Hashable, CaseIterable {
+    case client, server, proxy, wire, runner
+
+    /// Fields any event of this source may carry besides its type's own.
+    public var commonFields: [String] {
+        switch self {
+        // `client` numbers the client when a scenario runs several; `client_t` is an external
+        // client's own clock; `observed` marks an event derived from the proxy's observations.
+        case .client: ["client", "client_t", "observed"]
+        // `server_t` is a server process's own clock.
+        case .server: ["server_t"]
+        // The proxy's name (a proxy process may serve several).
+        case .proxy: ["proxy"]
+        case .wire: ["from", "to", "port"]
+        case .runner: []
+        }
+    }
+}
+
+/// An event type of one source: its name in the schema, its fields and what it means.
+/// Every source's types are an enum conforming to this, so a type that is emitted is a type that
+/// is declared, documented and known to scenario files.
+public protocol CataloguedEvent: RawRepresentable, CaseIterable, Sendable, Hashable where RawValue == String {
+    static var source: EventSource { get }
+    /// The type's own fields, in the order they are written.
+    var fields: [String] { get }
+    /// One line for the documentation.
+    var meaning: String { get }
+}
+
+public enum ClientEventType: String, CataloguedEvent {
+    case connecting, connected
+    case heartbeatSent = "heartbeat-sent"
+    case heartbeatAcked = "heartbeat-acked"
+    case heartbeatReceived = "heartbeat-received"
+    case messageSent = "message-sent"
+    case messageReceived = "message-received"
+    case protocolError = "protocol-error"
+    case disconnected
+    case reconnectScheduled = "reconnect-scheduled"
+    case gaveUp = "gave-up"
+    case closed, output, exited
+
+    public static var source: EventSource { .client }
+
+    public var fields: [String] {
+        switch self {
+        case .connecting, .connected: ["conn", "attempt"]
+        case .heartbeatSent: ["conn", "seq"]
+        case .heartbeatAcked: ["conn", "seq", "rtt_ms"]
+        case .heartbeatReceived: ["conn"]
+        case .messageSent, .messageReceived: ["conn", "bytes"]
+        case .protocolError: ["conn", "detail"]
+        case .disconnected: ["conn", "reason", "detail"]
+        case .reconnectScheduled: ["attempt", "delay_ms"]
+        case .gaveUp: ["attempts"]
+        case .closed: ["by"]
+        case .output: ["line"]
+        case .exited: ["code"]
+        }
+    }
+
+    public var meaning: String {
+        switch self {
+        case .connecting: "connection `conn` is being made; attempt 0 is the first connection, n the n-th reconnect"
+        case .connected: "TCP connected and WebSocket upgrade completed"
+        case .heartbeatSent: "heartbeat number `seq` went out"
+        case .heartbeatAcked: "its reply arrived"
+        case .heartbeatReceived: "a server-pushed heartbeat arrived (server-push dialect)"
+        case .messageSent: "application traffic sent"
+        case .messageReceived: "application traffic received"
+        case .protocolError: "a message that could not be understood (e.g. malformed JSON reply); not fatal by itself"
+        case .disconnected: "the connection was lost or could not be made; `reason` says why"
+        case .reconnectScheduled: "the next attempt and the delay before it"
+        case .gaveUp: "max attempts exhausted; terminal"
+        case .closed: "closed by the user; terminal, never reconnects"
+        case .output: "a line an external client printed that is not an event"
+        case .exited: "an external client's process ended, with its exit code"
+        }
+    }
+}
+
+public enum ServerEventType: String, CataloguedEvent {
+    case listening
+    case clientConnected = "client-connected"
+    case heartbeatReceived = "heartbeat-received"
+    case heartbeatPushed = "heartbeat-pushed"
+    case pingSent = "ping-sent"
+    case messageReceived = "message-received"
+    case protocolError = "protocol-error"
+    case reaped
+    case clientDisconnected = "client-disconnected"
+    case muted, frozen, resumed, killed, stopped, exited
+
+    public static var source: EventSource { .server }
+
+    public var fields: [String] {
+        switch self {
+        case .listening: ["host", "port"]
+        case .clientConnected: ["conn", "remote"]
+        case .heartbeatReceived, .heartbeatPushed, .pingSent: ["conn"]
+        case .messageReceived: ["conn", "bytes"]
+        case .protocolError: ["conn", "detail"]
+        case .reaped: ["conn", "silent_ms"]
+        case .clientDisconnected: ["conn", "detail"]
+        case .muted: ["on"]
+        case .frozen, .resumed, .killed, .stopped: []
+        case .exited: ["code"]
+        }
+    }
+
+    public var meaning: String {
+        switch self {
+        case .listening: "always the first event; names the bound port"
+        case .clientConnected: "a WebSocket connection was upgraded"
+        case .heartbeatReceived: "a heartbeat of any dialect arrived (answered unless muted)"
+        case .heartbeatPushed: "a server-push heartbeat went out"
+        case .pingSent: "the server's own ping went out (`--ping-interval`)"
+        case .messageReceived: "application traffic (echoed unless `--no-echo`)"
+        case .protocolError: "the client broke the protocol; the connection is failed with 1002/1009"
+        case .reaped: "the client was silent for `--reap-after`; closed with 1001"
+        case .clientDisconnected: "the connection ended, and who ended it"
+        case .muted: "heartbeat answers switched off (`on: true`) or on again"
+        case .frozen: "the server stopped answering anything (SIGSTOP for a server process)"
+        case .resumed: "a frozen server goes on (SIGCONT)"
+        case .killed: "the server died without closing its sockets (in process: RST; a process: SIGKILL)"
+        case .stopped: "the server stopped listening and closed its connections"
+        case .exited: "a server process ended, with its exit code"
+        }
+    }
+}
+
+public enum ProxyEventType: String, CataloguedEvent {
+    case listening
+    case apiListening = "api-listening"
+    case listenerClosed = "listener-closed"
+    case connOpened = "conn-opened"
+    case upstreamConnected = "upstream-connected"
+    case upstreamFailed = "upstream-failed"
+    case upgraded
+    case httpResponse = "http-response"
+    case connClosed = "conn-closed"
+    case closedByProxy = "closed-by-proxy"
+    case connEnded = "conn-ended"
+    case faultOn = "fault-on"
+    case faultOff = "fault-off"
+    case faultSkipped = "fault-skipped"
+    case holdFull = "hold-full"
+    case frame
+    case frameDropped = "frame-dropped"
+
+    public static var source: EventSource { .proxy }
+
+    public var fields: [String] {
+        switch self {
+        case .listening: ["listen", "upstream"]
+        case .apiListening: ["address"]
+        case .listenerClosed: ["reason"]
+        case .connOpened: ["conn", "client"]
+        case .upstreamConnected, .upgraded: ["conn"]
+        case .upstreamFailed: ["conn", "detail"]
+        case .httpResponse: ["conn", "status"]
+        case .connClosed: ["conn", "side", "how", "forwarded", "detail"]
+        case .closedByProxy: ["conn", "side", "how", "fault"]
+        case .connEnded: ["conn", "up_bytes", "down_bytes", "up_dropped", "down_dropped"]
+        case .faultOn: ["fault", "kind", "direction", "toxicity", "target"]
+        case .faultOff: ["fault", "dropped_bytes"]
+        case .faultSkipped: ["fault", "conn"]
+        case .holdFull: ["conn", "flow", "bytes", "fault"]
+        case .frame: ["conn", "flow", "opcode", "length", "fin"]
+        case .frameDropped: ["conn", "flow", "opcode", "length", "fault"]
+        }
+    }
+
+    public var meaning: String {
+        switch self {
+        case .listening: "the proxy listens on `listen` and forwards to `upstream`"
+        case .apiListening: "the control API listens (`flatline proxy --api`)"
+        case .listenerClosed: "the listener was closed (a `refuse` fault); new connections are refused"
+        case .connOpened: "a client connection was accepted; `conn` numbers it from 1"
+        case .upstreamConnected: "its server leg is connected"
+        case .upstreamFailed: "the server could not be reached; the client leg is closed"
+        case .upgraded: "the server answered the WebSocket upgrade with 101"
+        case .httpResponse: "the server answered the upgrade with another status"
+        case .connClosed: "one peer closed its side (`how`: fin or rst); `forwarded: false` when a fault withholds it"
+        case .closedByProxy: "the proxy closed a leg because of a fault"
+        case .connEnded: "both legs are gone; bytes forwarded and dropped per direction"
+        case .faultOn: "a fault was added"
+        case .faultOff: "a fault was removed; `dropped_bytes` it discarded"
+        case .faultSkipped: "a fault with a toxicity below 1 passed over this connection"
+        case .holdFull: "a hold reached its cap; the proxy stopped reading from the sender"
+        case .frame: "a WebSocket frame passed (with observe-frames)"
+        case .frameDropped: "a drop-frames fault removed a frame"
+        }
+    }
+}
+
+public enum WireEventType: String, CataloguedEvent {
+    case syn, fin, rst, frame, retransmission
+
+    public static var source: EventSource { .wire }
+
+    public var fields: [String] {
+        switch self {
+        case .syn, .fin, .rst: []
+        case .frame: ["opcode", "length"]
+        case .retransmission: ["bytes"]
+        }
+    }
+
+    public var meaning: String {
+        switch self {
+        case .syn: "a connection attempt"
+        case .fin: "a FIN"
+        case .rst: "a reset"
+        case .frame: "a WebSocket frame, decoded from the TCP stream (in order, retransmissions skipped)"
+        case .retransmission: "a segment sent again"
+        }
+    }
+}
+
+public enum RunnerEventType: String, CataloguedEvent {
+    case scenario, configuration, capture, step, teardown, verdict
+
+    public static var source: EventSource { .runner }
+
+    public var fields: [String] {
+        switch self {
+        case .scenario: ["file", "text"]
+        case .configuration: ["name", "seed", "settings", "server_port", "proxy_port"]
+        case .capture: ["status", "path", "reason"]
+        case .step: ["index", "label", "ok", "error"]
+        case .teardown: []
+        case .verdict: ["check", "label", "outcome", "ok", "message", "measured_ms", "bound_ms", "margin_ms"]
+        }
+    }
+
+    public var meaning: String {
+        switch self {
+        case .scenario: "recordings: the scenario file as it was run"
+        case .configuration: "recordings: the resolved settings and the ports"
+        case .capture: "the wire capture `started`, or `skipped` with the reason"
+        case .step: "a timeline step began (its time is the reference of the checks that follow)"
+        case .teardown: "the run ends; events after it never count"
+        case .verdict: "recordings: one per check; `outcome` is passed, failed or not-judged"
+        }
+    }
+}
+
+/// Every event type of every source, in one place: scenario validation, the documentation and
+/// the tests read it from here.
+public enum EventCatalog {
+    public struct Entry: Sendable, Hashable {
+        public var source: EventSource
+        public var type: String
+        public var fields: [String]
+        public var meaning: String
+    }
+
+    public static let entries: [Entry] =
+        entries(ClientEventType.self) + entries(ServerEventType.self) + entries(ProxyEventType.self)
+        + entries(WireEventType.self) + entries(RunnerEventType.self)
+
+    private static func entries<T: CataloguedEvent>(_: T.Type) -> [Entry] {
+        T.allCases.map { Entry(source: T.source, type: $0.rawValue, fields: $0.fields, meaning: $0.meaning) }
+    }
+
+    public static func types(of source: EventSource) -> [Entry] { entries.filter { $0.source == source } }
+
+    public static func entry(source: String, type: String) -> Entry? {
+        entries.first { $0.source.rawValue == source && $0.type == type }
+    }
+
+    /// The fields an event of this type may carry: its own and its source's common ones.
+    public static func allowedFields(source: EventSource, type: String) -> [String] {
+        (entries.first { $0.source == source && $0.type == type }?.fields ?? []) + source.commonFields
+    }
+
+    /// The documentation table of one source, as written in docs/events.md.
+    public static func markdownTable(_ source: EventSource) -> String {
+        var lines = ["| type | fields | meaning |", "|---|---|---|"]
+        for entry in types(of: source) {
+            let fields = entry.fields.map { "`\($0)`" }.joined(separator: ", ")
+            lines.append("| `\(entry.type)` | \(fields) | \(entry.meaning) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Whether `record` is a declared type with only declared fields (a description of what is not).
+    public static func problem(with record: EventRecord) -> String? {
+        guard let source = EventSource(rawValue: record.source) else { return "unknown source '\(record.source)'" }
+        guard entry(source: record.source, type: record.type) != nil else { return "undeclared \(record.source) event '\(record.type)'" }
+        let allowed = allowedFields(source: source, type: record.type)
+        if let stray = record.fields.keys.first(where: { !allowed.contains($0) }) {
+            return "\(record.source) \(record.type) has undeclared field '\(stray)'"
+        }
+        return nil
+    }
+}
+
+extension EventRecord {
+    /// A record of a catalogued type.
+    public init<T: CataloguedEvent>(t: Duration, _ type: T, fields: JSONObject = [:]) {
+        self.init(t: t, source: T.source.rawValue, type: type.rawValue, fields: fields)
+    }
+}
