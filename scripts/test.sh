@@ -26,6 +26,16 @@ if ! "$flatline" run --jobs 2 --quiet --capture --junit .build/reports/scenarios
     echo "FAILED: the bundled scenario suite"
     status=1
 fi
+echo "--- bundled scenarios as an unprivileged user (must pass; wire checks are not judged without capture)"
+if [ "$(id -u)" = 0 ]; then
+    if ! setpriv --reuid=65534 --regid=65534 --clear-groups --reset-env \
+        "$flatline" run --jobs 2 --quiet --no-record --capture scenarios/; then
+        echo "FAILED: the bundled scenario suite as nobody"
+        status=1
+    fi
+else
+    echo "(already unprivileged: the run above was it)"
+fi
 echo "--- external clients (must pass)"
 if ! "$flatline" run --quiet --capture --junit .build/reports/clients.xml scenarios/clients/; then
     echo "FAILED: the external-client scenarios"

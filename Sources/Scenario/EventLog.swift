@@ -34,7 +34,9 @@ public final class EventLog: Sendable {
         state.withLockedValue { $0.listeners.append(body) }
     }
 
-    public func record(_ event: EventRecord) {
+    /// Records `event` and returns it as recorded (its time rounded to microseconds).
+    @discardableResult
+    public func record(_ event: EventRecord) -> EventRecord {
         // Recordings keep microseconds; rounding here makes a live run and its replay identical.
         var event = event
         event.t = .nanoseconds((event.t.nanoseconds + 500) / 1000 * 1000)
@@ -53,6 +55,7 @@ public final class EventLog: Sendable {
         }
         for continuation in ready { continuation.resume(returning: event) }
         for listener in listeners { listener(event) }
+        return event
     }
 
     public func record<T: CataloguedEvent>(_ type: T, fields: JSONObject = [:], at instant: Instant? = nil) {

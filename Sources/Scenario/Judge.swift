@@ -38,16 +38,43 @@ public struct Slack: Sendable, Hashable, CustomStringConvertible {
 
 /// The outcome of one check.
 public struct Verdict: Sendable, Hashable {
+    /// Passed, failed, or not judged: a check that saw no evidence never passes.
+    public enum Outcome: String, Sendable, Hashable {
+        case passed
+        case failed
+        /// Nothing in the run could have produced the evidence (no capture, no source of those
+        /// events); `message` says why.
+        case notJudged = "not-judged"
+    }
+
     /// `step 4` or `assert 2`.
     public var check: String
     public var label: String
     public var location: String
-    public var ok: Bool
+    public var outcome: Outcome
     public var measured: Duration?
     public var bound: Duration?
     public var message: String
     /// Whether the bound is a minimum (`>=`) rather than a maximum.
     public var isLowerBound = false
+    /// The run time the check was measured from (see ``TimelineRule``).
+    public var reference: Duration?
+
+    public init(
+        check: String, label: String, location: String, outcome: Outcome, measured: Duration? = nil, bound: Duration? = nil,
+        message: String, reference: Duration? = nil
+    ) {
+        self.check = check
+        self.label = label
+        self.location = location
+        self.outcome = outcome
+        self.measured = measured
+        self.bound = bound
+        self.message = message
+        self.reference = reference
+    }
+
+    public var failed: Bool { outcome == .failed }
 
     /// How far the measurement stayed inside the bound (negative when outside).
     public var margin: Duration? {
@@ -55,14 +82,99 @@ public struct Verdict: Sendable, Hashable {
         return isLowerBound ? measured - bound : bound - measured
     }
 
-    public var line: String { "\(ok ? "✓" : "✗") \(check): \(label) — \(message)" }
+    public var symbol: String {
+        switch outcome {
+        case .passed: "✓"
+        case .failed: "✗"
+        case .notJudged: "–"
+        }
+    }
+
+    public var line: String { "\(symbol) \(check): \(label) — \(outcome == .notJudged ? "not judged: " : "")\(message)" }
 
     public var json: JSONObject {
-        var object: JSONObject = ["check": .string(check), "label": .string(label), "ok": .bool(ok), "message": .string(message)]
+        var object: JSONObject = [
+            "check": .string(check), "label": .string(label), "outcome": .string(outcome.rawValue), "ok": .bool(outcome == .passed),
+            "message": .string(message),
+        ]
         if let measured { object["measured_ms"] = .double(measured.roundedMilliseconds) }
         if let bound { object["bound_ms"] = .double(bound.roundedMilliseconds) }
         if let margin { object["margin_ms"] = .double(margin.roundedMilliseconds) }
         return object
+    }
+}
+
+/// The one rule for "which instant is a check measured from", used by the live walker (to know
+/// how long to wait) and by the judge (to measure): a check is measured from the recorded time of
+/// the latest action, `wait` or `after` step before it; before any such step, from the run's start.
+/// A step's recorded time is its `runner step` event: when an action began, when a wait ended,
+/// when the awaited event happened.
+public enum TimelineRule {
+    /// The step whose recorded time `step` is measured from (nil: the run's start).
+    public static func referenceStep(of step: Step, in timeline: [Step]) -> Step? {
+        timeline.last { $0.index < step.index && !$0.isCheck }
+    }
+
+    /// The instant `step` is measured from, given the recorded step times; nil when the step it
+    /// depends on never ran.
+    public static func reference(of step: Step, in timeline: [Step], stepTimes: [Int: Duration]) -> Duration? {
+        guard let previous = referenceStep(of: step, in: timeline) else { return .zero }
+        return stepTimes[previous.index]
+    }
+
+    /// The recorded times of the steps that ran (a failed `after` has none).
+    public static func stepTimes(_ events: [EventRecord]) -> [Int: Duration] {
+        var times: [Int: Duration] = [:]
+        for event in events where event.source == EventSource.runner.rawValue && event.type == RunnerEventType.step.rawValue {
+            if let index = event.fields["index"]?.intValue, event.fields["ok"] != false { times[Int(index)] = event.t }
+        }
+        return times
+    }
+}
+
+/// What a run could have observed: a check whose events no source of the run could produce is
+/// not judged, with the reason.
+public struct Evidence: Sendable {
+    /// Why wire events are missing (nil: the wire was captured).
+    public var wireMissing: String?
+    /// Why client events are missing (nil: a source of them existed).
+    public var clientMissing: String?
+
+    public init(wireMissing: String? = nil, clientMissing: String? = nil) {
+        self.wireMissing = wireMissing
+        self.clientMissing = clientMissing
+    }
+
+    /// Reads what was observed off a recording.
+    public init(scenario: Scenario, events: [EventRecord]) {
+        let capture = events.first { $0.source == "runner" && $0.type == RunnerEventType.capture.rawValue }
+        if capture?.fields["status"] == "started" {
+            wireMissing = nil
+        } else {
+            wireMissing = capture?.fields["reason"]?.stringValue ?? "the run was not captured (use capture: true or --capture)"
+        }
+        // The built-in client reports its own events; an external one only if it prints them.
+        if case .external = scenario.client {
+            let own: Set<String> = [ClientEventType.output.rawValue, ClientEventType.exited.rawValue]
+            let printed = events.contains { $0.source == "client" && !own.contains($0.type) }
+            clientMissing = printed ? nil : "the external client printed no events in the schema (only output), so nothing observed its connections"
+        }
+    }
+
+    /// Why events of `pattern` cannot have been observed in this run, or nil.
+    public func missing(for pattern: EventPattern) -> String? {
+        switch pattern.source {
+        case "wire": wireMissing
+        case "client" where pattern.type != ClientEventType.output.rawValue && pattern.type != ClientEventType.exited.rawValue: clientMissing
+        default: nil
+        }
+    }
+
+    func missing(for assertion: Assertion) -> String? {
+        switch assertion.kind {
+        case .count(let pattern, _, _), .spread(let pattern, _, _): missing(for: pattern)
+        case .maxConcurrent, .reconnectGaps, .reconnectGapsNonDecreasing, .reconnectGapSpread: clientMissing
+        }
     }
 }
 
@@ -96,63 +208,73 @@ extension String {
 /// Judges a scenario over a recording alone: a live run and the replay of its recording give the
 /// same verdicts.
 public enum Judge {
-    public static func judge(_ scenario: Scenario, events allEvents: [EventRecord], slack: Slack = .none) -> [Verdict] {
+    /// Judges every check. `strict` turns "not judged" into a failure.
+    public static func judge(_ scenario: Scenario, events allEvents: [EventRecord], slack: Slack = .none, strict: Bool = false) -> [Verdict] {
         // Only what happened before teardown counts.
-        let cut = allEvents.firstIndex { $0.source == "runner" && $0.type == "teardown" } ?? allEvents.endIndex
+        let cut = allEvents.firstIndex { $0.source == "runner" && $0.type == RunnerEventType.teardown.rawValue } ?? allEvents.endIndex
         let events = Array(allEvents[..<cut])
-        let end = allEvents[..<cut].last?.t ?? .zero
-        var stepTimes: [Int: Duration] = [:]
-        for event in events where event.source == "runner" && event.type == "step" {
-            if let index = event.fields["index"]?.intValue, event.fields["ok"] != false { stepTimes[Int(index)] = event.t }
+        let evidence = Evidence(scenario: scenario, events: events)
+        var verdicts = checks(scenario, events: events, evidence: evidence, slack: slack)
+        if strict {
+            for index in verdicts.indices where verdicts[index].outcome == .notJudged {
+                verdicts[index].outcome = .failed
+                verdicts[index].message = "not judged, and --strict counts that as a failure: \(verdicts[index].message)"
+            }
         }
+        return verdicts
+    }
+
+    private static func checks(_ scenario: Scenario, events: [EventRecord], evidence: Evidence, slack: Slack) -> [Verdict] {
+        let end = events.last?.t ?? .zero
+        let stepTimes = TimelineRule.stepTimes(events)
         let env = scenario.environment
         var verdicts: [Verdict] = []
-        let captured = events.contains { $0.source == "runner" && $0.type == "capture" && $0.fields["status"] == "started" }
-        let captureNote = events.first { $0.source == "runner" && $0.type == "capture" }?.fields["reason"]?.stringValue ?? "the run was not captured (use capture: true or --capture)"
 
         for step in scenario.timeline {
             let check = "step \(step.index)"
-            // The reference: the latest action/after/wait step before this one.
-            let previous = scenario.timeline.last { $0.index < step.index && !$0.isCheck }
-            let reference: Duration?
-            if let previous { reference = stepTimes[previous.index] } else { reference = .zero }
-
-            if !captured, case .expect(let pattern, _, _) = step.kind, pattern.source == "wire" {
-                verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: true, message: "skipped: \(captureNote)"))
-                continue
-            }
-            if !captured, case .expectNone(let pattern, _) = step.kind, pattern.source == "wire" {
-                verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: true, message: "skipped: \(captureNote)"))
-                continue
+            let reference = TimelineRule.reference(of: step, in: scenario.timeline, stepTimes: stepTimes)
+            func verdict(_ outcome: Verdict.Outcome, _ message: String, measured: Duration? = nil, bound: Duration? = nil) {
+                verdicts.append(Verdict(check: check, label: step.label, location: step.location, outcome: outcome, measured: measured, bound: bound, message: message, reference: reference))
             }
             switch step.kind {
             case .after(let pattern, _):
                 if stepTimes[step.index] == nil {
-                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, message: "\(pattern) never happened, so the rest of the timeline did not run"))
+                    if let missing = evidence.missing(for: pattern) {
+                        verdict(.notJudged, "\(pattern) could not be observed (\(missing)), so the rest of the timeline did not run")
+                    } else {
+                        verdict(.failed, "\(pattern) never happened, so the rest of the timeline did not run")
+                    }
                 }
             case .expect(let pattern, let within, let notBefore):
+                if let missing = evidence.missing(for: pattern) {
+                    verdict(.notJudged, missing)
+                    continue
+                }
                 guard let reference else {
-                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, message: "not reached: an earlier step did not complete"))
+                    verdict(.failed, "not reached: an earlier step did not complete")
                     continue
                 }
                 let bound = slack.widen((try? within.duration(env)) ?? .zero)
                 let earliest = (try? notBefore?.duration(env)) ?? nil
-                let match = events.first { $0.t >= reference && pattern.matches($0) }
-                guard let match else {
+                guard let match = events.first(where: { $0.t >= reference && pattern.matches($0) }) else {
                     let seen = events.filter { $0.t >= reference && $0.source == pattern.source && $0.type == pattern.type }.prefix(3)
                     let instead = seen.isEmpty ? "" : "; saw instead: " + seen.map { describe($0, from: reference) }.joined(separator: ", ")
-                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, bound: bound, message: "\(pattern) not seen within \(bound.short) (\(within))\(instead)"))
+                    verdict(.failed, "\(pattern) not seen within \(bound.short) (\(within))\(instead)", bound: bound)
                     continue
                 }
                 let measured = match.t - reference
                 if measured > bound {
-                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, measured: measured, bound: bound, message: "seen after \(measured.short), bound \(bound.short) (\(within)), late by \((measured - bound).short)"))
+                    verdict(.failed, "seen after \(measured.short), bound \(bound.short) (\(within)), late by \((measured - bound).short)", measured: measured, bound: bound)
                 } else if let earliest, measured < earliest {
-                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, measured: measured, bound: bound, message: "seen after \(measured.short), earlier than allowed (not before \(earliest.short))"))
+                    verdict(.failed, "seen after \(measured.short), earlier than allowed (not before \(earliest.short))", measured: measured, bound: bound)
                 } else {
-                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: true, measured: measured, bound: bound, message: "\(measured.short) ≤ \(bound.short) (margin \((bound - measured).short))"))
+                    verdict(.passed, "\(measured.short) ≤ \(bound.short) (margin \((bound - measured).short))", measured: measured, bound: bound)
                 }
             case .expectNone(let pattern, let window):
+                if let missing = evidence.missing(for: pattern) {
+                    verdict(.notJudged, missing)
+                    continue
+                }
                 let range: ClosedRange<Duration>?
                 let windowText: String
                 switch window {
@@ -161,55 +283,55 @@ public enum Judge {
                     range = reference.map { $0...($0 + length) }
                     windowText = "the \(length.short) after the previous step"
                 case .whileFault(let name):
-                    let on = events.first { $0.source == "proxy" && $0.type == "fault-on" && $0.fields["fault"]?.stringValue == name }?.t
-                    // The window closes when the step that heals the fault begins: what the healing
-                    // itself releases (a withheld FIN, held bytes) belongs after it.
-                    let added = scenario.timeline.first { candidate in
-                        if case .action(_, .addFault(let fault)) = candidate.kind { return fault.name == name }
-                        return false
-                    }?.index ?? 0
-                    let healing = scenario.timeline.first { candidate in
-                        guard candidate.index > added, case .action(_, let action) = candidate.kind else { return false }
-                        switch action {
-                        case .removeFault(let healed): return healed == name
-                        case .heal: return true
-                        default: return false
-                        }
-                    }
-                    let off = healing.flatMap { stepTimes[$0.index] }
-                        ?? events.first { $0.source == "proxy" && $0.type == "fault-off" && $0.fields["fault"]?.stringValue == name && $0.t >= (on ?? .zero) }?.t
-                    range = on.map { $0...max($0, off ?? end) }
+                    range = faultWindow(name, scenario: scenario, events: events, stepTimes: stepTimes, end: end)
                     windowText = "while '\(name)' was on"
                 }
                 guard let range else {
-                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, message: "not reached: the window never opened"))
+                    verdict(.failed, "not reached: the window never opened")
                     continue
                 }
                 if let violation = events.first(where: { range.contains($0.t) && pattern.matches($0) }) {
-                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, message: "\(describe(violation, from: range.lowerBound)) during \(windowText)"))
+                    verdict(.failed, "\(describe(violation, from: range.lowerBound)) during \(windowText)")
                 } else {
-                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: true, message: "none during \(windowText) (\((range.upperBound - range.lowerBound).short))"))
+                    verdict(.passed, "none during \(windowText) (\((range.upperBound - range.lowerBound).short))")
                 }
             case .action, .wait:
                 if stepTimes[step.index] == nil {
-                    verdicts.append(Verdict(check: check, label: step.label, location: step.location, ok: false, message: "not performed: the timeline stopped earlier"))
+                    verdict(.failed, "not performed: the timeline stopped earlier")
                 }
             }
         }
 
         for (index, assertion) in scenario.assertions.enumerated() {
-            let onTheWire: Bool
-            switch assertion.kind {
-            case .count(let pattern, _, _), .spread(let pattern, _, _): onTheWire = pattern.source == "wire"
-            default: onTheWire = false
-            }
-            if onTheWire && !captured {
-                verdicts.append(Verdict(check: "assert \(index + 1)", label: assertion.text, location: assertion.location, ok: true, message: "skipped: \(captureNote)"))
+            let check = "assert \(index + 1)"
+            if let missing = evidence.missing(for: assertion) {
+                verdicts.append(Verdict(check: check, label: assertion.text, location: assertion.location, outcome: .notJudged, message: missing))
                 continue
             }
-            verdicts.append(judge(assertion, check: "assert \(index + 1)", events: events, env: env))
+            verdicts.append(judge(assertion, check: check, events: events, env: env))
         }
         return verdicts
+    }
+
+    /// From the fault's `fault-on` to the start of the step that heals it: what the healing itself
+    /// releases (a withheld FIN, held bytes) belongs after the window.
+    static func faultWindow(_ name: String, scenario: Scenario, events: [EventRecord], stepTimes: [Int: Duration], end: Duration) -> ClosedRange<Duration>? {
+        let on = events.first { $0.source == "proxy" && $0.type == ProxyEventType.faultOn.rawValue && $0.fields["fault"]?.stringValue == name }?.t
+        let added = scenario.timeline.first { candidate in
+            if case .action(_, .addFault(let fault)) = candidate.kind { return fault.name == name }
+            return false
+        }?.index ?? 0
+        let healing = scenario.timeline.first { candidate in
+            guard candidate.index > added, case .action(_, let action) = candidate.kind else { return false }
+            switch action {
+            case .removeFault(let healed): return healed == name
+            case .heal: return true
+            default: return false
+            }
+        }
+        let off = healing.flatMap { stepTimes[$0.index] }
+            ?? events.first { $0.source == "proxy" && $0.type == ProxyEventType.faultOff.rawValue && $0.fields["fault"]?.stringValue == name && $0.t >= (on ?? .zero) }?.t
+        return on.map { $0...max($0, off ?? end) }
     }
 
     static func describe(_ event: EventRecord, from reference: Duration) -> String {
@@ -223,7 +345,10 @@ public enum Judge {
 
     static func judge(_ assertion: Assertion, check: String, events: [EventRecord], env: [String: DurationExpression.Value]) -> Verdict {
         func verdict(_ ok: Bool, _ message: String, measured: Duration? = nil, bound: Duration? = nil, lower: Bool = false) -> Verdict {
-            var verdict = Verdict(check: check, label: assertion.text, location: assertion.location, ok: ok, measured: measured, bound: bound, message: message)
+            var verdict = Verdict(
+                check: check, label: assertion.text, location: assertion.location, outcome: ok ? .passed : .failed, measured: measured, bound: bound,
+                message: message
+            )
             verdict.isLowerBound = lower
             return verdict
         }

@@ -47,39 +47,51 @@ public enum Reports {
     public static func summary(_ results: [ScenarioResult], wall: Duration) -> [String] {
         let nameWidth = max(8, results.map(\.scenario.name.count).max() ?? 8)
         var lines = [""]
-        lines.append("scenario".padding(nameWidth) + "  result  checks   smallest margin   time")
+        lines.append("scenario".padding(nameWidth) + "  result  checks   not judged  smallest margin   time")
         for result in results {
-            let passed = result.verdicts.filter(\.ok).count
+            let passed = result.verdicts.filter { $0.outcome == .passed }.count
             let status = result.setupError != nil ? "ERROR " : (result.passed ? "pass  " : "FAIL  ")
             let margin = result.smallestMargin.map { $0.short } ?? "—"
             let checks = "\(passed)/\(result.verdicts.count)"
-            lines.append(result.scenario.name.padding(nameWidth) + "  " + status + "  " + checks.padding(7) + "  " + margin.padding(16) + "  " + result.duration.short)
+            let unjudged = result.notJudged == 0 ? "—" : String(result.notJudged)
+            lines.append(
+                result.scenario.name.padding(nameWidth) + "  " + status + "  " + checks.padding(7) + "  " + unjudged.padding(10) + "  "
+                    + margin.padding(16) + "  " + result.duration.short
+            )
         }
         let failed = results.filter { !$0.passed }.count
         let allMargins = results.compactMap(\.smallestMargin)
         let smallest = allMargins.min().map { ", smallest margin \($0.short)" } ?? ""
+        let unjudged = results.reduce(0) { $0 + $1.notJudged }
+        let unjudgedText = unjudged == 0 ? "" : ", \(unjudged) checks not judged"
         lines.append("")
-        lines.append("\(results.count - failed) passed, \(failed) failed (\(results.count) scenarios in \(wall.short)\(smallest))")
+        lines.append("\(results.count - failed) passed, \(failed) failed (\(results.count) scenarios in \(wall.short)\(smallest)\(unjudgedText))")
         return lines
     }
 
     public static func junit(_ results: [ScenarioResult]) -> String {
         var xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
         let totalTests = results.reduce(0) { $0 + max(1, $1.verdicts.count) }
-        let totalFailures = results.reduce(0) { $0 + $1.verdicts.filter { !$0.ok }.count + ($1.setupError == nil ? 0 : 1) }
-        xml += #"<testsuites name="flatline" tests="\#(totalTests)" failures="\#(totalFailures)">"# + "\n"
+        let totalFailures = results.reduce(0) { $0 + $1.verdicts.filter(\.failed).count + ($1.setupError == nil ? 0 : 1) }
+        let totalSkipped = results.reduce(0) { $0 + $1.notJudged }
+        xml += #"<testsuites name="flatline" tests="\#(totalTests)" failures="\#(totalFailures)" skipped="\#(totalSkipped)">"# + "\n"
         for result in results {
-            let failures = result.verdicts.filter { !$0.ok }.count
+            let failures = result.verdicts.filter(\.failed).count
             let seconds = String(format: result.duration.milliseconds / 1000, decimals: 3)
-            xml += #"  <testsuite name="\#(escape(result.scenario.file))" tests="\#(max(1, result.verdicts.count))" failures="\#(failures)" errors="\#(result.setupError == nil ? 0 : 1)" time="\#(seconds)">"# + "\n"
+            xml += #"  <testsuite name="\#(escape(result.scenario.file))" tests="\#(max(1, result.verdicts.count))" failures="\#(failures)" errors="\#(result.setupError == nil ? 0 : 1)" skipped="\#(result.notJudged)" time="\#(seconds)">"# + "\n"
             if let setupError = result.setupError {
                 xml += #"    <testcase name="setup" classname="\#(escape(result.scenario.name))"><error message="\#(escape(setupError))"/></testcase>"# + "\n"
             }
             for verdict in result.verdicts {
                 let name = "\(verdict.check): \(verdict.label)"
                 xml += #"    <testcase name="\#(escape(name))" classname="\#(escape(result.scenario.name))" file="\#(escape(result.scenario.file))">"#
-                if !verdict.ok {
+                switch verdict.outcome {
+                case .failed:
                     xml += #"<failure message="\#(escape(verdict.message))" type="expectation">\#(escape(verdict.location)): \#(escape(verdict.message))</failure>"#
+                case .notJudged:
+                    xml += #"<skipped message="not judged: \#(escape(verdict.message))"/>"#
+                case .passed:
+                    break
                 }
                 xml += "</testcase>\n"
             }

@@ -19,6 +19,8 @@ public struct RunOptions: Sendable {
     public var verbose = false
     /// Show nothing while running.
     public var quiet = false
+    /// Count checks that could not be judged (no capture, no source of their events) as failures.
+    public var strict = false
     /// Capture the wire (libpcap) for every scenario, not only those with `capture: true`.
     public var capture = false
     /// The `flatline` executable, for scenarios that run the server as a child process.
@@ -40,7 +42,21 @@ public struct ScenarioResult: Sendable {
     /// The console timeline of this run (for JUnit's system-out).
     public var timeline: [String]
 
-    public var passed: Bool { setupError == nil && verdicts.allSatisfy(\.ok) }
+    public var passed: Bool { setupError == nil && !verdicts.contains(where: \.failed) }
+
+    /// Checks that could not be judged (they count as passed unless the run is strict).
+    public var notJudged: Int { verdicts.filter { $0.outcome == .notJudged }.count }
+
+    public init(
+        scenario: Scenario, verdicts: [Verdict], setupError: String?, duration: Duration, recordingPath: String?, timeline: [String]
+    ) {
+        self.scenario = scenario
+        self.verdicts = verdicts
+        self.setupError = setupError
+        self.duration = duration
+        self.recordingPath = recordingPath
+        self.timeline = timeline
+    }
 
     /// The smallest margin of the checks that measured one.
     public var smallestMargin: Duration? { verdicts.compactMap(\.margin).min() }
@@ -130,7 +146,7 @@ public final class ScenarioRunner: Sendable {
         await capture?.stop()
 
         let events = log.events
-        let verdicts = setupError == nil ? Judge.judge(scenario, events: events, slack: options.slack) : []
+        let verdicts = setupError == nil ? Judge.judge(scenario, events: events, slack: options.slack, strict: options.strict) : []
         for verdict in verdicts { say("  " + verdict.line) }
         if let setupError { say("  ✗ setup: \(setupError)") }
         var recordingPath: String?
@@ -153,10 +169,14 @@ public final class ScenarioRunner: Sendable {
         return String(format: seconds, decimals: 3).leftPadded(8) + "s ⏵ step \(index): \(label)" + (failed ? " — FAILED\(error)" : "")
     }
 
-    /// Walks the timeline. Times are relative to the run's start.
+    /// Walks the timeline. Times are relative to the run's start; every check's reference comes
+    /// from ``TimelineRule``, the same rule the judge measures with.
     private func walk(world: World, log: EventLog, say: @escaping @Sendable (String) -> Void) async {
         let env = scenario.environment
-        var reference = Duration.zero
+        let timeline = scenario.timeline
+        // A check that cannot be judged (no capture) is not waited for: it must not move the timeline.
+        let evidence = Evidence(scenario: scenario, events: log.events)
+        var stepTimes: [Int: Duration] = [:]
         var lastDeadline = Duration.zero
         var pending: [(EventPattern, Duration, Duration)] = []
         /// Expectations since the last action that are not decided yet, and windows still open.
@@ -168,8 +188,14 @@ public final class ScenarioRunner: Sendable {
             undecided.removeAll()
             await sleep(until: windowEnd, log: log)
         }
-        for step in scenario.timeline {
+        func recordStep(_ step: Step, at time: Duration, _ extra: JSONObject = [:]) -> Duration {
+            var fields: JSONObject = ["index": .int(Int64(step.index)), "label": .string(step.label)]
+            for (key, value) in extra { fields[key] = value }
+            return log.record(EventRecord(t: time, RunnerEventType.step, fields: fields)).t
+        }
+        for step in timeline {
             if Task.isCancelled { return }
+            let reference = TimelineRule.reference(of: step, in: timeline, stepTimes: stepTimes) ?? log.now
             switch step.kind {
             case .action(let at, let action):
                 var target = reference
@@ -179,35 +205,32 @@ public final class ScenarioRunner: Sendable {
                 case nil: await settle()
                 }
                 await sleep(until: target, log: log)
-                var fields: JSONObject = ["index": .int(Int64(step.index)), "label": .string(step.label)]
                 // The step's time is when it began: what it causes comes after it.
                 let began = log.now
+                var failure: JSONObject = [:]
                 do {
                     try await world.perform(action)
                 } catch {
-                    fields["ok"] = false
-                    fields["error"] = .string("\(error)")
+                    failure = ["ok": false, "error": .string("\(error)")]
                 }
-                log.record(EventRecord(t: began, RunnerEventType.step, fields: fields))
-                reference = began
+                stepTimes[step.index] = recordStep(step, at: began, failure)
             case .wait(let expression):
-                let target = reference + ((try? expression.duration(env)) ?? .zero)
-                await sleep(until: target, log: log)
-                log.record(EventRecord(t: log.now, RunnerEventType.step, fields: ["index": .int(Int64(step.index)), "label": .string(step.label)]))
-                reference = target
+                await sleep(until: reference + ((try? expression.duration(env)) ?? .zero), log: log)
+                stepTimes[step.index] = recordStep(step, at: log.now)
             case .after(let pattern, let within):
                 let deadline = reference + ((try? within.duration(env)) ?? .seconds(30))
                 guard let event = await log.wait(for: pattern, from: reference, until: deadline) else {
-                    log.record(EventRecord(t: log.now, RunnerEventType.step, fields: ["index": .int(Int64(step.index)), "label": .string(step.label), "ok": false, "error": .string("\(pattern) did not happen")]))
+                    _ = recordStep(step, at: log.now, ["ok": false, "error": .string("\(pattern) did not happen")])
                     return
                 }
-                log.record(EventRecord(t: event.t, RunnerEventType.step, fields: ["index": .int(Int64(step.index)), "label": .string(step.label)]))
-                reference = event.t
+                stepTimes[step.index] = recordStep(step, at: event.t)
             case .expect(let pattern, let within, _):
+                guard evidence.missing(for: pattern) == nil else { continue }
                 let entry = (pattern, reference, reference + options.slack.widen((try? within.duration(env)) ?? .zero))
                 pending.append(entry)
                 undecided.append(entry)
-            case .expectNone(_, let window):
+            case .expectNone(let pattern, let window):
+                guard evidence.missing(for: pattern) == nil else { continue }
                 if case .duration(let expression) = window {
                     let end = reference + ((try? expression.duration(env)) ?? .zero)
                     lastDeadline = max(lastDeadline, end)
@@ -220,7 +243,8 @@ public final class ScenarioRunner: Sendable {
         for (pattern, from, deadline) in pending {
             _ = await log.wait(for: pattern, from: from, until: deadline)
         }
-        await sleep(until: max(lastDeadline, reference) + .milliseconds(20), log: log)
+        let last = stepTimes.values.max() ?? .zero
+        await sleep(until: max(lastDeadline, last) + .milliseconds(20), log: log)
     }
 
     private func sleep(until target: Duration, log: EventLog) async {

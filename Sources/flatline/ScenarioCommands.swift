@@ -29,6 +29,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print only failures and the summary.") var quiet = false
     @Flag(help: "Print every event.") var verbose = false
     @Flag(help: "Capture the wire with libpcap (capture.pcap in each run folder, wire events in the recording); needs root or CAP_NET_RAW.") var capture = false
+    @Flag(help: "Count checks that could not be judged (no capture, no source of their events) as failures.") var strict = false
 
     func run() async throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
@@ -62,6 +63,7 @@ struct RunCommand: AsyncParsableCommand {
         options.runsDirectory = noRecord ? nil : runsDir
         options.verbose = verbose
         options.capture = capture
+        options.strict = strict
         options.flatlineExecutable = currentExecutablePath()
         options.quiet = quiet || jobs > 1
         options.console = { LineWriter.standardOutput.write($0) }
@@ -73,7 +75,7 @@ struct RunCommand: AsyncParsableCommand {
             if jobs > 1, !quiet {
                 for line in result.timeline { LineWriter.standardOutput.write(line) }
             } else if quiet {
-                for verdict in result.verdicts where !verdict.ok { LineWriter.standardOutput.write("\(result.scenario.name): \(verdict.line)") }
+                for verdict in result.verdicts where verdict.outcome != .passed { LineWriter.standardOutput.write("\(result.scenario.name): \(verdict.line)") }
                 if let error = result.setupError { LineWriter.standardOutput.write("\(result.scenario.name): ✗ setup: \(error)") }
             }
             if verbose, let path = result.recordingPath { LineWriter.standardOutput.write("  recording: \(path)") }
@@ -155,6 +157,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Widen 'within' bounds: 20%, 50ms or 20%+50ms.") var slack: String = "0"
     @Flag(help: "Print every event.") var verbose = false
     @Option(help: "A capture (pcap) of the run, to show its wire events beside the others.") var pcap: String?
+    @Flag(help: "Count checks that could not be judged as failures.") var strict = false
 
     func run() throws {
         let slackValue: Slack
@@ -186,10 +189,12 @@ struct ReplayCommand: ParsableCommand {
         }
         LineWriter.standardOutput.write("▶ \(judged.name)  (replay of \(recording))")
         for line in Reports.timeline(events, verbose: verbose) { LineWriter.standardOutput.write(line) }
-        let verdicts = Judge.judge(judged, events: events, slack: slackValue)
+        let verdicts = Judge.judge(judged, events: events, slack: slackValue, strict: strict)
         for verdict in verdicts { LineWriter.standardOutput.write("  " + verdict.line) }
-        let failed = verdicts.filter { !$0.ok }.count
-        LineWriter.standardOutput.write("\(verdicts.count - failed) passed, \(failed) failed")
+        let failed = verdicts.filter(\.failed).count
+        let notJudged = verdicts.filter { $0.outcome == .notJudged }.count
+        let passed = verdicts.count - failed - notJudged
+        LineWriter.standardOutput.write("\(passed) passed, \(failed) failed" + (notJudged > 0 ? ", \(notJudged) not judged" : ""))
         if failed > 0 { throw ExitCode(1) }
     }
 }

@@ -43,7 +43,7 @@ struct JudgeTests {
             step(1100, 4), ev(1100, "proxy", "fault-off", ["fault": "cable"]), ev(1300, "client", "connected"),
         ]
         let verdicts = Judge.judge(s, events: events)
-        #expect(verdicts.map(\.ok) == [true, true])
+        #expect(verdicts.map(\.outcome) == [.passed, .passed])
         #expect(verdicts[0].measured == .milliseconds(500))
         #expect(verdicts[0].margin == .milliseconds(0))
     }
@@ -51,7 +51,7 @@ struct JudgeTests {
     @Test func lateEarlyAndMissingAreFailuresWithReasons() throws {
         let s = try scenario(timeline)
         let late = Judge.judge(s, events: [step(0, 1), ev(0, "proxy", "fault-on", ["fault": "cable"]), ev(501, "client", "disconnected", ["reason": "heartbeat-timeout"]), step(1000, 4)])
-        #expect(late[0].ok == false)
+        #expect(late[0].outcome == .failed)
         #expect(late[0].message.contains("late by 1.00ms"))
         let early = Judge.judge(s, events: [step(0, 1), ev(100, "client", "disconnected", ["reason": "heartbeat-timeout"]), step(1000, 4)])
         #expect(early[0].message.contains("earlier than allowed"))
@@ -66,23 +66,23 @@ struct JudgeTests {
             step(0, 1), ev(0, "proxy", "fault-on", ["fault": "cable"]), ev(450, "client", "disconnected", ["reason": "heartbeat-timeout"]),
             ev(700, "client", "connected", ["conn": 2]), step(1000, 4), ev(1000, "proxy", "fault-off", ["fault": "cable"]),
         ])
-        #expect(verdicts[1].ok == false)
+        #expect(verdicts[1].outcome == .failed)
         #expect(verdicts[1].message == "client connected {conn: 2} at +700ms during while 'cable' was on")
     }
 
     @Test func slackWidensWithin() throws {
         let s = try scenario(timeline)
         let events = [step(0, 1), ev(0, "proxy", "fault-on", ["fault": "cable"]), ev(550, "client", "disconnected", ["reason": "heartbeat-timeout"]), step(1000, 4)]
-        #expect(Judge.judge(s, events: events)[0].ok == false)
+        #expect(Judge.judge(s, events: events)[0].outcome == .failed)
         let slack = try Slack(parsing: "20%")
-        #expect(Judge.judge(s, events: events, slack: slack)[0].ok == true)
+        #expect(Judge.judge(s, events: events, slack: slack)[0].outcome == .passed)
     }
 
     @Test func eventsAfterTeardownDoNotCount() throws {
         let s = try scenario("  - wait: 100ms", assert: "  - count client connecting == 1")
         let events = [ev(0, "client", "connecting"), step(100, 1), ev(150, "runner", "teardown"), ev(160, "client", "connecting")]
         let verdicts = Judge.judge(s, events: events)
-        #expect(verdicts.filter { !$0.ok }.isEmpty)
+        #expect(verdicts.filter(\.failed).isEmpty)
     }
 
     @Test func assertionsOverTheWholeRun() throws {
@@ -101,10 +101,97 @@ struct JudgeTests {
         ]
         let verdicts = Judge.judge(s, events: events)
         #expect(verdicts.count == 4)
-        #expect(verdicts[0].ok == false, "two connections open at once")
+        #expect(verdicts[0].outcome == .failed, "two connections open at once")
         #expect(verdicts[0].message.contains("client 1 had 2 at once (#2, #3)"))
-        #expect(verdicts[1].ok == false, "gaps 200ms then 100ms shrink")
-        #expect(verdicts[2].ok == true)
-        #expect(verdicts[3].ok == false, "spread of 10ms")
+        #expect(verdicts[1].outcome == .failed, "gaps 200ms then 100ms shrink")
+        #expect(verdicts[2].outcome == .passed)
+        #expect(verdicts[3].outcome == .failed, "spread of 10ms")
+    }
+
+    /// A wire check without a capture saw nothing: it is not judged, never passed; --strict fails it.
+    @Test func wireChecksWithoutACaptureAreNotJudged() throws {
+        let s = try scenario("""
+              - fault: {type: blackhole, name: cable}
+              - expect-none: wire fin-or-rst to=client
+                while: cable
+              - expect: wire fin from=client
+                within: 1s
+              - at: +1s
+                heal: cable
+            """, assert: "  - count wire syn >= 1")
+        let events = [
+            ev(0, "runner", "capture", ["status": "skipped", "reason": "packet capture needs root or CAP_NET_RAW"]),
+            step(0, 1), ev(0, "proxy", "fault-on", ["fault": "cable"]), step(1000, 4),
+        ]
+        let verdicts = Judge.judge(s, events: events)
+        #expect(verdicts.map(\.outcome) == [.notJudged, .notJudged, .notJudged])
+        #expect(verdicts.allSatisfy { $0.message.contains("CAP_NET_RAW") })
+        #expect(verdicts[0].line.hasPrefix("– step 2"))
+        let strict = Judge.judge(s, events: events, strict: true)
+        #expect(strict.map(\.outcome) == [.failed, .failed, .failed])
+        #expect(strict[0].message.contains("--strict"))
+
+        // Captured, the same checks are judged: the FIN that was not there fails.
+        let captured = [ev(0, "runner", "capture", ["status": "started"])] + events.dropFirst() + [ev(1200, "wire", "syn")]
+        #expect(Judge.judge(s, events: captured).map(\.outcome) == [.passed, .failed, .passed])
+    }
+
+    /// An external client that prints no events gives no evidence of its connections: checks on
+    /// client events are not judged (before, they passed without a single observation).
+    @Test func anExternalClientThatPrintsNothingIsNotJudged() throws {
+        let text = """
+            name: silent
+            client: {command: [python3, client.py, "{url}"]}
+            timeline:
+              - fault: {type: blackhole, name: cable}
+              - expect-none: client connected
+                while: cable
+              - expect-none: client disconnected
+                for: 1s
+              - at: +1s
+                heal: cable
+            assert:
+              - max-concurrent client connections <= 1
+              - count client output >= 1
+            """
+        let s = try Scenario.parse(text, file: "silent.yaml")
+        let events = [step(0, 1), ev(0, "proxy", "fault-on", ["fault": "cable"]), ev(5, "client", "output", ["line": "hello"]), step(1000, 4)]
+        let verdicts = Judge.judge(s, events: events)
+        #expect(verdicts.map(\.outcome) == [.notJudged, .notJudged, .notJudged, .passed])
+        #expect(verdicts[0].message.contains("printed no events"))
+        // Once it prints events in the schema, the same checks are judged.
+        let printing = events + [ev(1100, "client", "connected", ["conn": 1])]
+        #expect(Judge.judge(s, events: printing).map(\.outcome) == [.passed, .passed, .passed, .passed])
+    }
+
+    @Test func junitMarksNotJudgedAsSkipped() throws {
+        let s = try scenario("  - wait: 10ms", assert: "  - count wire syn >= 1")
+        let verdicts = Judge.judge(s, events: [step(10, 1)])
+        let result = ScenarioResult(scenario: s, verdicts: verdicts, setupError: nil, duration: .milliseconds(10), recordingPath: nil, timeline: [])
+        #expect(result.passed)
+        #expect(result.notJudged == 1)
+        let xml = Reports.junit([result])
+        #expect(xml.contains(#"skipped="1""#))
+        #expect(xml.contains(#"<skipped message="not judged: the run was not captured"#))
+        #expect(!xml.contains("<failure"))
+        #expect(Reports.summary([result], wall: .milliseconds(10)).last?.contains("1 checks not judged") == true)
+    }
+
+    /// Every check is measured from the recorded time of the step before it, waits included.
+    @Test func checksAreMeasuredFromTheRecordedStepTimes() throws {
+        let s = try scenario("""
+              - fault: {type: blackhole, name: cable}
+              - wait: 200ms
+              - expect: client disconnected
+                within: 500ms
+            """)
+        // The wait ended 30 ms late: the check counts from when it really ended.
+        let events = [step(0, 1), step(230, 2), ev(600, "client", "disconnected", ["reason": "heartbeat-timeout"])]
+        let verdict = try #require(Judge.judge(s, events: events).first)
+        #expect(verdict.reference == .milliseconds(230))
+        #expect(verdict.measured == .milliseconds(370))
+        #expect(TimelineRule.referenceStep(of: s.timeline[2], in: s.timeline)?.index == 2)
+        #expect(TimelineRule.reference(of: s.timeline[0], in: s.timeline, stepTimes: [:]) == .zero)
+        #expect(TimelineRule.reference(of: s.timeline[2], in: s.timeline, stepTimes: [1: .zero]) == nil)
     }
 }

@@ -27,7 +27,7 @@ struct ScenarioRunTests {
         #expect(result.setupError == nil)
         #expect(!result.passed, "\(path) must fail")
         let failure = result.verdicts.first { $0.check == mustFail.check }
-        #expect(failure?.ok == false, "\(path): \(mustFail.check) must fail; verdicts: \(result.verdicts.map(\.line))")
+        #expect(failure?.outcome == .failed, "\(path): \(mustFail.check) must fail; verdicts: \(result.verdicts.map(\.line))")
         #expect(failure?.message.contains(mustFail.message) == true, "\(path): \(failure?.message ?? "none")")
     }
 
@@ -43,12 +43,50 @@ struct ScenarioRunTests {
         }
         let scenario = try Scenario.parse(recording.scenarioText, file: recording.scenarioFile)
         let replayed = Judge.judge(scenario, events: recording.events)
-        #expect(replayed.map(\.ok) == result.verdicts.map(\.ok))
+        #expect(replayed.map(\.outcome) == result.verdicts.map(\.outcome))
         #expect(replayed.map(\.measured) == result.verdicts.map(\.measured))
+        #expect(replayed.map(\.reference) == result.verdicts.map(\.reference))
         // An edited scenario is judged against the old run: a tighter bound now fails.
         let tighter = recording.scenarioText.replacingOccurrences(of: "within: heartbeat.interval + heartbeat.timeout + 100ms", with: "within: 100ms")
         let edited = try Scenario.parse(tighter, file: "edited.yaml")
-        #expect(Judge.judge(edited, events: recording.events).first?.ok == false)
+        #expect(Judge.judge(edited, events: recording.events).first?.outcome == .failed)
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    /// A live run and its replay measure every check from the same instant, `wait:` steps included,
+    /// and the live walker waits from that same instant (a check's deadline is its reference + bound).
+    @Test func liveRunAndReplayShareTheTimelineRule() async throws {
+        let text = """
+            name: timeline-rule
+            client:
+              heartbeat: {dialect: json, interval: 100ms, timeout: 60ms}
+              reconnect: {delay: 100ms}
+            timeline:
+              - after: client heartbeat-acked
+                within: 2s
+              - fault: {type: blackhole, name: cable}
+              - wait: 50ms
+              - expect: client disconnected reason=heartbeat-timeout
+                within: heartbeat.interval + heartbeat.timeout + 200ms
+              - heal: cable
+              - expect: client connected
+                within: reconnect.delay + 500ms
+            """
+        let folder = NSTemporaryDirectory() + "flatline-runs-\(UInt64.random(in: 0...UInt64.max))"
+        var options = RunOptions()
+        options.runsDirectory = folder
+        options.quiet = true
+        let scenario = try Scenario.parse(text, file: "timeline-rule.yaml")
+        let result = await ScenarioRunner(scenario: scenario, options: options).run()
+        #expect(result.passed, "\(result.verdicts.map(\.line))")
+        let recording = try Recording.read(path: try #require(result.recordingPath))
+        let stepTimes = TimelineRule.stepTimes(recording.events)
+        let waitEnded = try #require(stepTimes[3])
+        let check = try #require(result.verdicts.first { $0.check == "step 4" })
+        #expect(check.reference == waitEnded)
+        let replayed = Judge.judge(scenario, events: recording.events)
+        #expect(replayed.map(\.reference) == result.verdicts.map(\.reference))
+        #expect(replayed.map(\.measured) == result.verdicts.map(\.measured))
         try? FileManager.default.removeItem(atPath: folder)
     }
 }
