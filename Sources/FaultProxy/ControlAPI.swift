@@ -116,7 +116,7 @@ public struct ControlAPI: Sendable {
             let body = try parseObject(request)
             let allowed = ["name", "listen", "upstream", "enabled"]
             if let unknown = body.keys.first(where: { !allowed.contains($0) }) {
-                throw ProxyError(.badRequest, "unknown proxy field '\(unknown)'\(Fault.suggest(unknown, allowed))")
+                throw ProxyError(.badRequest, "unknown proxy field '\(unknown)'\(String.suggestion(for: unknown, in: allowed))")
             }
             var enabled: Bool?
             if let value = body["enabled"] {
@@ -238,7 +238,7 @@ public struct ControlAPI: Sendable {
     private func proxySpec(_ object: JSONObject, requireAll: Bool) throws -> (name: String, listen: HostPort, upstream: HostPort, enabled: Bool) {
         let allowed = ["name", "listen", "upstream", "enabled"]
         if let unknown = object.keys.first(where: { !allowed.contains($0) }) {
-            throw ProxyError(.badRequest, "unknown proxy field '\(unknown)'\(Fault.suggest(unknown, allowed)); proxies have \(allowed.joined(separator: ", "))")
+            throw ProxyError(.badRequest, "unknown proxy field '\(unknown)'\(String.suggestion(for: unknown, in: allowed)); proxies have \(allowed.joined(separator: ", "))")
         }
         guard let name = object["name"]?.stringValue, !name.isEmpty else { throw ProxyError(.badRequest, "missing required field: name") }
         guard let upstreamValue = object["upstream"] else { throw ProxyError(.badRequest, "missing required field: upstream") }

@@ -384,10 +384,20 @@ struct ScenarioParser {
         }
     }
 
-    static let faultKeys = [
-        "type", "name", "direction", "stream", "toxicity", "target", "latency", "jitter", "rate", "average-size",
-        "size-variation", "delay", "bytes", "timeout", "after", "cap", "opcodes", "pattern",
-    ]
+    static let faultCommonKeys = ["type", "name", "direction", "stream", "toxicity", "target"]
+
+    /// Every attribute name of every fault kind, in both spellings (the catalog's).
+    static let faultKeys: [String] = {
+        var keys = faultCommonKeys
+        for spec in FaultCatalog.specs {
+            for attribute in spec.attributes {
+                for name in [attribute.name] + attribute.aliases {
+                    for spelling in [name, name.replacingOccurrences(of: "_", with: "-")] where !keys.contains(spelling) { keys.append(spelling) }
+                }
+            }
+        }
+        return keys
+    }()
 
     func fault(_ node: YAMLValue) throws(ScenarioError) -> Fault {
         if node.isScalar {
@@ -398,60 +408,26 @@ struct ScenarioParser {
         return try makeFault(type: try type.string(), node: type, entries: entries)
     }
 
+    /// A fault from its YAML entries, through the same catalog as the control API.
     private func makeFault(type rawType: String, node: YAMLValue, entries: [(key: String, keyValue: YAMLValue, value: YAMLValue)]) throws(ScenarioError) -> Fault {
-        let type = Fault.normalizedTypeName(rawType)
         func value(_ key: String) -> YAMLValue? { entries.first { $0.key == key }?.value }
-        func duration(_ key: String, _ fallback: Duration = .zero) throws(ScenarioError) -> Duration { try value(key)?.duration() ?? fallback }
-        func int(_ key: String, _ fallback: Int) throws(ScenarioError) -> Int { try value(key)?.int() ?? fallback }
-        let kind: FaultKind
-        switch type {
-        case "blackhole": kind = .blackhole
-        case "hold": kind = .hold(capBytes: try int("cap", 4 << 20))
-        case "power_loss": kind = .powerLoss
-        case "latency": kind = .latency(latency: try duration("latency"), jitter: try duration("jitter"))
-        case "bandwidth": kind = .bandwidth(kilobytesPerSecond: try int("rate", 0))
-        case "slicer": kind = .slicer(averageSize: try int("average-size", 0), sizeVariation: try int("size-variation", 0), delay: try duration("delay"))
-        case "limit_data": kind = .limitData(bytes: try int("bytes", 0))
-        case "slow_close": kind = .slowClose(delay: try duration("delay"))
-        case "timeout":
-            let timeout = try duration("timeout")
-            kind = timeout == .zero ? .blackhole : .timeout(timeout)
-        case "reset", "reset_peer": kind = .reset(after: try duration("after", try duration("timeout")))
-        case "close": kind = .close
-        case "refuse": kind = .refuse
-        case "drop_frames":
-            var opcodes: Set<String> = []
-            if let list = value("opcodes") {
-                if list.isScalar {
-                    opcodes.insert(try list.string())
-                } else {
-                    for item in try list.sequence() { opcodes.insert(try item.string()) }
-                }
-            }
-            kind = .dropFrames(FrameMatcher(opcodes: opcodes, textPattern: try value("pattern")?.string()))
-        default:
-            let names = Fault.typeNames.map { $0.replacingOccurrences(of: "_", with: "-") }
-            let hint = closestMatch(to: rawType, in: names).map { ", did you mean '\($0)'?" } ?? ""
-            throw node.error("unknown fault '\(rawType)'\(hint)")
+        let spec: FaultSpec
+        do { spec = try FaultCatalog.spec(named: rawType) } catch { throw node.error(error.message) }
+        let attributes = entries.filter { !Self.faultCommonKeys.contains($0.key) }
+        // Each attribute on its own first, so that an error points at the attribute.
+        for entry in attributes {
+            do { _ = try spec.kind([(entry.key, entry.value.json())]) } catch { throw entry.keyValue.error(error.message) }
         }
+        let kind: FaultKind
+        do { kind = try spec.kind(attributes.map { ($0.key, $0.value.json()) }) } catch { throw node.error(error.message) }
         var direction = FaultDirection.both
         if let given = value("direction") ?? value("stream") {
             let text = try given.string()
-            guard let parsed = FaultDirection(rawValue: text) else { throw given.error("direction must be upstream, downstream or both, got '\(text)'") }
-            direction = parsed
+            do { direction = try FaultCatalog.direction(text) } catch { throw given.error(error.message) }
         }
         var target = FaultTarget.all
         if let given = value("target") {
-            if let number = try? given.int() {
-                target = .connection(UInt64(max(1, number)))
-            } else {
-                switch try given.string() {
-                case "all": target = .all
-                case "existing": target = .existing
-                case "new": target = .new
-                default: throw given.error("target must be all, existing, new or a connection number")
-                }
-            }
+            do { target = try FaultCatalog.target(given.json()) } catch { throw given.error(error.message) }
         }
         let fault = Fault(kind, name: try value("name")?.string(), direction: direction, toxicity: try value("toxicity")?.double() ?? 1, target: target)
         do {

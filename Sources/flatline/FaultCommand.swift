@@ -40,14 +40,14 @@ struct FaultCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fault",
         abstract: "Add, remove and list faults through a running proxy's control API.",
-        subcommands: [Add.self, Remove.self, List.self, Reset.self]
+        subcommands: [Add.self, Remove.self, List.self, Reset.self, Types.self]
     )
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a fault (a toxic) to a proxy.",
             discussion: """
-                Types: \(Fault.typeNames.joined(separator: ", ")).
+                Types: \(FaultCatalog.typeNames.joined(separator: ", ")).
                 Example: flatline fault add --proxy ws --type blackhole --stream both
                          flatline fault add --proxy ws --type latency --attribute latency=200 --attribute jitter=50
                          flatline fault add --proxy ws --type drop_frames --stream downstream --attribute opcodes=pong
@@ -102,6 +102,14 @@ struct FaultCommand: AsyncParsableCommand {
         func run() async throws {
             let path = proxy.map { "/proxies/\($0)/toxics" } ?? "/proxies"
             LineWriter.standardOutput.write(try await options.send(.GET, path)?.description ?? "")
+        }
+    }
+
+    struct Types: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List every fault type, its attributes and units (a Markdown table).")
+
+        func run() {
+            LineWriter.standardOutput.write(FaultCatalog.markdownTable)
         }
     }
 

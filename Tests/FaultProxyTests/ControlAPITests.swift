@@ -110,9 +110,9 @@ struct ControlAPITests {
 
     @Test(arguments: [
         (#"{"type":"blackhol"}"#, "did you mean 'blackhole'?"),
-        (#"{"type":"latency","attributes":{"latncy":1}}"#, "unknown attribute 'latncy' for toxic type latency (did you mean 'latency'?)"),
+        (#"{"type":"latency","attributes":{"latncy":1}}"#, "unknown attribute 'latncy' for fault latency (did you mean 'latency'?)"),
         (#"{"type":"latency","attributes":{"latency":-5}}"#, "must not be negative"),
-        (#"{"type":"latency","attributes":{"latency":99999999999}}"#, "longer than an hour"),
+        (#"{"type":"latency","attributes":{"latency":99999999999}}"#, "must be at most 3600000 ms"),
         (#"{"type":"latency","toxicity":2}"#, "toxicity must be between 0 and 1"),
         (#"{"type":"latency","stream":"sideways"}"#, "stream must be"),
         (#"{"type":"drop_frames","attributes":{"opcodes":["pongg"]}}"#, "did you mean 'pong'?"),

@@ -26,7 +26,7 @@ struct ProxyConfigFileTests {
     @Test(arguments: [
         ("[\n  {\"name\": \"ws\",\n   \"listen\" \"x\"}]", ":3:13: expected ':'"),
         (#"[{"name": "ws", "upstrem": "127.0.0.1:1"}]"#, "unknown field 'upstrem' (did you mean 'upstream'?)"),
-        (#"[{"name": "ws", "upstream": "127.0.0.1:1", "toxics": [{"type": "blackhol"}]}]"#, "toxic 0: unknown toxic type 'blackhol' (did you mean 'blackhole'?)"),
+        (#"[{"name": "ws", "upstream": "127.0.0.1:1", "toxics": [{"type": "blackhol"}]}]"#, "toxic 0: unknown fault 'blackhol', did you mean 'blackhole'?"),
         (#"{"name": "ws"}"#, "expected a JSON array of proxies"),
     ])
     func errorsSayWhereAndWhat(text: String, fragment: String) async throws {

@@ -1,0 +1,351 @@
+public import EventSchema
+
+/// One attribute of a fault kind: its canonical (Toxiproxy) name, unit, default and range.
+/// Both spellings (`average_size`, `average-size`) are accepted everywhere, and times take either
+/// a duration (`200ms`) or a bare Toxiproxy integer in the attribute's unit.
+public struct FaultAttribute: Sendable {
+    public enum Unit: String, Sendable {
+        case milliseconds = "ms"
+        case microseconds = "µs"
+        case bytes
+        case kilobytesPerSecond = "KB/s"
+        /// A list of WebSocket opcodes (a single name or a list).
+        case opcodes
+        case text
+    }
+
+    public var name: String
+    /// Other names accepted for it (scenario files' historical short forms).
+    public var aliases: [String]
+    public var unit: Unit
+    public var defaultValue: Int64
+    public var range: ClosedRange<Int64>
+
+    init(_ name: String, _ unit: Unit, default defaultValue: Int64 = 0, range: ClosedRange<Int64> = 0...(1 << 40), aliases: [String] = []) {
+        self.name = name
+        self.aliases = aliases
+        self.unit = unit
+        self.defaultValue = defaultValue
+        self.range = range
+    }
+
+    func matches(_ key: String) -> Bool {
+        let normalized = FaultCatalog.normalized(key)
+        return normalized == name || aliases.contains(normalized)
+    }
+
+    /// A typed value from what a decoder read (JSON integer, duration text, string or list).
+    func decode(_ raw: JSONValue, type: String) throws(ConfigurationError) -> FaultSpec.Value {
+        func integer(_ value: Int64) throws(ConfigurationError) -> FaultSpec.Value {
+            guard value >= range.lowerBound else {
+                throw ConfigurationError(range.lowerBound == 0 ? "\(type) \(name) must not be negative, got \(value)" : "\(type) \(name) must be at least \(range.lowerBound) \(unit.rawValue), got \(value)")
+            }
+            guard value <= range.upperBound else {
+                throw ConfigurationError("\(type) \(name) must be at most \(range.upperBound) \(unit.rawValue), got \(value)")
+            }
+            return .integer(value)
+        }
+        switch unit {
+        case .milliseconds, .microseconds:
+            let perUnit: Int64 = unit == .milliseconds ? 1_000_000 : 1_000
+            if let number = raw.intValue { return try integer(number).scaledDuration(perUnit) }
+            guard let text = raw.stringValue else {
+                throw ConfigurationError("\(type) \(name) must be a duration such as 200ms, or an integer in \(unit == .milliseconds ? "milliseconds" : "microseconds"), got \(raw)")
+            }
+            let duration = try DurationParser.parse(text)
+            let units = duration.nanoseconds / perUnit
+            guard range.contains(units) else {
+                throw ConfigurationError("\(type) \(name) must be at most \(Duration.nanoseconds(range.upperBound * perUnit).flatlineDescription), got \(text)")
+            }
+            return .duration(duration)
+        case .bytes, .kilobytesPerSecond:
+            guard let number = raw.intValue else {
+                let what = unit == .bytes ? "bytes" : "kilobytes per second"
+                throw ConfigurationError("\(type) \(name) must be an integer (\(what)), got \(raw)")
+            }
+            return try integer(number)
+        case .opcodes:
+            let items = raw.arrayValue ?? [raw]
+            var names: [String] = []
+            for item in items {
+                guard let text = item.stringValue else { throw ConfigurationError("\(type) opcodes must be names such as pong, got \(item)") }
+                names += text.split(separator: ",").map { String($0).lowercased() }
+            }
+            return .list(names)
+        case .text:
+            guard let text = raw.stringValue else { throw ConfigurationError("\(type) \(name) must be text, got \(raw)") }
+            return .text(text)
+        }
+    }
+
+    /// The attribute's value in Toxiproxy JSON.
+    func encode(_ value: FaultSpec.Value) -> JSONValue {
+        switch value {
+        case .integer(let n): .int(n)
+        case .duration(let d): .int(d.nanoseconds / (unit == .microseconds ? 1_000 : 1_000_000))
+        case .list(let items): .array(items.map { .string($0) })
+        case .text(let text): .string(text)
+        }
+    }
+
+    var documentation: String {
+        switch unit {
+        case .opcodes: "`\(name)` (ping, pong, close, text, binary)"
+        case .text: "`\(name)` (text)"
+        default: "`\(name)` (\(unit.rawValue)\(defaultValue != 0 ? ", default \(defaultValue)" : ""))"
+        }
+    }
+}
+
+/// One fault kind, declared once: its names, attributes, how it is built from them and written
+/// back, and its line of documentation. The scenario decoder, the Toxiproxy JSON decoder and
+/// encoder, `flatline fault add` and the table in docs/proxy.md are all derived from it.
+public struct FaultSpec: Sendable {
+    public enum Value: Sendable, Hashable {
+        case integer(Int64)
+        case duration(Duration)
+        case list([String])
+        case text(String)
+
+        var duration: Duration {
+            switch self {
+            case .duration(let d): d
+            case .integer(let n): .nanoseconds(n)
+            default: .zero
+            }
+        }
+
+        var integer: Int {
+            if case .integer(let n) = self { return Int(n) }
+            return 0
+        }
+
+        func scaledDuration(_ nanosPerUnit: Int64) -> Value {
+            if case .integer(let n) = self { return .duration(.nanoseconds(n * nanosPerUnit)) }
+            return self
+        }
+    }
+
+    /// The canonical type name in the control API (Toxiproxy's name for its own toxics).
+    public var type: String
+    public var aliases: [String]
+    /// The heading in the documentation.
+    public var title: String
+    public var attributes: [FaultAttribute]
+    /// What the peers see (the documentation line).
+    public var effect: String
+    let build: @Sendable ([String: Value]) -> FaultKind
+    let values: @Sendable (FaultKind) -> [String: Value]
+
+    /// Builds the kind from raw attributes; every error names the attribute.
+    public func kind(_ raw: [(key: String, value: JSONValue)]) throws(ConfigurationError) -> FaultKind {
+        var values: [String: Value] = [:]
+        for (key, value) in raw {
+            guard let attribute = attributes.first(where: { $0.matches(key) }) else {
+                let names = attributes.map(\.name)
+                let list = names.isEmpty ? "it takes none" : "it takes \(names.joined(separator: ", "))"
+                throw ConfigurationError("unknown attribute '\(key)' for fault \(type)\(String.suggestion(for: FaultCatalog.normalized(key), in: names)); \(list)")
+            }
+            values[attribute.name] = try attribute.decode(value, type: type)
+        }
+        for attribute in attributes where values[attribute.name] == nil && attribute.unit != .opcodes && attribute.unit != .text {
+            values[attribute.name] = try attribute.decode(.int(attribute.defaultValue), type: type)
+        }
+        return build(values)
+    }
+
+    /// The kind's attributes as Toxiproxy JSON.
+    public func attributesJSON(_ kind: FaultKind) -> JSONObject {
+        let values = values(kind)
+        var object = JSONObject()
+        for attribute in attributes {
+            if let value = values[attribute.name] { object[attribute.name] = attribute.encode(value) }
+        }
+        return object
+    }
+}
+
+public enum FaultCatalog {
+    /// `power-loss` → `power_loss`, case-insensitive.
+    public static func normalized(_ name: String) -> String {
+        String(name.lowercased().map { $0 == "-" ? "_" : $0 })
+    }
+
+    public static let specs: [FaultSpec] = [
+        FaultSpec(
+            type: "blackhole", aliases: [], title: "blackhole", attributes: [],
+            effect: "bytes read and discarded; no FIN or RST reaches either peer; a FIN from one side is reported (`conn-closed {forwarded: false}`) and delivered when the fault is removed; new connections are accepted and stay silent (the upstream is dialled only when healed)",
+            build: { _ in .blackhole }, values: { _ in [:] }
+        ),
+        FaultSpec(
+            type: "hold", aliases: [], title: "hold",
+            attributes: [FaultAttribute("cap_bytes", .bytes, default: 4 << 20, range: 1...(1 << 30), aliases: ["cap"])],
+            effect: "bytes kept in order and delivered on removal: a short outage the connection survives; at the cap the proxy stops reading from the sender (its writes eventually block), nothing is lost, and `hold-full` is reported",
+            build: { .hold(capBytes: $0["cap_bytes"]!.integer) },
+            values: { kind in
+                guard case .hold(let cap) = kind else { return [:] }
+                return ["cap_bytes": .integer(Int64(cap))]
+            }
+        ),
+        FaultSpec(
+            type: "power_loss", aliases: [], title: "power loss", attributes: [],
+            effect: "existing connections go silent both ways, their server legs are abandoned without FIN; new connections are accepted and silent. After healing, old connections stay dead — the \"rebooted\" host answers their next byte with RST — while new connections work",
+            build: { _ in .powerLoss }, values: { _ in [:] }
+        ),
+        FaultSpec(
+            type: "latency", aliases: [], title: "latency",
+            attributes: [FaultAttribute("latency", .milliseconds, range: 0...3_600_000), FaultAttribute("jitter", .milliseconds, range: 0...3_600_000)],
+            effect: "each chunk delayed by latency ± random(jitter); never reordered",
+            build: { .latency(latency: $0["latency"]!.duration, jitter: $0["jitter"]!.duration) },
+            values: { kind in
+                guard case .latency(let latency, let jitter) = kind else { return [:] }
+                return ["latency": .duration(latency), "jitter": .duration(jitter)]
+            }
+        ),
+        FaultSpec(
+            type: "bandwidth", aliases: [], title: "bandwidth",
+            attributes: [FaultAttribute("rate", .kilobytesPerSecond, range: 0...(1 << 40))],
+            effect: "throttled, in chunks of 100 ms worth",
+            build: { .bandwidth(kilobytesPerSecond: $0["rate"]!.integer) },
+            values: { kind in
+                guard case .bandwidth(let rate) = kind else { return [:] }
+                return ["rate": .integer(Int64(rate))]
+            }
+        ),
+        FaultSpec(
+            type: "slicer", aliases: [], title: "slicer",
+            attributes: [
+                FaultAttribute("average_size", .bytes), FaultAttribute("size_variation", .bytes),
+                FaultAttribute("delay", .microseconds, range: 0...3_600_000_000),
+            ],
+            effect: "data cut into small writes",
+            build: { .slicer(averageSize: $0["average_size"]!.integer, sizeVariation: $0["size_variation"]!.integer, delay: $0["delay"]!.duration) },
+            values: { kind in
+                guard case .slicer(let average, let variation, let delay) = kind else { return [:] }
+                return ["average_size": .integer(Int64(average)), "size_variation": .integer(Int64(variation)), "delay": .duration(delay)]
+            }
+        ),
+        FaultSpec(
+            type: "limit_data", aliases: [], title: "limit data", attributes: [FaultAttribute("bytes", .bytes)],
+            effect: "connection closed (FIN) once that many bytes went through",
+            build: { .limitData(bytes: $0["bytes"]!.integer) },
+            values: { kind in
+                guard case .limitData(let bytes) = kind else { return [:] }
+                return ["bytes": .integer(Int64(bytes))]
+            }
+        ),
+        FaultSpec(
+            type: "slow_close", aliases: [], title: "slow close", attributes: [FaultAttribute("delay", .milliseconds, range: 0...3_600_000)],
+            effect: "a FIN is forwarded only after the delay",
+            build: { .slowClose(delay: $0["delay"]!.duration) },
+            values: { kind in
+                guard case .slowClose(let delay) = kind else { return [:] }
+                return ["delay": .duration(delay)]
+            }
+        ),
+        FaultSpec(
+            type: "timeout", aliases: [], title: "timeout", attributes: [FaultAttribute("timeout", .milliseconds, range: 0...3_600_000)],
+            effect: "data dropped; the connection is closed after the timeout; removing the toxic closes it too (as Toxiproxy). `timeout: 0` never closes: it is a blackhole",
+            // Toxiproxy's `timeout: 0` never closes: that is a blackhole, and Flatline's can be healed.
+            build: { values in
+                let timeout = values["timeout"]!.duration
+                return timeout == .zero ? .blackhole : .timeout(timeout)
+            },
+            values: { kind in
+                guard case .timeout(let timeout) = kind else { return [:] }
+                return ["timeout": .duration(timeout)]
+            }
+        ),
+        FaultSpec(
+            type: "reset_peer", aliases: ["reset"], title: "reset",
+            attributes: [FaultAttribute("timeout", .milliseconds, range: 0...3_600_000, aliases: ["after"])],
+            effect: "RST (SO_LINGER 0) to both peers after the timeout, also for new connections",
+            build: { .reset(after: $0["timeout"]!.duration) },
+            values: { kind in
+                guard case .reset(let after) = kind else { return [:] }
+                return ["timeout": .duration(after)]
+            }
+        ),
+        FaultSpec(
+            type: "close", aliases: [], title: "close", attributes: [],
+            effect: "FIN to both peers at once, and to every new connection: the clean-disconnect case",
+            build: { _ in .close }, values: { _ in [:] }
+        ),
+        FaultSpec(
+            type: "refuse", aliases: [], title: "refuse", attributes: [],
+            effect: "the listener is closed: new connections are refused (ECONNREFUSED); existing ones live on; healing listens again on the same port",
+            build: { _ in .refuse }, values: { _ in [:] }
+        ),
+        FaultSpec(
+            type: "drop_frames", aliases: [], title: "drop frames",
+            attributes: [FaultAttribute("opcodes", .opcodes), FaultAttribute("pattern", .text)],
+            effect: "WebSocket-aware: matching frames (or text messages containing the pattern, after unmasking and across fragments) are removed from one direction while everything else flows byte for byte",
+            build: { values in
+                var opcodes: Set<String> = []
+                if case .list(let names)? = values["opcodes"] { opcodes = Set(names) }
+                var pattern: String?
+                if case .text(let text)? = values["pattern"] { pattern = text }
+                return .dropFrames(FrameMatcher(opcodes: opcodes, textPattern: pattern))
+            },
+            values: { kind in
+                guard case .dropFrames(let matcher) = kind else { return [:] }
+                var values: [String: FaultSpec.Value] = ["opcodes": .list(matcher.opcodes.sorted())]
+                if let pattern = matcher.textPattern { values["pattern"] = .text(pattern) }
+                return values
+            }
+        ),
+    ]
+
+    /// Every accepted type name (canonical and aliases).
+    public static var typeNames: [String] { specs.flatMap { [$0.type] + $0.aliases } }
+
+    /// The spec of a type name, in any spelling (`power-loss`, `Power_Loss`, `reset`).
+    public static func spec(named name: String) throws(ConfigurationError) -> FaultSpec {
+        let normalized = normalized(name)
+        if let spec = specs.first(where: { $0.type == normalized || $0.aliases.contains(normalized) }) { return spec }
+        let hyphenated = typeNames.map { $0.replacingOccurrences(of: "_", with: "-") }
+        if let match = closestMatch(to: name.replacingOccurrences(of: "_", with: "-"), in: hyphenated) {
+            throw ConfigurationError("unknown fault '\(name)', did you mean '\(match)'?")
+        }
+        throw ConfigurationError("unknown fault '\(name)'; faults are \(hyphenated.joined(separator: ", "))")
+    }
+
+    /// The spec that writes `kind` back (its canonical API type).
+    public static func spec(of kind: FaultKind) -> FaultSpec {
+        specs.first { $0.type == kind.typeName }!
+    }
+
+    /// `upstream`, `downstream` or `both`, in any case.
+    public static func direction(_ text: String, key: String = "direction") throws(ConfigurationError) -> FaultDirection {
+        guard let direction = FaultDirection(rawValue: text.lowercased()) else {
+            let names = FaultDirection.allCases.map(\.rawValue)
+            throw ConfigurationError("\(key) must be upstream, downstream or both, got '\(text)'\(String.suggestion(for: text.lowercased(), in: names))")
+        }
+        return direction
+    }
+
+    /// `all`, `existing`, `new`, or a connection number from 1.
+    public static func target(_ value: JSONValue) throws(ConfigurationError) -> FaultTarget {
+        if let n = value.intValue {
+            guard n >= 1 else { throw ConfigurationError("target connection number must be at least 1, got \(n)") }
+            return .connection(UInt64(n))
+        }
+        switch value.stringValue.map({ $0.lowercased() }) {
+        case "all": return .all
+        case "existing": return .existing
+        case "new": return .new
+        default: throw ConfigurationError("target must be all, existing, new or a connection number, got \(value)")
+        }
+    }
+
+    /// The table of docs/proxy.md.
+    public static var markdownTable: String {
+        var lines = ["| fault | API type | attributes | what the peers see |", "|---|---|---|---|"]
+        for spec in specs {
+            let types = ([spec.type] + spec.aliases).map { "`\($0)`" }.joined(separator: " / ")
+            let attributes = spec.attributes.isEmpty ? "—" : spec.attributes.map(\.documentation).joined(separator: ", ")
+            lines.append("| \(spec.title) | \(types) | \(attributes) | \(spec.effect) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
