@@ -62,29 +62,46 @@ public final class EventLog: Sendable {
         record(EventRecord(t: (instant ?? .now) - origin, type, fields: fields))
     }
 
-    /// The first event matching `pattern` at or after `from`, waiting until `deadline` (run time); nil if none came.
+    /// The first event matching `pattern` at or after `from`, waiting until `deadline` (run time); nil if none came,
+    /// or if the waiting task is cancelled (a run's time limit).
     /// The waiter is registered under the log's lock before anything can time it out, and exactly
-    /// one of "event recorded" or "deadline passed" resumes it.
+    /// one of "event recorded", "deadline passed" or "cancelled" resumes it.
     public func wait(for pattern: EventPattern, from: Duration, until deadline: Duration) async -> EventRecord? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<EventRecord?, Never>) in
-            let id: Int? = state.withLockedValue { state in
-                if let match = state.events.first(where: { $0.t >= from && pattern.matches($0) }) {
-                    continuation.resume(returning: match)
-                    return nil
-                }
-                state.nextWaiter += 1
-                state.waiters.append(Waiter(id: state.nextWaiter, pattern: pattern, from: from, continuation: continuation))
-                return state.nextWaiter
-            }
-            guard let id else { return }
-            let remaining = max(deadline - now, .zero)
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(remaining.nanoseconds))) {
-                let waiter = self.state.withLockedValue { state -> Waiter? in
-                    guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                    return state.waiters.remove(at: index)
-                }
-                waiter?.continuation.resume(returning: nil)
-            }
+        let id = state.withLockedValue { state -> Int in
+            state.nextWaiter += 1
+            return state.nextWaiter
         }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<EventRecord?, Never>) in
+                let registered: Bool = state.withLockedValue { state in
+                    if let match = state.events.first(where: { $0.t >= from && pattern.matches($0) }) {
+                        continuation.resume(returning: match)
+                        return false
+                    }
+                    if Task.isCancelled {
+                        continuation.resume(returning: nil)
+                        return false
+                    }
+                    state.waiters.append(Waiter(id: id, pattern: pattern, from: from, continuation: continuation))
+                    return true
+                }
+                guard registered else { return }
+                let remaining = max(deadline - now, .zero)
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(remaining.nanoseconds))) {
+                    self.resumeWaiter(id)
+                }
+            }
+        } onCancel: {
+            resumeWaiter(id)
+        }
+    }
+
+    /// Resumes waiter `id` with nothing, if it is still waiting.
+    private func resumeWaiter(_ id: Int) {
+        let waiter = state.withLockedValue { state -> Waiter? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: index)
+        }
+        waiter?.continuation.resume(returning: nil)
     }
 }

@@ -6,7 +6,8 @@ import HeartbeatCore
 import HeartbeatServer
 import Testing
 
-@Test func clientNoticesAPulledCable() async throws {
+@Test(.timeLimit(.minutes(1)))  // every wait below ends when the test is cancelled
+func clientNoticesAPulledCable() async throws {
     let server = try HeartbeatServer(configuration: HeartbeatServerConfiguration())
     let serverPort = try await server.start()
     let proxy = try await FaultProxy.start(upstream: HostPort(host: "127.0.0.1", port: serverPort))

@@ -141,9 +141,14 @@ struct RelayHandlerTests {
         relay.client.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         #expect(try relay.toServer().isEmpty)
         #expect(relay.events.contains { $0.type == "conn-closed" && $0.fields["forwarded"] == false })
+        relay.loop.run()
+        #expect(relay.server.isActive, "the FIN is withheld while the cable is out")
         relay.connection.uninstall("cable")
-        // The half-close is now forwarded: the server leg's output is shut after a drain marker.
+        relay.loop.run()
         #expect(try relay.toServer() == [], "the dropped bytes stay dropped")
+        // The withheld FIN is forwarded on heal: the server leg's output is shut (an EmbeddedChannel
+        // closes outright on a half-close).
+        #expect(!relay.server.isActive, "the FIN must reach the server once the cable is back")
     }
 }
 

@@ -337,7 +337,10 @@ struct ValidationTests {
         } catch {
             #expect(error.message.contains("timeout 2s is not shorter than the interval 2s"))
         }
-        try? HeartbeatPolicy(dialect: .serverPush(interval: .seconds(1), tolerance: 1.5), interval: .zero, timeout: .zero).validate()
+        // Server push ignores the client's interval and timeout: zeros are valid there.
+        #expect(throws: Never.self) {
+            try HeartbeatPolicy(dialect: .serverPush(interval: .seconds(1), tolerance: 1.5), interval: .zero, timeout: .zero).validate()
+        }
     }
 
     @Test func badReconnectSettingsAreRejected() {

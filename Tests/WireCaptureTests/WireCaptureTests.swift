@@ -65,8 +65,10 @@ struct PcapFileTests {
         try "hello, not a capture".write(toFile: notPcap, atomically: true, encoding: .utf8)
         defer { unlink(notPcap) }
         #expect(throws: PcapError.self) { try PcapReader(path: notPcap) }
-        do { _ = try PcapReader(path: notPcap) } catch { #expect(error.message.contains("not a readable pcap file")) }
-        do { _ = try PcapReader(path: "/nonexistent.pcap") } catch { #expect(error.message.contains("no such file")) }
+        let notReadable = #expect(throws: PcapError.self) { try PcapReader(path: notPcap) }
+        #expect(notReadable?.message.contains("not a readable pcap file") == true)
+        let missing = #expect(throws: PcapError.self) { try PcapReader(path: "/nonexistent.pcap") }
+        #expect(missing?.message.contains("no such file") == true)
 
         // A capture cut in the middle of a packet.
         let path = temporaryPath("cut.pcap")
@@ -97,13 +99,10 @@ struct PcapFileTests {
     }
 }
 
-@Suite("Live capture on loopback", .serialized)
+/// Live capture needs root or CAP_NET_RAW; without it these tests are reported as skipped, with why.
+@Suite("Live capture on loopback", .serialized, .enabled(if: LiveCapture.probePermission() == nil, "live capture needs root or CAP_NET_RAW"))
 struct LiveCaptureTests {
     @Test func blackholeIsSilentOnTheWireAndCloseSendsFIN() async throws {
-        if let problem = LiveCapture.probePermission() {
-            print("skipped live capture test: \(problem)")
-            return
-        }
         let listener = try RawListener()
         let proxy = try await FaultProxy.start(upstream: HostPort(host: "127.0.0.1", port: listener.port))
         let path = temporaryPath("live.pcap")
@@ -159,10 +158,6 @@ struct LiveCaptureTests {
     }
 
     @Test func stoppingAnIdleCaptureIsPrompt() throws {
-        if let problem = LiveCapture.probePermission() {
-            print("skipped: \(problem)")
-            return
-        }
         let capture = try LiveCapture(filter: "tcp port 9", path: nil) { _ in }
         let started = ContinuousClock.now
         capture.stop()
@@ -170,8 +165,9 @@ struct LiveCaptureTests {
     }
 
     @Test func badFiltersAndInterfacesAreClearErrors() {
-        if LiveCapture.probePermission() != nil { return }
-        do { _ = try LiveCapture(filter: "tcp prot 80", path: nil) { _ in } } catch { #expect(error.message.contains("bad capture filter 'tcp prot 80'")) }
-        do { _ = try LiveCapture(interface: "nonexistent0", filter: "tcp", path: nil) { _ in } } catch { #expect(error.message.contains("nonexistent0")) }
+        let badFilter = #expect(throws: PcapError.self) { try LiveCapture(filter: "tcp prot 80", path: nil) { _ in } }
+        #expect(badFilter?.message.contains("bad capture filter 'tcp prot 80'") == true)
+        let badInterface = #expect(throws: PcapError.self) { try LiveCapture(interface: "nonexistent0", filter: "tcp", path: nil) { _ in } }
+        #expect(badInterface?.message.contains("nonexistent0") == true)
     }
 }
