@@ -232,7 +232,10 @@ let package = Package(
         .testTarget(
             name: "ScenarioTests",
             dependencies: [
-                "EventSchema", "Scenario", "TestSupport", "HeartbeatCore", "FaultProxy", "WireCapture"],
+                "EventSchema", "Scenario", "TestSupport", "HeartbeatCore", "FaultProxy", "WireCapture",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

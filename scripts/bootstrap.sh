@@ -22,6 +22,12 @@ if ((${#need_apt[@]})); then
     fi
 fi
 
+# The seeds' browser pattern runs on Node's WebSocket (Node 20.10+ with --experimental-websocket).
+if ! node --experimental-websocket -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' >/dev/null 2>&1; then
+    echo "bootstrap: Node 20.10 or later is required for clients/node (its WebSocket); found: $(node --version 2>/dev/null || echo none)" >&2
+    exit 2
+fi
+
 # Real external clients for the tests: Toxiproxy's Python client, and two WebSocket clients.
 if ! python3 -c "import toxiproxy, websockets, websocket, pytest" >/dev/null 2>&1; then
     echo "bootstrap: installing Python test clients" >&2

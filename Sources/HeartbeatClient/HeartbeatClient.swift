@@ -31,8 +31,6 @@ public struct HeartbeatClientConfiguration: Sendable, Hashable {
     public var messages: MessageSchedule?
     /// Seed for reconnect jitter; nil draws one from the system.
     public var randomSeed: UInt64?
-    /// Deliberately wrong behaviours (negative tests only).
-    public var defects: ClientDefects = []
 
     public init(
         url: WebSocketURL,
@@ -102,7 +100,7 @@ public final class HeartbeatClient: @unchecked Sendable {
         self.onEvent = onEvent
         let random = configuration.randomSeed.map { SplitMix64(seed: $0) } ?? SplitMix64()
         self.machine = HeartbeatStateMachine(
-            configuration: .init(heartbeat: configuration.heartbeat, reconnect: configuration.reconnect, defects: configuration.defects),
+            configuration: .init(heartbeat: configuration.heartbeat, reconnect: configuration.reconnect),
             random: random
         )
         (self.events, self.continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
@@ -123,23 +121,6 @@ public final class HeartbeatClient: @unchecked Sendable {
     @discardableResult
     public func close() -> EventLoopFuture<Void> {
         eventLoop.execute { self.perform(self.machine.closeRequested(now: self.now)) }
-        return finished
-    }
-
-    /// Stops everything at once, whatever the state machine would do: timers cancelled, sockets
-    /// closed, events finished. For harnesses tearing down a client that may be misbehaving.
-    @discardableResult
-    public func terminate() -> EventLoopFuture<Void> {
-        eventLoop.execute {
-            self.isFinishing = true
-            self.stopMessages()
-            for (_, task) in self.timers { task.cancel() }
-            self.timers.removeAll()
-            self.machine = HeartbeatStateMachine(configuration: self.machine.configuration)
-            _ = self.machine.closeRequested(now: self.now)
-            for (_, channel) in self.channels { channel.close(promise: nil) }
-            self.completeIfDone()
-        }
         return finished
     }
 

@@ -11,13 +11,10 @@ public struct HeartbeatStateMachine: Sendable {
     public struct Configuration: Sendable, Hashable {
         public var heartbeat: HeartbeatPolicy
         public var reconnect: ReconnectPolicy
-        /// Deliberately wrong behaviours, for proving that a harness catches broken clients. Empty in real use.
-        public var defects: ClientDefects
 
-        public init(heartbeat: HeartbeatPolicy = HeartbeatPolicy(), reconnect: ReconnectPolicy = ReconnectPolicy(), defects: ClientDefects = []) {
+        public init(heartbeat: HeartbeatPolicy = HeartbeatPolicy(), reconnect: ReconnectPolicy = ReconnectPolicy()) {
             self.heartbeat = heartbeat
             self.reconnect = reconnect
-            self.defects = defects
         }
 
         public func validate() throws(ConfigurationError) {
@@ -36,8 +33,6 @@ public struct HeartbeatStateMachine: Sendable {
         case connectTimeout
         /// Time for the next connection attempt.
         case reconnect
-        /// The second, unlocked reconnect of the `noReconnectLock` defect.
-        case duplicateReconnect
     }
 
     /// How to close a connection.
@@ -102,9 +97,6 @@ public struct HeartbeatStateMachine: Sendable {
         case stopped
         /// Max attempts exhausted. Terminal.
         case gaveUp
-        /// `waitForCloseHandshake` defect: the link is dead, a close was sent, and the client waits
-        /// for its close event before reconnecting — which over a dead link may never come.
-        case awaitingCloseEvent(Open)
     }
 
     public let configuration: Configuration
@@ -115,11 +107,6 @@ public struct HeartbeatStateMachine: Sendable {
     private var nextSeq: UInt64 = 1
     private var timers: [Timer: Instant] = [:]
     private var random: any RandomNumberGenerator & Sendable
-    /// For the `noReconnectLock` defect: the last lost connection, and connections opened by the duplicate reconnect.
-    private var lastLost: ConnectionID?
-    private var duplicateReported: Set<ConnectionID> = []
-    private var orphans: Set<ConnectionID> = []
-    private var defects: ClientDefects { configuration.defects }
 
     /// - Parameter random: the source for reconnect jitter; inject a seeded one for repeatable runs.
     public init(configuration: Configuration, random: any RandomNumberGenerator & Sendable = SplitMix64()) {
@@ -131,7 +118,7 @@ public struct HeartbeatStateMachine: Sendable {
         switch state {
         case .idle: .idle
         case .connecting: .connecting
-        case .open, .awaitingCloseEvent: .open
+        case .open: .open
         case .waitingToReconnect: .waitingToReconnect
         case .stopped: .stopped
         case .gaveUp: .gaveUp
@@ -142,7 +129,7 @@ public struct HeartbeatStateMachine: Sendable {
     public var currentConnection: ConnectionID? {
         switch state {
         case .connecting(let id, _): id
-        case .open(let open), .awaitingCloseEvent(let open): open.id
+        case .open(let open): open.id
         default: nil
         }
     }
@@ -162,10 +149,6 @@ public struct HeartbeatStateMachine: Sendable {
 
     /// The WebSocket upgrade of connection `id` completed.
     public mutating func connectionEstablished(_ id: ConnectionID, now: Instant) -> [Action] {
-        if orphans.contains(id) {
-            // noReconnectLock defect: the duplicate connection stays open, unsupervised.
-            return [emit(.connected(id, attempt: failures), now)]
-        }
         guard case .connecting(let current, let attempt) = state, current == id else {
             // A connection we no longer want (timed out, or the user closed meanwhile).
             return [.close(id, CloseRequest(code: 1001, reason: "going away", grace: .zero))]
@@ -174,7 +157,6 @@ public struct HeartbeatStateMachine: Sendable {
         state = .open(Open(id: id, attempt: attempt, openedAt: now))
         if configuration.reconnect.stableAfter == .zero { failures = 0 }
         actions.append(emit(.connected(id, attempt: attempt), now))
-        if defects.contains(.noHeartbeat) { return actions }
         switch heartbeat.dialect {
         case .serverPush(let interval, let tolerance):
             actions.append(schedule(.livenessDeadline, at: now + interval.scaled(by: tolerance)))
@@ -186,9 +168,6 @@ public struct HeartbeatStateMachine: Sendable {
 
     /// A frame arrived on connection `id`.
     public mutating func received(_ frame: InboundFrame, on id: ConnectionID, now: Instant) -> [Action] {
-        if case .awaitingCloseEvent(let open) = state, open.id == id, case .close = frame {
-            return lose(open, reason: .heartbeatTimeout, detail: "close handshake completed after the heartbeat timeout", now: now, closeAction: nil)
-        }
         guard case .open(var open) = state, open.id == id else { return [] }
         var actions: [Action] = []
 
@@ -279,11 +258,6 @@ public struct HeartbeatStateMachine: Sendable {
                 let seq = open.outstanding.map { "#\($0.seq)" } ?? ""
                 detail = "no reply to heartbeat \(seq) within \(heartbeat.timeout.flatlineDescription)"
             }
-            if defects.contains(.waitForCloseHandshake) {
-                // The classic hand-written bug: close() and let onclose reconnect.
-                state = .awaitingCloseEvent(open)
-                return [cancel(.heartbeat), .close(open.id, CloseRequest(code: 1000, reason: "heartbeat timeout", grace: .seconds(86_400)))]
-            }
             // Death is final now. A close frame may go out, but nothing waits for the handshake
             // over the dead link: the socket is dropped after the grace and reconnecting starts at once.
             let close = Action.close(
@@ -302,12 +276,6 @@ public struct HeartbeatStateMachine: Sendable {
         case (.reconnect, .waitingToReconnect(let attempt)):
             return startAttempt(attempt: attempt, now: now)
 
-        case (.duplicateReconnect, _):
-            let id = ConnectionID(nextConnection)
-            nextConnection += 1
-            orphans.insert(id)
-            return [emit(.connecting(id, attempt: failures), now), .connect(id)]
-
         default:
             return []
         }
@@ -321,14 +289,8 @@ public struct HeartbeatStateMachine: Sendable {
             return []
         case .connecting(let id, _):
             actions.append(.close(id, CloseRequest(code: nil, reason: "closed by user", grace: .zero)))
-        case .open(let open), .awaitingCloseEvent(let open):
+        case .open(let open):
             actions.append(.close(open.id, CloseRequest(code: 1000, reason: "closed by user", grace: heartbeat.effectiveCloseGrace)))
-            if defects.contains(.reconnectAfterManualClose) {
-                // The bug: the close event of a manual close runs the reconnect logic.
-                actions.append(emit(.closed, now))
-                actions += lose(open, reason: .peerClosed, detail: "closed by user", now: now, closeAction: nil)
-                return actions
-            }
         case .idle, .waitingToReconnect:
             break
         }
@@ -351,26 +313,13 @@ public struct HeartbeatStateMachine: Sendable {
             return actions
         case .open(let open) where open.id == id:
             return lose(open, reason: reason, detail: detail, now: now, closeAction: .close(id, CloseRequest(code: nil, reason: "", grace: .zero)))
-        case .awaitingCloseEvent(let open) where open.id == id:
-            return lose(open, reason: .heartbeatTimeout, detail: "close event arrived after the heartbeat timeout (\(detail))", now: now, closeAction: nil)
         default:
-            if defects.contains(.noReconnectLock), id == lastLost, !duplicateReported.contains(id) {
-                // The bug: the second report of the same loss (error, then close) reconnects again.
-                duplicateReported.insert(id)
-                let delay = configuration.reconnect.delay(attempt: failures, unitRandom: Double(random.next() >> 11) * 0x1.0p-53)
-                return [
-                    emit(.disconnected(id, reason: reason, detail: detail), now),
-                    emit(.reconnectScheduled(attempt: failures, delay: delay), now),
-                    schedule(.duplicateReconnect, at: now + delay),
-                ]
-            }
             // Already given up (the lock), or about a connection we abandoned.
             return []
         }
     }
 
     private mutating func lose(_ open: Open, reason: DisconnectReason, detail: String, now: Instant, closeAction: Action?) -> [Action] {
-        lastLost = open.id
         var actions = [cancel(.heartbeat), cancel(.livenessDeadline)]
         if let closeAction { actions.append(closeAction) }
         actions.append(emit(.disconnected(open.id, reason: reason, detail: detail), now))
@@ -437,33 +386,5 @@ public struct HeartbeatStateMachine: Sendable {
     private mutating func cancelAllTimers() -> [Action] {
         let pending = Timer.allCases.filter { timers[$0] != nil }
         return pending.map { cancel($0) }
-    }
-}
-
-/// Deliberately wrong client behaviours. They exist so that negative scenarios can prove a
-/// harness catches each classic bug; a real client never enables them.
-public struct ClientDefects: OptionSet, Sendable, Hashable {
-    public let rawValue: Int
-    public init(rawValue: Int) { self.rawValue = rawValue }
-
-    /// Sends no heartbeats and never declares the link dead.
-    public static let noHeartbeat = ClientDefects(rawValue: 1 << 0)
-    /// An error followed by a close of the same connection reconnects twice.
-    public static let noReconnectLock = ClientDefects(rawValue: 1 << 1)
-    /// A manual close is treated like a lost connection and reconnects.
-    public static let reconnectAfterManualClose = ClientDefects(rawValue: 1 << 2)
-    /// On a heartbeat timeout it calls close() and waits for the close event to reconnect.
-    public static let waitForCloseHandshake = ClientDefects(rawValue: 1 << 3)
-
-    public static let names: [(String, ClientDefects)] = [
-        ("no-heartbeat", .noHeartbeat), ("no-reconnect-lock", .noReconnectLock),
-        ("reconnect-after-close", .reconnectAfterManualClose), ("wait-for-close-handshake", .waitForCloseHandshake),
-    ]
-
-    public static func named(_ name: String) throws(ConfigurationError) -> ClientDefects {
-        if let match = names.first(where: { $0.0 == name }) { return match.1 }
-        let all = names.map(\.0)
-        let hint = closestMatch(to: name, in: all).map { " (did you mean '\($0)'?)" } ?? ""
-        throw ConfigurationError("unknown client defect '\(name)'\(hint); known defects: \(all.joined(separator: ", "))")
     }
 }

@@ -16,6 +16,15 @@ final class ChildProcess: @unchecked Sendable {
     private let exit = NIOLockedValueBox<Int32?>(nil)
     private let done = DispatchSemaphore(value: 0)
 
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift's Glibc module does not
+    /// export: looked up once at run time.
+    private static let closeFrom: @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32 = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+            fatalError("posix_spawn_file_actions_addclosefrom_np is missing: glibc 2.34 or later is required")
+        }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
     /// Every live child group, so that a signal handler can end them all.
     static let live = NIOLockedValueBox<Set<pid_t>>([])
 
@@ -26,7 +35,10 @@ final class ChildProcess: @unchecked Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
-        posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
+        // Nothing else of Flatline's reaches the child: an inherited listener (the proxy's, the
+        // server's) would keep accepting after Flatline closed it, so 'refuse' and 'server: stop'
+        // would not refuse, and a restart could not bind its port.
+        guard Self.closeFrom(&actions, 3) == 0 else { throw ChildError("cannot prepare the child's descriptors: \(String(cString: strerror(errno)))") }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -77,6 +77,9 @@ struct ScenarioParser {
             mustFail: mustFail, environment: [:]
         )
         scenario.environment = Self.environment(scenario)
+        if case .external(let command, _, _, _) = scenario.client, let clientNode {
+            do { try CommandTemplate.validate(command, environment: scenario.environment) } catch { throw clientNode.error(error.message) }
+        }
         guard let timelineNode else { throw root.error("a scenario needs a 'timeline'") }
         scenario.timeline = try timeline(timelineNode, environment: scenario.environment)
         if let assertNode {
@@ -151,9 +154,9 @@ struct ScenarioParser {
     }
 
     func client(_ node: YAMLValue, serverPath: String) throws(ScenarioError) -> ClientSpec {
-        let keys = ["heartbeat", "reconnect", "messages", "count", "defects", "command", "path", "max-frame-size"]
+        let keys = ["heartbeat", "reconnect", "messages", "count", "command", "path", "max-frame-size"]
         var heartbeat = HeartbeatPolicy(), reconnect = ReconnectPolicy(), count = 1
-        var messages: MessageSchedule?, defects: ClientDefects = [], command: [String]?, path = serverPath, maxFrame = 1 << 20
+        var messages: MessageSchedule?, command: [String]?, path = serverPath, maxFrame = 1 << 20
         for (key, _, value) in try node.mapping("client", allowed: keys) {
             switch key {
             case "heartbeat": heartbeat = try self.heartbeat(value)
@@ -167,11 +170,6 @@ struct ScenarioParser {
             case "count":
                 count = try value.int()
                 guard (1...200).contains(count) else { throw value.error("client count must be between 1 and 200") }
-            case "defects":
-                for item in try value.sequence("a list of defects") {
-                    let defectName = try item.string()
-                    do { defects.insert(try ClientDefects.named(defectName)) } catch { throw item.error(error.message) }
-                }
             case "command":
                 command = try value.sequence("a command as a list, e.g. [python3, clients/client.py, \"{url}\"]").map { item throws(ScenarioError) in try item.string() }
                 guard command?.isEmpty == false else { throw value.error("the command must not be empty") }
@@ -183,11 +181,10 @@ struct ScenarioParser {
         if let command {
             return .external(command: command, count: count, heartbeat: heartbeat, reconnect: reconnect)
         }
-        var configuration = HeartbeatClientConfiguration(
+        let configuration = HeartbeatClientConfiguration(
             url: WebSocketURL(host: "127.0.0.1", port: 1, path: path), heartbeat: heartbeat, reconnect: reconnect,
             maxFrameSize: maxFrame, messages: messages
         )
-        configuration.defects = defects
         do {
             try configuration.validate()
         } catch {

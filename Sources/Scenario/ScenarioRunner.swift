@@ -174,8 +174,9 @@ public final class ScenarioRunner: Sendable {
     private func walk(world: World, log: EventLog, say: @escaping @Sendable (String) -> Void) async {
         let env = scenario.environment
         let timeline = scenario.timeline
-        // A check that cannot be judged (no capture) is not waited for: it must not move the timeline.
-        let evidence = Evidence(scenario: scenario, events: log.events)
+        // A check that cannot be judged for want of a capture is not waited for: it must not move
+        // the timeline. (Whether an external client reports events is known only at the end.)
+        let unobservable = Evidence(wireMissing: Evidence(scenario: scenario, events: log.events).wireMissing)
         var stepTimes: [Int: Duration] = [:]
         var lastDeadline = Duration.zero
         var pending: [(EventPattern, Duration, Duration)] = []
@@ -225,12 +226,12 @@ public final class ScenarioRunner: Sendable {
                 }
                 stepTimes[step.index] = recordStep(step, at: event.t)
             case .expect(let pattern, let within, _):
-                guard evidence.missing(for: pattern) == nil else { continue }
+                guard unobservable.missing(for: pattern) == nil else { continue }
                 let entry = (pattern, reference, reference + options.slack.widen((try? within.duration(env)) ?? .zero))
                 pending.append(entry)
                 undecided.append(entry)
             case .expectNone(let pattern, let window):
-                guard evidence.missing(for: pattern) == nil else { continue }
+                guard unobservable.missing(for: pattern) == nil else { continue }
                 if case .duration(let expression) = window {
                     let end = reference + ((try? expression.duration(env)) ?? .zero)
                     lastDeadline = max(lastDeadline, end)
@@ -385,11 +386,7 @@ final class World: Sendable {
             spawn = {
             var children: [ChildProcess] = []
             for index in 1...count {
-                let arguments = command.map {
-                    $0.replacingOccurrences(of: "{url}", with: url.description)
-                        .replacingOccurrences(of: "{port}", with: String(proxy.port))
-                        .replacingOccurrences(of: "{host}", with: "127.0.0.1")
-                }
+                let arguments = CommandTemplate.expand(command, url: url.description, host: "127.0.0.1", port: proxy.port, environment: scenario.environment)
                 let tag: JSONValue? = count > 1 ? .int(Int64(index)) : nil
                 do {
                     let child = try ChildProcess(
@@ -454,12 +451,9 @@ final class World: Sendable {
     }
 
     func stop() async {
+        // A client closes within its close grace; teardown is bounded all the same.
         for client in clients {
-            // A client closes within its close grace; one that does not (a deliberately broken
-            // client that reconnects after close) is terminated.
-            if await !finishesWithin(.seconds(2), { done in client.close().whenComplete { _ in done() } }) {
-                _ = await finishesWithin(.seconds(2)) { done in client.terminate().whenComplete { _ in done() } }
-            }
+            _ = await finishesWithin(.seconds(2)) { done in client.close().whenComplete { _ in done() } }
         }
         for child in children { await child.stop() }
         // Teardown is bounded: a component that does not finish is left behind, not waited on forever.

@@ -52,8 +52,10 @@ struct ScenarioParserTests {
     @Test func badClientSettingsNameTheProblem() {
         let text = "name: t\nclient:\n  heartbeat: {dialect: json, interval: 1s, timeout: 2s}\ntimeline:\n  - wait: 1s\n"
         #expect(error(text).contains("3:14: heartbeat timeout 2s is not shorter than the interval 1s"))
-        let defect = "name: t\nclient:\n  defects: [no-heartbeet]\ntimeline:\n  - wait: 1s\n"
-        #expect(error(defect).contains("3:13: unknown client defect 'no-heartbeet' (did you mean 'no-heartbeat'?)"))
+        let placeholder = "name: t\nclient:\n  command: [node, c.js, \"{heartbeat.intervl.ms}\"]\ntimeline:\n  - wait: 1s\n"
+        #expect(error(placeholder).contains("3:3: unknown placeholder '{heartbeat.intervl.ms}' in the command (did you mean 'heartbeat.interval.ms'?)"))
+        let removed = "name: t\nclient:\n  defects: [no-heartbeat]\ntimeline:\n  - wait: 1s\n"
+        #expect(error(removed).contains("unknown key 'defects' in client"))
         #expect(error("name: t\nclient: {colour: red}\ntimeline: []\n").contains("unknown key 'colour' in client"))
         #expect(error("timeline: []\n").contains("a scenario needs a 'name'"))
     }
