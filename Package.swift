@@ -234,6 +234,7 @@ let package = Package(
             dependencies: [
                 "EventSchema", "Scenario", "TestSupport", "HeartbeatCore", "FaultProxy", "WireCapture",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

@@ -149,6 +149,7 @@ public enum ProxyEventType: String, CataloguedEvent {
     case holdFull = "hold-full"
     case frame
     case frameDropped = "frame-dropped"
+    case eventsDropped = "events-dropped"
 
     public static var source: EventSource { .proxy }
 
@@ -170,6 +171,7 @@ public enum ProxyEventType: String, CataloguedEvent {
         case .holdFull: ["conn", "flow", "bytes", "fault"]
         case .frame: ["conn", "flow", "opcode", "length", "fin"]
         case .frameDropped: ["conn", "flow", "opcode", "length", "fault"]
+        case .eventsDropped: ["count"]
         }
     }
 
@@ -192,6 +194,7 @@ public enum ProxyEventType: String, CataloguedEvent {
         case .holdFull: "a hold reached its cap; the proxy stopped reading from the sender"
         case .frame: "a WebSocket frame passed (with observe-frames)"
         case .frameDropped: "a drop-frames fault removed a frame"
+        case .eventsDropped: "`GET /events` only: this many events were skipped because the reader did not keep up"
         }
     }
 }

@@ -1,4 +1,5 @@
 public import EventSchema
+import NIOConcurrencyHelpers
 public import NIOCore
 import NIOHTTP1
 public import NIOPosix
@@ -365,21 +366,52 @@ private final class ControlHTTPHandler: ChannelInboundHandler, @unchecked Sendab
         headers.add(name: "Content-Type", value: sse ? "text/event-stream" : "application/x-ndjson")
         headers.add(name: "Cache-Control", value: "no-cache")
         context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-        let stream = api.registry.hub.subscribe()
+        // A reader that does not keep up is not buffered for without bound: a few thousand events
+        // wait for it, older ones are given up, events are skipped while its socket is full, and
+        // the gap is reported (`proxy events-dropped`) once it reads again.
+        let dropped = NIOLockedValueBox(0)
+        let stream = api.registry.hub.subscribe(limit: 4096) { dropped.withLockedValue { $0 += 1 } }
         let origin = Instant.now
         let channel = context.channel
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         eventTask = Task {
             for await event in stream {
                 guard channel.isActive else { break }
-                let line = event.record(origin: origin).jsonLine
-                let text = sse ? "event: \(event.type)\ndata: \(line)\n\n" : line + "\n"
-                channel.eventLoop.execute {
+                let text = Self.format(event, origin: origin, sse: sse)
+                // One event at a time on the loop: the task never runs ahead of the socket.
+                let delivered: Void? = try? await channel.eventLoop.submit {
                     let (handler, context) = bound.value
-                    context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
-                }
+                    handler.deliver(text, at: event.at, origin: origin, sse: sse, dropped: dropped, context: context)
+                }.get()
+                if delivered == nil { break }
             }
         }
+    }
+
+    /// Events skipped while the reader's socket was full (loop-confined).
+    private var skipped = 0
+
+    private func deliver(_ text: String, at: Instant, origin: Instant, sse: Bool, dropped: NIOLockedValueBox<Int>, context: ChannelHandlerContext) {
+        guard context.channel.isWritable else {
+            skipped += 1
+            return
+        }
+        let missing = skipped + dropped.withLockedValue { count in
+            defer { count = 0 }
+            return count
+        }
+        skipped = 0
+        var out = ""
+        if missing > 0 {
+            out = Self.format(ProxyEvent(at: at, type: .eventsDropped, fields: ["count": .int(Int64(missing))]), origin: origin, sse: sse)
+        }
+        out += text
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: out)))), promise: nil)
+    }
+
+    private static func format(_ event: ProxyEvent, origin: Instant, sse: Bool) -> String {
+        let line = event.record(origin: origin).jsonLine
+        return sse ? "event: \(event.type)\ndata: \(line)\n\n" : line + "\n"
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -63,20 +63,31 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
 
 /// Fans events out to any number of subscribers.
 public final class EventHub<Event: Sendable>: Sendable {
-    private let subscribers = NIOLockedValueBox<[UInt64: AsyncStream<Event>.Continuation]>([:])
+    private struct Subscriber: Sendable {
+        var continuation: AsyncStream<Event>.Continuation
+        var onDrop: (@Sendable () -> Void)?
+
+        func yield(_ event: Event) {
+            if case .dropped = continuation.yield(event) { onDrop?() }
+        }
+    }
+
+    private let subscribers = NIOLockedValueBox<[UInt64: Subscriber]>([:])
     private let nextID = NIOLockedValueBox<UInt64>(0)
     private let callbacks = NIOLockedValueBox<[@Sendable (Event) -> Void]>([])
 
     public init() {}
 
-    /// A stream of every event from now on; it ends when the consumer stops iterating.
-    public func subscribe() -> AsyncStream<Event> {
+    /// A stream of every event from now on; it ends when the consumer stops iterating. At most
+    /// `limit` events wait for a slow consumer; `onDrop` is told of each older one given up.
+    public func subscribe(limit: Int = 100_000, onDrop: (@Sendable () -> Void)? = nil) -> AsyncStream<Event> {
         let id = nextID.withLockedValue {
             $0 += 1
             return $0
         }
-        let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(100_000))
-        continuation.onTermination = { [weak self] _ in
+        let (stream, base) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(limit))
+        let continuation = Subscriber(continuation: base, onDrop: onDrop)
+        base.onTermination = { [weak self] _ in
             _ = self?.subscribers.withLockedValue { $0.removeValue(forKey: id) }
         }
         subscribers.withLockedValue { $0[id] = continuation }
@@ -90,11 +101,11 @@ public final class EventHub<Event: Sendable>: Sendable {
 
     public func publish(_ event: Event) {
         for callback in callbacks.withLockedValue({ $0 }) { callback(event) }
-        for continuation in subscribers.withLockedValue({ Array($0.values) }) { continuation.yield(event) }
+        for subscriber in subscribers.withLockedValue({ Array($0.values) }) { subscriber.yield(event) }
     }
 
     public func finish() {
-        for continuation in subscribers.withLockedValue({ Array($0.values) }) { continuation.finish() }
+        for subscriber in subscribers.withLockedValue({ Array($0.values) }) { subscriber.continuation.finish() }
     }
 }
 
@@ -183,14 +194,19 @@ final class ProxyCore: @unchecked Sendable {
     // MARK: Connections
 
     private func accept(_ channel: any Channel) -> EventLoopFuture<Void> {
-        let (id, seed, faults, upstream) = state.withLockedValue { state in
+        // Registering the connection and reading the fault list is one decision under one lock:
+        // a fault added concurrently either is in this list or finds the connection registered
+        // (its installation is queued on the connection's loop, after this initializer).
+        let (connection, faults, upstream) = state.withLockedValue { state in
             let id = state.nextConnection
             state.nextConnection += 1
-            return (id, state.random.next(), state.faults, state.upstream)
+            let connection = ProxiedConnection(id: id, clientChannel: channel, owner: self, seed: state.random.next())
+            state.connections[id] = connection
+            return (connection, state.faults, state.upstream)
         }
-        let connection = ProxiedConnection(id: id, clientChannel: channel, owner: self, seed: seed)
+        let id = connection.id
         var applied: [Fault] = []
-        var random = SplitMix64(seed: seed ^ 0x5DEE_CE66_D1CE_4E5B)
+        var random = SplitMix64(seed: connection.seed ^ 0x5DEE_CE66_D1CE_4E5B)
         for fault in faults where Self.targets(fault, connection: id, existing: false) {
             if fault.toxicity >= 1 || Double(random.next() >> 11) * 0x1.0p-53 < fault.toxicity {
                 applied.append(fault)
@@ -200,9 +216,13 @@ final class ProxyCore: @unchecked Sendable {
         }
         return channel.eventLoop.makeCompletedFuture {
             let handler = RelaySideHandler(side: .client, connection: connection)
-            try channel.pipeline.syncOperations.addHandler(handler)
+            do {
+                try channel.pipeline.syncOperations.addHandler(handler)
+            } catch {
+                self.state.withLockedValue { _ = $0.connections.removeValue(forKey: id) }
+                throw error
+            }
             connection.client = handler
-            self.state.withLockedValue { $0.connections[id] = connection }
             let remote = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
             connection.emit(.connOpened, ["client": .string(remote)])
             for fault in applied { connection.install(fault) }

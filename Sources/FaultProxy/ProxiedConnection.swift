@@ -238,8 +238,12 @@ final class ProxiedConnection: @unchecked Sendable {
     static let stageBufferLimit = 4 << 20
     static let pendingLimit = 256 << 10
 
+    /// The seed of this connection's random decisions (toxicity, jitter).
+    let seed: UInt64
+
     init(id: UInt64, clientChannel: any Channel, owner: ProxyCore?, seed: UInt64) {
         self.id = id
+        self.seed = seed
         self.clientChannel = clientChannel
         self.loop = clientChannel.eventLoop
         self.owner = owner

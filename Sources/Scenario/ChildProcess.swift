@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import WebSocketSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -10,11 +11,19 @@ import Musl
 /// A child process in its own process group, whose output lines are delivered as they come.
 /// The group is ended by PID (SIGTERM, then SIGKILL) — never by name — on stop, on failure and
 /// when Flatline itself is interrupted.
-final class ChildProcess: @unchecked Sendable {
+///
+/// Its exit is observed once, by a thread blocked in `waitid(WNOWAIT)`: the exited child stays a
+/// zombie until ``stop(grace:)`` reaps it, so its PID (and process group id) cannot be reused by
+/// another process while Flatline may still signal it.
+final class ChildProcess: Sendable {
     let pid: pid_t
-    private let output: Int32
-    private let exit = NIOLockedValueBox<Int32?>(nil)
-    private let done = DispatchSemaphore(value: 0)
+
+    private struct Life {
+        var exitCode: Int32?
+        var reaped = false
+        var onExit: [@Sendable () -> Void] = []
+    }
+    private let life = NIOLockedValueBox(Life())
 
     /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift's Glibc module does not
     /// export: looked up once at run time.
@@ -71,10 +80,9 @@ final class ChildProcess: @unchecked Sendable {
         }
         let spawned = child
         pid = spawned
-        output = pipeFDs[0]
         Self.live.withLockedValue { _ = $0.insert(spawned) }
-        let fd = output
-        let thread = Thread { [exit, done] in
+        let fd = pipeFDs[0]
+        let reader = Thread {
             var pending: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 65536)
             while true {
@@ -89,39 +97,68 @@ final class ChildProcess: @unchecked Sendable {
             }
             if !pending.isEmpty { onLine(String(decoding: pending, as: UTF8.self)) }
             close(fd)
-            var status: Int32 = 0
-            while waitpid(spawned, &status, 0) < 0 && errno == EINTR {}
-            let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        }
+        reader.start()
+        let life = self.life
+        let waiter = Thread {
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(spawned), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+            let status = info._sifields._sigchld.si_status
+            let code = info.si_code == CLD_EXITED ? status : 128 + status
             Self.live.withLockedValue { _ = $0.remove(spawned) }
-            exit.withLockedValue { $0 = code }
-            onExit(code)
-            done.signal()
-        }
-        thread.start()
-    }
-
-    var exitCode: Int32? { exit.withLockedValue { $0 } }
-
-    func signal(_ signal: Int32) {
-        guard exitCode == nil else { return }
-        kill(-pid, signal)
-    }
-
-    /// SIGTERM to the group, SIGKILL after `grace`; returns when the child is gone.
-    func stop(grace: Duration = .seconds(2)) async {
-        guard exitCode == nil else { return }
-        if grace > .zero { signal(SIGTERM) }
-        let deadline = ContinuousClock.now + grace
-        while exitCode == nil, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        if exitCode == nil { kill(-pid, SIGKILL) }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                self.done.wait()
-                self.done.signal()
-                continuation.resume()
+            let callbacks = life.withLockedValue { life in
+                life.exitCode = code
+                defer { life.onExit.removeAll() }
+                return life.onExit
             }
+            onExit(code)
+            for callback in callbacks { callback() }
+        }
+        waiter.start()
+    }
+
+    var exitCode: Int32? { life.withLockedValue { $0.exitCode } }
+
+    /// Signals the child's process group, unless it has been reaped (its PID could be another's).
+    func signal(_ signal: Int32) {
+        life.withLockedValue { life in
+            if !life.reaped { kill(-pid, signal) }
+        }
+    }
+
+    /// Waits until the child has exited or `limit` passed; returns whether it exited.
+    func exited(within limit: Duration) async -> Bool {
+        await finishesWithin(limit) { done in
+            let already = life.withLockedValue { life -> Bool in
+                if life.exitCode != nil { return true }
+                life.onExit.append(done)
+                return false
+            }
+            if already { done() }
+        }
+    }
+
+    /// SIGTERM to the group, SIGKILL after `grace` (to whatever of the group is left, grandchildren
+    /// included), then reaps the child; returns when it is gone.
+    func stop(grace: Duration = .seconds(2)) async {
+        if grace > .zero, exitCode == nil {
+            signal(SIGTERM)
+            _ = await exited(within: grace)
+        }
+        signal(SIGKILL)
+        // SIGKILL cannot be ignored: the leader exits promptly (the bound only guards against a
+        // child stuck in the kernel).
+        _ = await exited(within: .seconds(10))
+        reap()
+    }
+
+    /// Collects the exited child's status; from now on it is never signalled again.
+    private func reap() {
+        life.withLockedValue { life in
+            guard life.exitCode != nil, !life.reaped else { return }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            life.reaped = true
         }
     }
 

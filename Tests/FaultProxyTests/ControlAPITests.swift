@@ -177,3 +177,49 @@ struct ControlAPITests {
         await registry.stopAll()
     }
 }
+
+@Suite("GET /events with a slow reader")
+struct EventStreamBackPressureTests {
+    /// A reader that stops reading does not make the proxy buffer every event for it: once its
+    /// socket is full, events are skipped and the gap is reported (`proxy events-dropped`).
+    @Test func aReaderThatDoesNotKeepUpGetsACountedGap() async throws {
+        let hub = EventHub<ProxyEvent>()
+        let registry = ProxyRegistry(hub: hub, seed: 1)
+        let server = try await ControlServer.start(api: ControlAPI(registry: registry, token: nil), at: HostPort(host: "127.0.0.1", port: 0))
+        let socket = try RawSocket.connect(port: server.address.port)
+        try socket.send("GET /events HTTP/1.1\r\nHost: test\r\n\r\n")
+        // Wait for the response head, so that the subscription exists.
+        let head = try await socket.read(within: .seconds(5))
+        guard case .data(let bytes) = head, String(decoding: bytes, as: UTF8.self).contains("200 OK") else {
+            Issue.record("no response head: \(head)")
+            return
+        }
+        // 300,000 events of ~150 bytes (45 MB) while the reader reads nothing.
+        let count = 300_000
+        for index in 0..<count {
+            hub.publish(ProxyEvent(at: .now, type: .faultSkipped, fields: ["fault": "padding-padding-padding-padding", "conn": .int(Int64(index))]))
+        }
+        // The one event after the gap, once the reader catches up.
+        var received: [UInt8] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        var sawGap = false
+        while ContinuousClock.now < deadline {
+            let result = try await socket.read(within: .milliseconds(300))
+            guard case .data(let chunk) = result else {
+                if sawGap { break }
+                hub.publish(ProxyEvent(at: .now, type: .faultSkipped, fields: ["fault": "after", "conn": 0]))
+                continue
+            }
+            received += chunk
+            if !sawGap, String(decoding: received.suffix(chunk.count + 200), as: UTF8.self).contains("events-dropped") { sawGap = true }
+        }
+        let text = String(decoding: received, as: UTF8.self)
+        #expect(sawGap || text.contains("\"type\":\"events-dropped\""), "no gap reported in \(received.count) bytes")
+        // 45 MB were published; a reader that read nothing gets what its socket held plus a bounded
+        // backlog (about 2 MB here), not everything (before: 100,000 events, 15 MB, queued for it).
+        #expect(received.count < 8 << 20, "the proxy buffered \(received.count) bytes for a reader that read nothing")
+        socket.reset()
+        await server.stop()
+        await registry.stopAll()
+    }
+}

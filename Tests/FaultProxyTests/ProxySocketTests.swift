@@ -213,3 +213,39 @@ struct ToxiproxyStyleSocketTests {
         await fixture.proxy.stop()
     }
 }
+
+@Suite("Faults added while connections are accepted")
+struct AcceptRaceTests {
+    /// A fault added while connections are being accepted reaches every one of them: either the
+    /// accept sees it in the fault list, or the fault sees the connection registered. Before, both
+    /// were read under separate lock acquisitions and a connection accepted in between kept
+    /// going without the fault. `close` makes a miss visible: the missed connection stays open.
+    @Test func noConnectionMissesAFaultAddedDuringItsAccept() async throws {
+        for round in 0..<8 {
+            let fixture = try await ProxyFixture.make()
+            let listener = fixture.listener
+            // Accept the upstream side of whatever the proxy dials, in the background.
+            let acceptor = Task.detached {
+                var held: [RawSocket] = []
+                while !Task.isCancelled, let socket = listener.accept(timeout: .milliseconds(50)) { held.append(socket) }
+                return held.count
+            }
+            let port = fixture.proxy.port
+            async let clients: [RawSocket] = onThread { try (0..<48).map { _ in try RawSocket.connect(port: port) } }
+            try await Task.sleep(for: .microseconds(Int64(round) * 300))
+            try await fixture.proxy.add(Fault(.close, name: "cut"))
+            let opened = try await clients
+            for (index, client) in opened.enumerated() {
+                let result = try await client.read(within: .seconds(3))
+                #expect(result == .eof || result.isReset, "round \(round): client \(index) was not closed by the fault: \(result)")
+            }
+            acceptor.cancel()
+            _ = await acceptor.value
+            await fixture.proxy.stop()
+        }
+    }
+}
+
+extension RawSocket.ReadResult {
+    var isReset: Bool { if case .error(ECONNRESET) = self { true } else { false } }
+}

@@ -1,5 +1,6 @@
 import EventSchema
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 @testable import Scenario
@@ -35,5 +36,24 @@ struct ExternalProcessTests {
             try await channel.close()
         }
         await child.stop()
+    }
+
+    /// The exit is observed once, without polling; the exited child stays a zombie (its PID cannot
+    /// be reused, so signalling its group is safe) until stop reaps it.
+    @Test func exitIsObservedAndThePIDIsHeldUntilReaped() async throws {
+        let exits = NIOLockedValueBox<[Int32]>([])
+        let child = try ChildProcess(arguments: ["sh", "-c", "exit 3"], environment: [:], onLine: { _ in }, onExit: { code in exits.withLockedValue { $0.append(code) } })
+        #expect(await child.exited(within: .seconds(10)))
+        #expect(child.exitCode == 3)
+        #expect(kill(child.pid, 0) == 0, "the exited child is kept as a zombie until reaped")
+        await child.stop()
+        #expect(kill(child.pid, 0) == -1 && errno == ESRCH, "stop reaps it")
+        child.signal(SIGTERM)  // after the reap: never sent
+        #expect(exits.withLockedValue { $0 } == [3])
+        let killed = try ChildProcess(arguments: ["sleep", "30"], environment: [:], onLine: { _ in }, onExit: { _ in })
+        let started = ContinuousClock.now
+        await killed.stop(grace: .milliseconds(100))
+        #expect(killed.exitCode == 128 + SIGTERM)
+        #expect(ContinuousClock.now - started < .seconds(5))
     }
 }
