@@ -156,7 +156,7 @@ let package = Package(
         .executableTarget(
             name: "flatline-bench",
             // A standalone measuring program built around blocking threads.
-            swiftSettings: swiftSettings + [.swiftLanguageMode(.v5)]
+            swiftSettings: swiftSettings
         ),
 
         // MARK: - Tests

@@ -209,6 +209,8 @@ final class RelaySideHandler: ChannelDuplexHandler, @unchecked Sendable {
 }
 
 /// A client connection and its upstream leg, on one event loop, with a fault pipe per direction.
+/// Confined to `loop`: it is `@unchecked Sendable` only so that other threads can hand work to
+/// the loop (`loop.submit { connection… }`); every entry point asserts it runs there.
 final class ProxiedConnection: @unchecked Sendable {
     let id: UInt64
     let loop: any EventLoop
@@ -273,6 +275,7 @@ final class ProxiedConnection: @unchecked Sendable {
 
     /// The upstream connected: flush what waited for it.
     func attachServer(_ channel: any Channel, handler: RelaySideHandler) {
+        loop.assertInEventLoop()
         server = handler
         serverAttached = true
         serverChannel = channel
@@ -301,6 +304,7 @@ final class ProxiedConnection: @unchecked Sendable {
     // MARK: Reading
 
     func received(_ buffer: ByteBuffer, from side: Side) {
+        loop.assertInEventLoop()
         pipe(side.outgoingFlow).input(.data(buffer))
     }
 
@@ -334,6 +338,7 @@ final class ProxiedConnection: @unchecked Sendable {
 
     /// Delivers an item that made it through a flow's faults to the receiving leg.
     func deliver(_ item: PipeItem, flow: Flow) {
+        loop.assertInEventLoop()
         let target: Side = flow == .upstream ? .server : .client
         if target == .server, !serverAttached {
             pendingToServer.append(item)
@@ -366,6 +371,7 @@ final class ProxiedConnection: @unchecked Sendable {
 
     /// The peer of `side` closed its end (FIN) or reset (RST).
     func peerClosed(_ side: Side, how: CloseHow, detail: String? = nil) {
+        loop.assertInEventLoop()
         guard !inputClosed.contains(side) else { return }
         inputClosed.insert(side)
         let pipe = pipe(side.outgoingFlow)
@@ -379,6 +385,7 @@ final class ProxiedConnection: @unchecked Sendable {
 
     /// The proxy closes both legs because of a fault.
     func closeByProxy(fault: String, how: CloseHow) {
+        loop.assertInEventLoop()
         for side in [Side.client, .server] where !closedSides.contains(side) {
             guard let handler = handler(side) else { continue }
             emit(.closedByProxy, ["side": .string(side.rawValue), "how": .string(how.rawValue), "fault": .string(fault)])
@@ -404,6 +411,7 @@ final class ProxiedConnection: @unchecked Sendable {
     }
 
     func legInactive(_ side: Side) {
+        loop.assertInEventLoop()
         if !closedSides.contains(side), !inputClosed.contains(side) {
             // NIO closes a half-closed channel outright when the peer's FIN arrives, without an
             // inputClosed event: that FIN still has to be forwarded.
@@ -416,6 +424,7 @@ final class ProxiedConnection: @unchecked Sendable {
 
     /// The upstream could not be reached: the client is told by a close, the event says why.
     func upstreamFailed(_ detail: String) {
+        loop.assertInEventLoop()
         dialing = false
         emit(.upstreamFailed, ["detail": .string(detail)])
         closedSides.insert(.server)
@@ -473,6 +482,7 @@ final class ProxiedConnection: @unchecked Sendable {
 
     /// Installs `fault` on this connection (target and toxicity already decided).
     func install(_ fault: Fault) {
+        loop.assertInEventLoop()
         guard appliedFaults[fault.name] == nil else { return }
         appliedFaults[fault.name] = fault
         switch fault.kind {
@@ -521,6 +531,7 @@ final class ProxiedConnection: @unchecked Sendable {
 
     /// Removes `name` from this connection; held bytes are delivered (hold) or the withheld close is.
     func uninstall(_ name: String) {
+        loop.assertInEventLoop()
         guard let fault = appliedFaults.removeValue(forKey: name) else { return }
         if case .powerLoss = fault.kind {
             // Old connections stay dead after the power comes back; the host just forgot them.

@@ -171,7 +171,8 @@ final class TestServer: @unchecked Sendable {
 
 // MARK: - Children (flatline proxy, socat)
 
-final class Child {
+/// Its lines are guarded by `lock`.
+final class Child: @unchecked Sendable {
     let process = Process()
     let output = Pipe()
     private(set) var lines: [String] = []
@@ -309,6 +310,24 @@ func idleMemory(proxy: Child, proxyPort: Int, holder: TestServer, count: Int) ->
     return (Double(after - before) / Double(count), before, after)
 }
 
+/// The last arrival seen by the sending thread, and whether it should stop (guarded by `lock`).
+final class Arrivals: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last = 0.0
+    private var stopping = false
+
+    var stopped: Bool { lock.withLock { stopping } }
+    func arrived(at time: Double) { lock.withLock { last = time } }
+
+    /// Stops the sender; returns the last arrival.
+    func stop() -> Double {
+        lock.withLock {
+            stopping = true
+            return last
+        }
+    }
+}
+
 /// How long after the API call returns bytes still arrive: a stream of small timestamped
 /// messages flows through the proxy; a blackhole is added; the last arrival is compared to
 /// the instant the call returned.
@@ -319,26 +338,17 @@ func faultEffect(flatline: String, api: String, proxyPort: Int, echo: TestServer
         var flags = fcntl(fd, F_GETFL)
         flags |= O_NONBLOCK
         _ = fcntl(fd, F_SETFL, flags)
-        let state = NSLock()
-        var lastArrival = 0.0
-        var stop = false
+        let shared = Arrivals()
         let done = DispatchSemaphore(value: 0)
         spawnThread {
             let message = UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 8)
             let incoming = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 8)
             memset(message, 1, 16)
             while true {
-                state.lock()
-                let finished = stop
-                state.unlock()
-                if finished { break }
+                if shared.stopped { break }
                 _ = send(fd, message, 16, Int32(MSG_NOSIGNAL))
                 let n = recv(fd, incoming, 65536, 0)
-                if n > 0 {
-                    state.lock()
-                    lastArrival = now()
-                    state.unlock()
-                }
+                if n > 0 { shared.arrived(at: now()) }
                 usleep(50)
             }
             message.deallocate()
@@ -355,10 +365,7 @@ func faultEffect(flatline: String, api: String, proxyPort: Int, echo: TestServer
         add.waitUntilExit()
         let returned = now()
         usleep(100_000)
-        state.lock()
-        stop = true
-        let last = lastArrival
-        state.unlock()
+        let last = shared.stop()
         done.wait()
         close(fd)
         worst = max(worst, max(0, last - returned) * 1000)

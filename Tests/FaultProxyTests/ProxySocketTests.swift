@@ -207,8 +207,9 @@ struct ToxiproxyStyleSocketTests {
         let (client, server) = try await fixture.connect()
         try await fixture.proxy.add(Fault(.timeout(.milliseconds(200)), direction: .both))
         try client.send("lost")
-        #expect(try await server.read(within: .milliseconds(100)) == .wouldBlock)
-        #expect(try await server.read(within: .seconds(2)) == .eof)
+        // The bytes are dropped: the first thing the server sees is the close, not data (checked
+        // without a timing window, which a loaded machine could overrun).
+        #expect(try await server.read(within: .seconds(5)) == .eof)
         #expect(try await client.read(within: .seconds(2)) == .eof)
         await fixture.proxy.stop()
     }
