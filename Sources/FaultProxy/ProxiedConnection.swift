@@ -217,23 +217,16 @@ final class ProxiedConnection: @unchecked Sendable {
     weak var owner: ProxyCore?
     weak var client: RelaySideHandler?
     private(set) weak var server: RelaySideHandler?
-    private var serverAttached = false
     let clientChannel: any Channel
     private(set) var serverChannel: (any Channel)?
     private(set) var upstreamPipe: FlowPipe!
     private(set) var downstreamPipe: FlowPipe!
 
-    private var dialing = false
-    /// A close the proxy decided on while the upstream was still being dialled.
-    private var closeOnAttach: (fault: String, how: CloseHow)?
+    /// Which legs exist and how far each is closed (the decisions; this class does the I/O).
+    private(set) var life = ConnectionLife()
     private var pendingToServer: [PipeItem] = []
     private var pendingBytes = 0
     private var random: SplitMix64
-    /// Legs whose socket is gone.
-    private var closedSides: Set<Side> = []
-    private var inputClosed: Set<Side> = []
-    private var outputClosed: Set<Side> = []
-    private var ended = false
     /// Faults installed on this connection (after target and toxicity), by name.
     private(set) var appliedFaults: [String: Fault] = [:]
 
@@ -277,29 +270,25 @@ final class ProxiedConnection: @unchecked Sendable {
     func attachServer(_ channel: any Channel, handler: RelaySideHandler) {
         loop.assertInEventLoop()
         server = handler
-        serverAttached = true
         serverChannel = channel
-        dialing = false
-        if let pending = closeOnAttach {
-            emit(.closedByProxy, ["side": "server", "how": .string(pending.how.rawValue), "fault": .string(pending.fault)])
-            closedSides.insert(.server)
-            handler.close(how: pending.how)
-            return
+        switch life.attached() {
+        case .close(let fault, let how):
+            emit(.closedByProxy, ["side": "server", "how": .string(how.rawValue), "fault": .string(fault)])
+            handler.close(how: how)
+        case .relay:
+            let pending = pendingToServer
+            pendingToServer.removeAll()
+            pendingBytes = 0
+            for item in pending { deliver(item, flow: .upstream) }
+            server?.flush()
+            resumeReading(from: .client)
         }
-        let pending = pendingToServer
-        pendingToServer.removeAll()
-        pendingBytes = 0
-        for item in pending { deliver(item, flow: .upstream) }
-        server?.flush()
-        resumeReading(from: .client)
     }
 
     /// Whether the upstream must be dialled now: not while both flows are silenced.
-    var shouldDial: Bool {
-        !serverAttached && !dialing && !closedSides.contains(.client) && !(upstreamPipe.isSilent && downstreamPipe.isSilent)
-    }
+    var shouldDial: Bool { life.shouldDial(silenced: upstreamPipe.isSilent && downstreamPipe.isSilent) }
 
-    func markDialing() { dialing = true }
+    func markDialing() { life.dialling() }
 
     // MARK: Reading
 
@@ -313,10 +302,10 @@ final class ProxiedConnection: @unchecked Sendable {
         guard !pipe(flow).isBackedUp else { return false }
         switch side {
         case .client:
-            if serverAttached { return server?.isWritable ?? true || closedSides.contains(.server) }
+            if life.serverAttached { return server?.isWritable ?? true || !life.writable(.server) }
             return pendingBytes < Self.pendingLimit
         case .server:
-            return client?.isWritable ?? true || closedSides.contains(.client)
+            return client?.isWritable ?? true || !life.writable(.client)
         }
     }
 
@@ -340,28 +329,23 @@ final class ProxiedConnection: @unchecked Sendable {
     func deliver(_ item: PipeItem, flow: Flow) {
         loop.assertInEventLoop()
         let target: Side = flow == .upstream ? .server : .client
-        if target == .server, !serverAttached {
+        if target == .server, !life.serverAttached {
             pendingToServer.append(item)
             pendingBytes += item.byteCount
             return
         }
-        guard !closedSides.contains(target), let handler = target == .client ? client : server else { return }
+        guard let handler = handler(target) else { return }
         switch item {
         case .data(let buffer):
-            handler.write(buffer)
+            if life.writable(target) { handler.write(buffer) }
         case .eof:
-            guard !outputClosed.contains(target) else { return }
-            outputClosed.insert(target)
-            handler.shutdownOutput(inputAlreadyClosed: inputClosed.contains(target))
+            switch life.forwardFIN(to: target) {
+            case .none: break
+            case .halfClose: handler.shutdownOutput(inputAlreadyClosed: false)
+            case .close: handler.shutdownOutput(inputAlreadyClosed: true)
+            }
         case .reset:
-            closedSides.insert(target)
-            handler.close(how: .rst)
-        }
-    }
-
-    private func closeIfBothDirectionsEnded(_ side: Side) {
-        if inputClosed.contains(side) && outputClosed.contains(side) {
-            handler(side)?.close(how: .fin)
+            if life.forwardRST(to: target) { handler.close(how: .rst) }
         }
     }
 
@@ -372,65 +356,45 @@ final class ProxiedConnection: @unchecked Sendable {
     /// The peer of `side` closed its end (FIN) or reset (RST).
     func peerClosed(_ side: Side, how: CloseHow, detail: String? = nil) {
         loop.assertInEventLoop()
-        guard !inputClosed.contains(side) else { return }
-        inputClosed.insert(side)
+        guard life.peerClosed(side, how: how) else { return }
         let pipe = pipe(side.outgoingFlow)
         var fields: JSONObject = ["side": .string(side.rawValue), "how": .string(how.rawValue), "forwarded": .bool(!pipe.isSilent)]
         if let detail { fields["detail"] = .string(detail) }
         emit(.connClosed, fields)
-        if how == .rst { closedSides.insert(side) }
         pipe.input(how == .fin ? .eof : .reset)
-        if how == .fin { closeIfBothDirectionsEnded(side) }
+        if life.finishedBothWays(side) { handler(side)?.close(how: .fin) }
     }
 
     /// The proxy closes both legs because of a fault.
     func closeByProxy(fault: String, how: CloseHow) {
         loop.assertInEventLoop()
-        for side in [Side.client, .server] where !closedSides.contains(side) {
+        for side in life.closeByProxy(fault: fault, how: how) {
             guard let handler = handler(side) else { continue }
             emit(.closedByProxy, ["side": .string(side.rawValue), "how": .string(how.rawValue), "fault": .string(fault)])
-            closedSides.insert(side)
             handler.close(how: how)
         }
-        if !serverAttached {
-            if dialing {
-                closeOnAttach = (fault, how)
-            } else {
-                closedSides.insert(.server)
-                checkEnded()
-            }
-        }
+        checkEnded()
     }
 
     /// The proxy resets one leg (a rebooted host answering a dead connection).
     func resetByProxy(_ side: Side, fault: String) {
-        guard !closedSides.contains(side), let handler = handler(side) else { return }
+        guard let handler = handler(side), life.resetByProxy(side) else { return }
         emit(.closedByProxy, ["side": .string(side.rawValue), "how": "rst", "fault": .string(fault)])
-        closedSides.insert(side)
         handler.close(how: .rst)
     }
 
     func legInactive(_ side: Side) {
         loop.assertInEventLoop()
-        if !closedSides.contains(side), !inputClosed.contains(side) {
-            // NIO closes a half-closed channel outright when the peer's FIN arrives, without an
-            // inputClosed event: that FIN still has to be forwarded.
-            peerClosed(side, how: .fin)
-        }
-        closedSides.insert(side)
-        if side == .client, !serverAttached, !dialing { closedSides.insert(.server) }
+        if life.legInactive(side) { peerClosed(side, how: .fin) }
         checkEnded()
     }
 
     /// The upstream could not be reached: the client is told by a close, the event says why.
     func upstreamFailed(_ detail: String) {
         loop.assertInEventLoop()
-        dialing = false
         emit(.upstreamFailed, ["detail": .string(detail)])
-        closedSides.insert(.server)
         pendingToServer.removeAll()
-        if !closedSides.contains(.client) {
-            closedSides.insert(.client)
+        if life.upstreamFailed() {
             emit(.closedByProxy, ["side": "client", "how": "fin", "fault": "upstream-unreachable"])
             client?.close(how: .fin)
         }
@@ -438,9 +402,7 @@ final class ProxiedConnection: @unchecked Sendable {
     }
 
     private func checkEnded() {
-        guard !ended, closedSides.contains(.client), closedSides.contains(.server) else { return }
-        if let serverChannel, serverChannel.isActive { return }
-        ended = true
+        guard life.end(serverSocketOpen: serverChannel?.isActive ?? false) else { return }
         emit(.connEnded, [
             "up_bytes": .int(Int64(upstreamPipe.forwardedBytes)),
             "down_bytes": .int(Int64(downstreamPipe.forwardedBytes)),
