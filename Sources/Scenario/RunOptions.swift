@@ -1,0 +1,63 @@
+import FaultProxy
+import Foundation
+import HeartbeatClient
+import EventSchema
+import HeartbeatCore
+import HeartbeatServer
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import WebSocketSupport
+import WireCapture
+
+/// How a run is carried out and reported.
+public struct RunOptions: Sendable {
+    public var slack: Slack = .none
+    /// Where run folders go (`<runs>/<scenario>/<timestamp>/recording.jsonl`); nil writes none.
+    public var runsDirectory: String? = ".flatline/runs"
+    /// Show every event, not only the important ones.
+    public var verbose = false
+    /// Show nothing while running.
+    public var quiet = false
+    /// Count checks that could not be judged (no capture, no source of their events) as failures.
+    public var strict = false
+    /// Capture the wire (libpcap) for every scenario, not only those with `capture: true`.
+    public var capture = false
+    /// The `flatline` executable, for scenarios that run the server as a child process.
+    public var flatlineExecutable: String?
+    /// Receives console lines as they happen.
+    public var console: @Sendable (String) -> Void = { print($0) }
+
+    public init() {}
+}
+
+/// The outcome of one scenario run.
+public struct ScenarioResult: Sendable {
+    public var scenario: Scenario
+    public var verdicts: [Verdict]
+    /// A setup problem (port, process…) that kept the scenario from running properly.
+    public var setupError: String?
+    public var duration: Duration
+    public var recordingPath: String?
+    /// The console timeline of this run (for JUnit's system-out).
+    public var timeline: [String]
+
+    public var passed: Bool { setupError == nil && !verdicts.contains(where: \.failed) }
+
+    /// Checks that could not be judged (they count as passed unless the run is strict).
+    public var notJudged: Int { verdicts.filter { $0.outcome == .notJudged }.count }
+
+    public init(
+        scenario: Scenario, verdicts: [Verdict], setupError: String?, duration: Duration, recordingPath: String?, timeline: [String]
+    ) {
+        self.scenario = scenario
+        self.verdicts = verdicts
+        self.setupError = setupError
+        self.duration = duration
+        self.recordingPath = recordingPath
+        self.timeline = timeline
+    }
+
+    /// The smallest margin of the checks that measured one.
+    public var smallestMargin: Duration? { verdicts.compactMap(\.margin).min() }
+}

@@ -1,0 +1,178 @@
+import FaultProxy
+import Foundation
+import HeartbeatClient
+import EventSchema
+import HeartbeatCore
+import HeartbeatServer
+
+// The client and server sections, and the settings bounds can name.
+extension ScenarioParser {
+    // MARK: Client and server
+
+    func heartbeat(_ node: YAMLValue) throws(ScenarioError) -> HeartbeatPolicy {
+        var dialectName = "json", textPayload: String?, textReply: String??, pushInterval: Duration?, tolerance: Double?
+        var policy = HeartbeatPolicy()
+        let keys = ["dialect", "interval", "timeout", "any-message-alive", "close-grace", "text-payload", "text-reply", "push-interval", "tolerance"]
+        for (key, _, value) in try node.mapping("heartbeat", allowed: keys) {
+            switch key {
+            case "dialect": dialectName = try value.string()
+            case "interval": policy.interval = try value.duration()
+            case "timeout": policy.timeout = try value.duration()
+            case "any-message-alive": policy.anyMessageCountsAsAlive = try value.bool()
+            case "close-grace": policy.closeGrace = try value.duration()
+            case "text-payload": textPayload = try value.string()
+            case "text-reply":
+                let reply = try value.string()
+                textReply = .some(reply == "-" || reply == "any" ? nil : reply)
+            case "push-interval": pushInterval = try value.duration()
+            case "tolerance": tolerance = try value.double()
+            default: break
+            }
+        }
+        do {
+            policy.dialect = try HeartbeatDialect.named(dialectName, textPayload: textPayload, textReply: textReply, pushInterval: pushInterval, tolerance: tolerance)
+            try policy.validate()
+        } catch {
+            throw node.error(error.message)
+        }
+        return policy
+    }
+
+    func reconnect(_ node: YAMLValue) throws(ScenarioError) -> ReconnectPolicy {
+        var policy = ReconnectPolicy()
+        let keys = ["delay", "backoff", "jitter", "max-attempts", "stable-after", "connect-timeout"]
+        for (key, _, value) in try node.mapping("reconnect", allowed: keys) {
+            switch key {
+            case "delay": policy.backoff = .fixed(try value.duration())
+            case "backoff":
+                var initial = Duration.milliseconds(100), multiplier = 2.0, cap = Duration.seconds(30)
+                for (backoffKey, _, backoffValue) in try value.mapping("backoff", allowed: ["initial", "multiplier", "cap"]) {
+                    switch backoffKey {
+                    case "initial": initial = try backoffValue.duration()
+                    case "multiplier": multiplier = try backoffValue.double()
+                    default: cap = try backoffValue.duration()
+                    }
+                }
+                policy.backoff = .exponential(initial: initial, multiplier: multiplier, cap: cap)
+            case "jitter": policy.jitter = try value.double()
+            case "max-attempts": policy.maxAttempts = try value.int()
+            case "stable-after": policy.stableAfter = try value.duration()
+            case "connect-timeout": policy.connectTimeout = try value.duration()
+            default: break
+            }
+        }
+        do {
+            try policy.validate()
+        } catch {
+            throw node.error(error.message)
+        }
+        return policy
+    }
+
+    func client(_ node: YAMLValue, serverPath: String) throws(ScenarioError) -> ClientSpec {
+        let keys = ["heartbeat", "reconnect", "messages", "count", "command", "path", "max-frame-size"]
+        var heartbeat = HeartbeatPolicy(), reconnect = ReconnectPolicy(), count = 1
+        var messages: MessageSchedule?, command: [String]?, path = serverPath, maxFrame = 1 << 20
+        for (key, _, value) in try node.mapping("client", allowed: keys) {
+            switch key {
+            case "heartbeat": heartbeat = try self.heartbeat(value)
+            case "reconnect": reconnect = try self.reconnect(value)
+            case "messages":
+                var bytes = 100, every = Duration.seconds(1)
+                for (messageKey, _, messageValue) in try value.mapping("messages", allowed: ["bytes", "every"]) {
+                    if messageKey == "bytes" { bytes = try messageValue.int() } else { every = try messageValue.duration() }
+                }
+                messages = MessageSchedule(bytes: bytes, every: every)
+            case "count":
+                count = try value.int()
+                guard (1...200).contains(count) else { throw value.error("client count must be between 1 and 200") }
+            case "command":
+                command = try value.sequence("a command as a list, e.g. [python3, clients/client.py, \"{url}\"]").map { item throws(ScenarioError) in try item.string() }
+                guard command?.isEmpty == false else { throw value.error("the command must not be empty") }
+            case "path": path = try value.string()
+            case "max-frame-size": maxFrame = try value.int()
+            default: break
+            }
+        }
+        if let command {
+            return .external(command: command, count: count, heartbeat: heartbeat, reconnect: reconnect)
+        }
+        let configuration = HeartbeatClientConfiguration(
+            url: WebSocketURL(host: "127.0.0.1", port: 1, path: path), heartbeat: heartbeat, reconnect: reconnect,
+            maxFrameSize: maxFrame, messages: messages
+        )
+        do {
+            try configuration.validate()
+        } catch {
+            throw node.error(error.message)
+        }
+        return .builtin(configuration, count: count)
+    }
+
+    func server(_ node: YAMLValue) throws(ScenarioError) -> (HeartbeatServerConfiguration, String, Bool) {
+        let keys = ["dialect", "text-payload", "text-reply", "push-interval", "ping-interval", "reap-after", "echo", "path", "process"]
+        var process = false
+        var dialectName = "json", textPayload: String?, textReply: String??, pushInterval: Duration?
+        var configuration = HeartbeatServerConfiguration()
+        var path = "/"
+        for (key, _, value) in try node.mapping("server", allowed: keys) {
+            switch key {
+            case "dialect": dialectName = try value.string()
+            case "text-payload": textPayload = try value.string()
+            case "text-reply":
+                let reply = try value.string()
+                textReply = .some(reply == "-" ? nil : reply)
+            case "push-interval": pushInterval = try value.duration()
+            case "ping-interval": configuration.pingInterval = try value.duration()
+            case "reap-after": configuration.reapAfter = try value.duration()
+            case "echo": configuration.echoMessages = try value.bool()
+            case "path": path = try value.string()
+            case "process": process = try value.bool()
+            default: break
+            }
+        }
+        do {
+            configuration.dialect = try HeartbeatDialect.named(dialectName, textPayload: textPayload, textReply: textReply, pushInterval: pushInterval)
+            try configuration.validate()
+        } catch {
+            throw node.error(error.message)
+        }
+        return (configuration, path, process)
+    }
+
+    static func environment(_ scenario: Scenario) -> [String: DurationExpression.Value] {
+        let heartbeat = scenario.client.heartbeat
+        let reconnect = scenario.client.reconnect
+        var env: [String: DurationExpression.Value] = [
+            "heartbeat.interval": .duration(heartbeat.interval),
+            "heartbeat.timeout": .duration(heartbeat.timeout),
+            "heartbeat.close-grace": .duration(heartbeat.effectiveCloseGrace),
+            "heartbeat.detection": .duration(heartbeat.detectionBound),
+            "reconnect.jitter": .number(reconnect.jitter),
+            "reconnect.max-attempts": .number(Double(reconnect.maxAttempts ?? 1_000_000)),
+            "reconnect.connect-timeout": .duration(reconnect.connectTimeout),
+            "reconnect.stable-after": .duration(reconnect.stableAfter),
+            "client.count": .number(Double(scenario.client.count)),
+        ]
+        if case .serverPush(let interval, let tolerance) = heartbeat.dialect {
+            env["heartbeat.push-interval"] = .duration(interval)
+            env["heartbeat.tolerance"] = .number(tolerance)
+        }
+        switch reconnect.backoff {
+        case .fixed(let delay):
+            env["reconnect.delay"] = .duration(delay)
+            env["reconnect.initial"] = .duration(delay)
+            env["reconnect.cap"] = .duration(delay)
+            env["reconnect.multiplier"] = .number(1)
+        case .exponential(let initial, let multiplier, let cap):
+            env["reconnect.delay"] = .duration(initial)
+            env["reconnect.initial"] = .duration(initial)
+            env["reconnect.cap"] = .duration(cap)
+            env["reconnect.multiplier"] = .number(multiplier)
+        }
+        if let reap = scenario.server.reapAfter { env["server.reap-after"] = .duration(reap) }
+        if case .serverPush(let interval, _) = scenario.server.dialect { env["server.push-interval"] = .duration(interval) }
+        if let ping = scenario.server.pingInterval { env["server.ping-interval"] = .duration(ping) }
+        return env
+    }
+}

@@ -1,0 +1,57 @@
+import FaultProxy
+import Foundation
+import HeartbeatClient
+import EventSchema
+import HeartbeatCore
+import HeartbeatServer
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import WebSocketSupport
+import WireCapture
+
+/// Captures the scenario's traffic (both legs) into a pcap file and feeds `wire` events into the log.
+final class WireRecorder: Sendable {
+    private let capture: LiveCapture
+
+    init(log: EventLog, proxyPort: Int, serverPort: Int, path: String?) throws {
+        // Packet times are wall-clock; the log counts from the run's monotonic start.
+        let originWallMicros = WireRecorder.wallMicros() - (log.now.nanoseconds / 1000)
+        let analyzer = NIOLockedValueBox<WireAnalyzer?>(nil)
+        let roles = WireAnalyzer.Roles(proxyPort: proxyPort, serverPort: serverPort)
+        var linkType: Int32 = PacketDecoder.ethernet
+        capture = try LiveCapture(filter: "tcp port \(proxyPort) or tcp port \(serverPort)", path: path) { packet in
+            let events = analyzer.withLockedValue { $0?.feed(packet) } ?? []
+            for event in events {
+                log.record(EventRecord(t: .microseconds(event.timestampMicros - originWallMicros), event.kind, fields: event.fields))
+            }
+        }
+        linkType = capture.linkType
+        analyzer.withLockedValue { $0 = WireAnalyzer(linkType: linkType, roles: roles) }
+    }
+
+    /// libpcap's activate and the capture's stop block: they run off Swift's cooperative pool
+    /// (two threads here), so that other scenarios' timelines are never held up by them.
+    static func start(log: EventLog, proxyPort: Int, serverPort: Int, path: String?) async throws -> WireRecorder {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try WireRecorder(log: log, proxyPort: proxyPort, serverPort: serverPort, path: path) })
+            }
+        }
+    }
+
+    func stop() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                self.capture.stop()
+                continuation.resume()
+            }
+        }
+    }
+
+    static func wallMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+}

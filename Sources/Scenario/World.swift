@@ -1,0 +1,164 @@
+import FaultProxy
+import Foundation
+import HeartbeatClient
+import EventSchema
+import HeartbeatCore
+import HeartbeatServer
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import WebSocketSupport
+import WireCapture
+
+/// The running system of one scenario: server, proxy, clients.
+final class World: Sendable {
+    let server: any ScenarioServer
+    let serverPort: Int
+    let proxy: FaultProxy
+    let clients: [HeartbeatClient]
+    private let childrenBox = NIOLockedValueBox<[ChildProcess]>([])
+    private let spawn: @Sendable () throws -> [ChildProcess]
+    var children: [ChildProcess] { childrenBox.withLockedValue { $0 } }
+
+    private init(server: any ScenarioServer, serverPort: Int, proxy: FaultProxy, clients: [HeartbeatClient], spawn: @escaping @Sendable () throws -> [ChildProcess]) {
+        self.server = server
+        self.serverPort = serverPort
+        self.proxy = proxy
+        self.clients = clients
+        self.spawn = spawn
+    }
+
+    /// Starts the clients (after the capture, so that their handshakes are on the wire too).
+    func startClients() throws {
+        for client in clients { client.start() }
+        let started = try spawn()
+        childrenBox.withLockedValue { $0 = started }
+    }
+
+    static func start(_ scenario: Scenario, log: EventLog, executable: String?) async throws -> World {
+        let server: any ScenarioServer
+        if scenario.serverProcess {
+            guard let executable else {
+                throw ChildError("this scenario runs the server as a process (server: {process: true}); that needs the flatline executable — run it with 'flatline run'")
+            }
+            server = ProcessServer(executable: executable, configuration: scenario.server, log: log)
+        } else {
+            server = try InProcessServer(configuration: scenario.server, log: log)
+        }
+        let serverPort: Int
+        do {
+            serverPort = try await server.start()
+        } catch {
+            throw ChildError("cannot start the server: \(error)")
+        }
+        let hub = EventHub<ProxyEvent>()
+        hub.onEvent { event in
+            var fields = event.fields
+            fields["proxy"] = nil
+            log.record(EventRecord(t: event.at - log.origin, event.kind, fields: fields))
+        }
+        let proxy: FaultProxy
+        do {
+            proxy = try await FaultProxy.start(
+                name: scenario.name, upstream: HostPort(host: "127.0.0.1", port: serverPort),
+                observeFrames: scenario.observeFrames, seed: scenario.seed, hub: hub
+            )
+        } catch {
+            await server.stop()
+            throw ChildError("cannot start the proxy: \(error)")
+        }
+        let url = WebSocketURL(host: "127.0.0.1", port: proxy.port, path: scenario.serverPath)
+        var clients: [HeartbeatClient] = []
+        var spawn: @Sendable () throws -> [ChildProcess] = { [] }
+        switch scenario.client {
+        case .builtin(var configuration, let count):
+            configuration.url = url
+            for index in 1...count {
+                configuration.randomSeed = scenario.seed &+ UInt64(index)
+                let tag: JSONValue? = count > 1 ? .int(Int64(index)) : nil
+                let client = try HeartbeatClient(configuration: configuration) { event in
+                    var fields = event.fields
+                    if let tag { fields["client"] = tag }
+                    log.record(EventRecord(t: event.at - log.origin, event.catalogType, fields: fields))
+                }
+                clients.append(client)
+            }
+        case .external(let command, let count, _, _):
+            spawn = {
+            var children: [ChildProcess] = []
+            for index in 1...count {
+                let arguments = CommandTemplate.expand(command, url: url.description, host: "127.0.0.1", port: proxy.port, environment: scenario.environment)
+                let tag: JSONValue? = count > 1 ? .int(Int64(index)) : nil
+                do {
+                    let child = try ChildProcess(
+                        arguments: arguments,
+                        environment: ["FLATLINE_URL": url.description, "FLATLINE_CLIENT": String(index)],
+                        onLine: { line in World.externalLine(line, tag: tag, log: log) },
+                        onExit: { code in
+                            var fields: JSONObject = ["code": .int(Int64(code))]
+                            if let tag { fields["client"] = tag }
+                            log.record(ClientEventType.exited, fields: fields)
+                        }
+                    )
+                    children.append(child)
+                } catch {
+                    for child in children { child.signal(SIGKILL) }
+                    throw error
+                }
+            }
+            return children
+            }
+        }
+        return World(server: server, serverPort: serverPort, proxy: proxy, clients: clients, spawn: spawn)
+    }
+
+    /// A line printed by an external client: an event in the schema, or plain output.
+    static func externalLine(_ line: String, tag: JSONValue?, log: EventLog) {
+        let at = Instant.now
+        if let value = try? JSONValue(parsing: line), let object = value.objectValue, let type = object["type"]?.stringValue {
+            var fields = JSONObject()
+            for (key, value) in object where !["t", "src", "type"].contains(key) { fields[key] = value }
+            if let t = object["t"] { fields["client_t"] = t }
+            if let tag { fields["client"] = tag }
+            log.record(EventRecord(t: at - log.origin, source: "client", type: type, fields: fields))
+        } else if !line.isEmpty {
+            var fields: JSONObject = ["line": .string(line)]
+            if let tag { fields["client"] = tag }
+            log.record(EventRecord(t: at - log.origin, ClientEventType.output, fields: fields))
+        }
+    }
+
+    func perform(_ action: Step.Action) async throws {
+        switch action {
+        case .addFault(let fault): try await proxy.add(fault)
+        case .removeFault(let name): try await proxy.remove(name)
+        case .heal: await proxy.heal()
+        case .server(let action):
+            switch action {
+            case .stop: await server.stop()
+            case .kill: await server.kill()
+            case .freeze: await server.freeze()
+            case .resume: await server.resume()
+            case .start: _ = try await server.start()
+            case .mute: server.setMuted(true)
+            case .unmute: server.setMuted(false)
+            }
+        case .clientSend(let text):
+            for client in clients { _ = client.send(text: text) }
+        case .clientClose:
+            for client in clients { client.close() }
+            for child in children { child.signal(SIGINT) }
+        }
+    }
+
+    func stop() async {
+        // A client closes within its close grace; teardown is bounded all the same.
+        for client in clients {
+            _ = await finishesWithin(.seconds(2)) { done in client.close().whenComplete { _ in done() } }
+        }
+        for child in children { await child.stop() }
+        // Teardown is bounded: a component that does not finish is left behind, not waited on forever.
+        _ = await finishesWithin(.seconds(5)) { done in Task { await self.proxy.stop(); done() } }
+        _ = await finishesWithin(.seconds(5)) { done in Task { await self.server.finish(); done() } }
+    }
+}
