@@ -114,13 +114,8 @@ public enum FaultKind: Sendable, Hashable {
         }
     }
 
-    /// Faults that act on whole connections (or the listener) rather than on one byte stream.
-    public var actsOnConnections: Bool {
-        switch self {
-        case .powerLoss, .reset, .close, .refuse: true
-        default: false
-        }
-    }
+    /// What the fault acts on: a byte stream, whole connections or the listener (the catalog says).
+    public var scope: FaultSpec.Scope { FaultCatalog.spec(of: self).scope }
 }
 
 /// A named fault as added to a proxy.
@@ -134,7 +129,7 @@ public struct Fault: Sendable, Hashable {
 
     public init(_ kind: FaultKind, name: String? = nil, direction: FaultDirection = .both, toxicity: Double = 1, target: FaultTarget = .all) {
         self.kind = kind
-        self.direction = kind.actsOnConnections ? .both : direction
+        self.direction = kind.scope == .flow ? direction : .both
         self.name = name ?? "\(kind.typeName)_\(self.direction.rawValue)"
         self.toxicity = toxicity
         self.target = target

@@ -126,8 +126,19 @@ public struct FaultSpec: Sendable {
         }
     }
 
+    /// What a fault acts on.
+    public enum Scope: String, Sendable {
+        /// A stage in each affected direction's byte stream (FaultStages.swift).
+        case flow
+        /// Whole connections, both ways (ProxiedConnection's `install`): reset, close, power loss.
+        case connection
+        /// The proxy's listener (refuse).
+        case listener
+    }
+
     /// The canonical type name in the control API (Toxiproxy's name for its own toxics).
     public var type: String
+    public var scope: Scope
     public var aliases: [String]
     /// The heading in the documentation.
     public var title: String
@@ -173,12 +184,12 @@ public enum FaultCatalog {
 
     public static let specs: [FaultSpec] = [
         FaultSpec(
-            type: "blackhole", aliases: [], title: "blackhole", attributes: [],
+            type: "blackhole", scope: .flow, aliases: [], title: "blackhole", attributes: [],
             effect: "bytes read and discarded; no FIN or RST reaches either peer; a FIN from one side is reported (`conn-closed {forwarded: false}`) and delivered when the fault is removed; new connections are accepted and stay silent (the upstream is dialled only when healed)",
             build: { _ in .blackhole }, values: { _ in [:] }
         ),
         FaultSpec(
-            type: "hold", aliases: [], title: "hold",
+            type: "hold", scope: .flow, aliases: [], title: "hold",
             attributes: [FaultAttribute("cap_bytes", .bytes, default: 4 << 20, range: 1...(1 << 30), aliases: ["cap"])],
             effect: "bytes kept in order and delivered on removal: a short outage the connection survives; at the cap the proxy stops reading from the sender (its writes eventually block), nothing is lost, and `hold-full` is reported",
             build: { .hold(capBytes: $0["cap_bytes"]!.integer) },
@@ -188,12 +199,12 @@ public enum FaultCatalog {
             }
         ),
         FaultSpec(
-            type: "power_loss", aliases: [], title: "power loss", attributes: [],
+            type: "power_loss", scope: .connection, aliases: [], title: "power loss", attributes: [],
             effect: "existing connections go silent both ways, their server legs are abandoned without FIN; new connections are accepted and silent. After healing, old connections stay dead — the \"rebooted\" host answers their next byte with RST — while new connections work",
             build: { _ in .powerLoss }, values: { _ in [:] }
         ),
         FaultSpec(
-            type: "latency", aliases: [], title: "latency",
+            type: "latency", scope: .flow, aliases: [], title: "latency",
             attributes: [FaultAttribute("latency", .milliseconds, range: 0...3_600_000), FaultAttribute("jitter", .milliseconds, range: 0...3_600_000)],
             effect: "each chunk delayed by latency ± random(jitter); never reordered",
             build: { .latency(latency: $0["latency"]!.duration, jitter: $0["jitter"]!.duration) },
@@ -203,7 +214,7 @@ public enum FaultCatalog {
             }
         ),
         FaultSpec(
-            type: "bandwidth", aliases: [], title: "bandwidth",
+            type: "bandwidth", scope: .flow, aliases: [], title: "bandwidth",
             attributes: [FaultAttribute("rate", .kilobytesPerSecond, range: 0...(1 << 40))],
             effect: "throttled, in chunks of 100 ms worth",
             build: { .bandwidth(kilobytesPerSecond: $0["rate"]!.integer) },
@@ -213,7 +224,7 @@ public enum FaultCatalog {
             }
         ),
         FaultSpec(
-            type: "slicer", aliases: [], title: "slicer",
+            type: "slicer", scope: .flow, aliases: [], title: "slicer",
             attributes: [
                 FaultAttribute("average_size", .bytes), FaultAttribute("size_variation", .bytes),
                 FaultAttribute("delay", .microseconds, range: 0...3_600_000_000),
@@ -226,7 +237,7 @@ public enum FaultCatalog {
             }
         ),
         FaultSpec(
-            type: "limit_data", aliases: [], title: "limit data", attributes: [FaultAttribute("bytes", .bytes)],
+            type: "limit_data", scope: .flow, aliases: [], title: "limit data", attributes: [FaultAttribute("bytes", .bytes)],
             effect: "connection closed (FIN) once that many bytes went through",
             build: { .limitData(bytes: $0["bytes"]!.integer) },
             values: { kind in
@@ -235,7 +246,7 @@ public enum FaultCatalog {
             }
         ),
         FaultSpec(
-            type: "slow_close", aliases: [], title: "slow close", attributes: [FaultAttribute("delay", .milliseconds, range: 0...3_600_000)],
+            type: "slow_close", scope: .flow, aliases: [], title: "slow close", attributes: [FaultAttribute("delay", .milliseconds, range: 0...3_600_000)],
             effect: "a FIN is forwarded only after the delay",
             build: { .slowClose(delay: $0["delay"]!.duration) },
             values: { kind in
@@ -244,7 +255,7 @@ public enum FaultCatalog {
             }
         ),
         FaultSpec(
-            type: "timeout", aliases: [], title: "timeout", attributes: [FaultAttribute("timeout", .milliseconds, range: 0...3_600_000)],
+            type: "timeout", scope: .flow, aliases: [], title: "timeout", attributes: [FaultAttribute("timeout", .milliseconds, range: 0...3_600_000)],
             effect: "data dropped; the connection is closed after the timeout; removing the toxic closes it too (as Toxiproxy). `timeout: 0` never closes: it is a blackhole",
             // Toxiproxy's `timeout: 0` never closes: that is a blackhole, and Flatline's can be healed.
             build: { values in
@@ -257,7 +268,7 @@ public enum FaultCatalog {
             }
         ),
         FaultSpec(
-            type: "reset_peer", aliases: ["reset"], title: "reset",
+            type: "reset_peer", scope: .connection, aliases: ["reset"], title: "reset",
             attributes: [FaultAttribute("timeout", .milliseconds, range: 0...3_600_000, aliases: ["after"])],
             effect: "RST (SO_LINGER 0) to both peers after the timeout, also for new connections",
             build: { .reset(after: $0["timeout"]!.duration) },
@@ -267,17 +278,17 @@ public enum FaultCatalog {
             }
         ),
         FaultSpec(
-            type: "close", aliases: [], title: "close", attributes: [],
+            type: "close", scope: .connection, aliases: [], title: "close", attributes: [],
             effect: "FIN to both peers at once, and to every new connection: the clean-disconnect case",
             build: { _ in .close }, values: { _ in [:] }
         ),
         FaultSpec(
-            type: "refuse", aliases: [], title: "refuse", attributes: [],
+            type: "refuse", scope: .listener, aliases: [], title: "refuse", attributes: [],
             effect: "the listener is closed: new connections are refused (ECONNREFUSED); existing ones live on; healing listens again on the same port",
             build: { _ in .refuse }, values: { _ in [:] }
         ),
         FaultSpec(
-            type: "drop_frames", aliases: [], title: "drop frames",
+            type: "drop_frames", scope: .flow, aliases: [], title: "drop frames",
             attributes: [FaultAttribute("opcodes", .opcodes), FaultAttribute("pattern", .text)],
             effect: "WebSocket-aware: matching frames (or text messages containing the pattern, after unmasking and across fragments) are removed from one direction while everything else flows byte for byte",
             build: { values in
@@ -310,7 +321,7 @@ public enum FaultCatalog {
         throw ConfigurationError("unknown fault '\(name)'; faults are \(hyphenated.joined(separator: ", "))")
     }
 
-    /// The spec that writes `kind` back (its canonical API type).
+    /// The spec of `kind` (the one that writes it back, under its canonical API type).
     public static func spec(of kind: FaultKind) -> FaultSpec {
         specs.first { $0.type == kind.typeName }!
     }

@@ -201,8 +201,8 @@ final class ProxyCore: @unchecked Sendable {
             "fault": .string(fault.name), "kind": .string(fault.kind.typeName), "direction": .string(fault.direction.rawValue),
             "toxicity": .double(fault.toxicity), "target": fault.target.jsonValue,
         ])
-        if case .refuse = fault.kind {
-            await closeListener(reason: "refuse fault \(fault.name)")
+        if fault.kind.scope == .listener {
+            await closeListener(reason: "\(fault.kind.typeName) fault \(fault.name)")
         }
         var futures: [EventLoopFuture<Void>] = []
         for connection in connections where Self.targets(fault, connection: connection.id, existing: true) {
@@ -230,9 +230,7 @@ final class ProxyCore: @unchecked Sendable {
         }
         let dropped = state.withLockedValue { $0.droppedByFault.removeValue(forKey: name) ?? 0 }
         emit(.faultOff, ["fault": .string(name), "dropped_bytes": .int(Int64(dropped))])
-        if case .refuse = fault.kind, enabled, !faults.contains(where: { if case .refuse = $0.kind { true } else { false } }) {
-            try await bind()
-        }
+        if fault.kind.scope == .listener, enabled, !listenerRefused { try await bind() }
     }
 
     func removeAll() async {
@@ -240,6 +238,8 @@ final class ProxyCore: @unchecked Sendable {
     }
 
     var faults: [Fault] { state.withLockedValue { $0.faults } }
+    /// Whether a fault on the listener is on (then it stays closed).
+    var listenerRefused: Bool { faults.contains { $0.kind.scope == .listener } }
     var enabled: Bool { state.withLockedValue { $0.enabled } }
 
     /// Toxiproxy's disable: close the listener and every connection (peers see FIN).
@@ -250,7 +250,7 @@ final class ProxyCore: @unchecked Sendable {
         }
         guard was != enabled else { return }
         if enabled {
-            if !faults.contains(where: { if case .refuse = $0.kind { true } else { false } }) { try await bind() }
+            if !listenerRefused { try await bind() }
         } else {
             await closeListener(reason: "proxy disabled")
             await forEachConnection { $0.closeByProxy(fault: "proxy-disabled", how: .fin) }

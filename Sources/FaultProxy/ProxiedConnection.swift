@@ -250,11 +250,29 @@ final class ProxiedConnection: @unchecked Sendable {
         loop.assertInEventLoop()
         guard appliedFaults[fault.name] == nil else { return }
         appliedFaults[fault.name] = fault
+        switch fault.kind.scope {
+        case .listener:
+            break  // the proxy's listener, not its connections
+        case .connection:
+            actOnConnection(fault)
+        case .flow:
+            for flow in Flow.allCases where fault.direction.includes(flow) {
+                let pipe = pipe(flow)
+                guard let stage = makeStage(fault, pipe: pipe) else { continue }
+                pipe.install(stage, first: stage is DropFramesStage)
+                if case .timeout(let timeout) = fault.kind, let timeoutStage = stage as? TimeoutStage {
+                    timeoutStage.start(timeout)
+                }
+            }
+        }
+    }
+
+    /// What a connection-scope fault does to this connection.
+    private func actOnConnection(_ fault: Fault) {
         switch fault.kind {
         case .powerLoss:
-            for flow in Flow.allCases {
-                pipe(flow).install(DeadStage(fault: fault, pipe: pipe(flow)))
-            }
+            // Both ways silent for good: the host is gone (its "reboot" answers with RST, DeadStage).
+            for flow in Flow.allCases { pipe(flow).install(DeadStage(fault: fault, pipe: pipe(flow))) }
         case .reset(let after):
             let box = UncheckedBox(self)
             loop.scheduleTask(in: after.timeAmount) {
@@ -264,21 +282,13 @@ final class ProxiedConnection: @unchecked Sendable {
             }
         case .close:
             closeByProxy(fault: fault.name, how: .fin)
-        case .refuse:
-            break  // acts on the listener
         default:
-            for flow in Flow.allCases where fault.direction.includes(flow) {
-                let pipe = pipe(flow)
-                let stage = makeStage(fault, pipe: pipe)
-                pipe.install(stage, first: stage is DropFramesStage)
-                if case .timeout(let timeout) = fault.kind, let timeoutStage = stage as? TimeoutStage {
-                    timeoutStage.start(timeout)
-                }
-            }
+            assertionFailure("\(fault.kind.typeName) is not a connection fault")
         }
     }
 
-    private func makeStage(_ fault: Fault, pipe: FlowPipe) -> FaultStage {
+    /// The stage of a flow-scope fault.
+    private func makeStage(_ fault: Fault, pipe: FlowPipe) -> FaultStage? {
         switch fault.kind {
         case .blackhole: BlackholeStage(fault: fault, pipe: pipe)
         case .hold: HoldStage(fault: fault, pipe: pipe)
@@ -290,7 +300,7 @@ final class ProxiedConnection: @unchecked Sendable {
         case .limitData(let bytes): LimitDataStage(fault: fault, pipe: pipe, limit: bytes)
         case .slowClose(let delay): SlowCloseStage(fault: fault, pipe: pipe, delay: delay)
         case .dropFrames(let matcher): DropFramesStage(fault: fault, pipe: pipe, matcher: matcher, tracker: pipe.tracker)
-        case .powerLoss, .reset, .close, .refuse: BlackholeStage(fault: fault, pipe: pipe)  // not reached
+        case .powerLoss, .reset, .close, .refuse: nil
         }
     }
 
