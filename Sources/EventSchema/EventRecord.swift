@@ -47,6 +47,8 @@ public struct EventRecord: Sendable, Hashable {
         }
         guard let object = value.objectValue else { throw ConfigurationError("an event line must be a JSON object") }
         guard let t = object["t"]?.doubleValue else { throw ConfigurationError("event line without a numeric \"t\"") }
+        // Milliseconds since the start of a run: anything beyond a year is not a real event time.
+        guard t.isFinite, abs(t) <= 365 * 24 * 3600 * 1000 else { throw ConfigurationError("event time \(t) ms is out of range") }
         guard let source = object["src"]?.stringValue else { throw ConfigurationError("event line without \"src\"") }
         guard let type = object["type"]?.stringValue else { throw ConfigurationError("event line without \"type\"") }
         var fields = JSONObject()

@@ -15,7 +15,7 @@ public indirect enum DurationExpression: Sendable, Hashable, CustomStringConvert
     public var description: String {
         switch self {
         case .duration(let d): d.flatlineDescription
-        case .number(let n): n == n.rounded() ? String(Int64(n)) : String(n)
+        case .number(let n): n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
         case .variable(let name): name
         case .add(let a, let b): "\(a) + \(b)"
         case .subtract(let a, let b): "\(a) - \(b)"
@@ -54,40 +54,77 @@ public indirect enum DurationExpression: Sendable, Hashable, CustomStringConvert
         }
     }
 
+    /// The largest duration a bound may have (30 days): anything larger is a mistake, and keeping
+    /// every value far inside `Int64` nanoseconds means no arithmetic on it can overflow.
+    public static let maximumDuration = Duration.seconds(30 * 24 * 3600)
+    /// The largest plain number (counts, factors).
+    public static let maximumNumber = 1e12
+
     public func evaluate(_ environment: [String: Value]) throws(ConfigurationError) -> Value {
-        switch self {
-        case .duration(let d): return .duration(d)
+        switch try evaluateUnchecked(environment) {
+        case .duration(let nanoseconds): return .duration(.nanoseconds(Int64(nanoseconds.rounded())))
         case .number(let n): return .number(n)
+        }
+    }
+
+    /// Durations as nanoseconds in a `Double`, every step checked against the bounds.
+    private enum Raw {
+        case duration(Double)
+        case number(Double)
+    }
+
+    private func evaluateUnchecked(_ environment: [String: Value]) throws(ConfigurationError) -> Raw {
+        func checked(_ raw: Raw) throws(ConfigurationError) -> Raw {
+            switch raw {
+            case .duration(let ns):
+                let limit = Double(Self.maximumDuration.nanoseconds)
+                guard ns.isFinite, abs(ns) <= limit else {
+                    throw ConfigurationError("'\(self)' is out of range: a bound must be at most \(Self.maximumDuration.flatlineDescription)")
+                }
+            case .number(let n):
+                guard n.isFinite, abs(n) <= Self.maximumNumber else {
+                    throw ConfigurationError("'\(self)' is out of range: numbers must be at most 10^12")
+                }
+            }
+            return raw
+        }
+        switch self {
+        case .duration(let d): return try checked(.duration(Double(d.nanoseconds)))
+        case .number(let n): return try checked(.number(n))
         case .variable(let name):
             guard let value = environment[name] else {
                 let hint = closestMatch(to: name, in: Array(environment.keys)).map { " (did you mean '\($0)'?)" } ?? ""
                 throw ConfigurationError("unknown setting '\(name)'\(hint); known: \(environment.keys.sorted().joined(separator: ", "))")
             }
-            return value
+            switch value {
+            case .duration(let d): return try checked(.duration(Double(d.nanoseconds)))
+            case .number(let n): return try checked(.number(n))
+            }
         case .add(let a, let b), .subtract(let a, let b):
-            let (x, y) = (try a.evaluate(environment), try b.evaluate(environment))
-            let sign: Int64 = if case .subtract = self { -1 } else { 1 }
+            let (x, y) = (try a.evaluateUnchecked(environment), try b.evaluateUnchecked(environment))
+            let sign: Double = if case .subtract = self { -1 } else { 1 }
             switch (x, y) {
-            case (.duration(let p), .duration(let q)): return .duration(.nanoseconds(p.nanoseconds + sign * q.nanoseconds))
-            case (.number(let p), .number(let q)): return .number(p + Double(sign) * q)
+            case (.duration(let p), .duration(let q)): return try checked(.duration(p + sign * q))
+            case (.number(let p), .number(let q)): return try checked(.number(p + sign * q))
             default: throw ConfigurationError("cannot add a duration and a plain number in '\(self)'; write units, e.g. 50ms")
             }
         case .multiply(let a, let b):
-            switch (try a.evaluate(environment), try b.evaluate(environment)) {
-            case (.duration(let d), .number(let n)), (.number(let n), .duration(let d)): return .duration(d.scaled(by: n))
-            case (.number(let p), .number(let q)): return .number(p * q)
+            switch (try a.evaluateUnchecked(environment), try b.evaluateUnchecked(environment)) {
+            case (.duration(let d), .number(let n)), (.number(let n), .duration(let d)): return try checked(.duration(d * n))
+            case (.number(let p), .number(let q)): return try checked(.number(p * q))
             case (.duration, .duration): throw ConfigurationError("cannot multiply two durations in '\(self)'")
             }
         case .divide(let a, let b):
-            switch (try a.evaluate(environment), try b.evaluate(environment)) {
+            switch (try a.evaluateUnchecked(environment), try b.evaluateUnchecked(environment)) {
             case (.duration(let d), .number(let n)):
                 guard n != 0 else { throw ConfigurationError("division by zero in '\(self)'") }
-                return .duration(d.scaled(by: 1 / n))
+                return try checked(.duration(d / n))
             case (.number(let p), .number(let q)):
                 guard q != 0 else { throw ConfigurationError("division by zero in '\(self)'") }
-                return .number(p / q)
+                return try checked(.number(p / q))
             case (.duration(let p), .duration(let q)):
-                return .number(Double(p.nanoseconds) / Double(q.nanoseconds))
+                guard q != 0 else { throw ConfigurationError("division by zero in '\(self)'") }
+                return try checked(.number(p / q))
             case (.number, .duration): throw ConfigurationError("cannot divide a number by a duration in '\(self)'")
             }
         }
@@ -95,7 +132,9 @@ public indirect enum DurationExpression: Sendable, Hashable, CustomStringConvert
 
     public func duration(_ environment: [String: Value]) throws(ConfigurationError) -> Duration {
         switch try evaluate(environment) {
-        case .duration(let d): return d
+        case .duration(let d):
+            guard d >= .zero else { throw ConfigurationError("'\(self)' is negative (\(d.flatlineDescription)); a bound must be zero or more") }
+            return d
         case .number(let n) where n == 0: return .zero
         case .number: throw ConfigurationError("'\(self)' is a plain number, not a duration; add a unit, e.g. 500ms")
         }
@@ -120,6 +159,9 @@ private struct ExpressionParser {
     }
 
     var atEnd: Bool { index >= scalars.count }
+    /// Parentheses open now; deep nesting is refused before it can exhaust the stack.
+    var depth = 0
+    static let maximumDepth = 32
     var rest: String { String(String.UnicodeScalarView(scalars[index...])) }
 
     mutating func skipSpaces() { while !atEnd, scalars[index] == " " { index += 1 } }
@@ -157,6 +199,11 @@ private struct ExpressionParser {
         }
         if c == "(" {
             index += 1
+            depth += 1
+            guard depth <= Self.maximumDepth else {
+                throw ConfigurationError("expression nested more than \(Self.maximumDepth) parentheses deep")
+            }
+            defer { depth -= 1 }
             let inner = try parseExpression()
             skipSpaces()
             guard !atEnd, scalars[index] == ")" else { throw ConfigurationError("missing ')' in '\(text)'") }

@@ -25,7 +25,7 @@ extension ScenarioParser {
                 let reply = try value.string()
                 textReply = .some(reply == "-" || reply == "any" ? nil : reply)
             case "push-interval": pushInterval = try value.duration()
-            case "tolerance": tolerance = try value.double()
+            case "tolerance": tolerance = try value.double(in: 1...1000)
             default: break
             }
         }
@@ -49,13 +49,13 @@ extension ScenarioParser {
                 for (backoffKey, _, backoffValue) in try value.mapping("backoff", allowed: ["initial", "multiplier", "cap"]) {
                     switch backoffKey {
                     case "initial": initial = try backoffValue.duration()
-                    case "multiplier": multiplier = try backoffValue.double()
+                    case "multiplier": multiplier = try backoffValue.double(in: 1...1000)
                     default: cap = try backoffValue.duration()
                     }
                 }
                 policy.backoff = .exponential(initial: initial, multiplier: multiplier, cap: cap)
-            case "jitter": policy.jitter = try value.double()
-            case "max-attempts": policy.maxAttempts = try value.int()
+            case "jitter": policy.jitter = try value.double(in: 0...1)
+            case "max-attempts": policy.maxAttempts = try value.int(in: 0...1_000_000)
             case "stable-after": policy.stableAfter = try value.duration()
             case "connect-timeout": policy.connectTimeout = try value.duration()
             default: break
@@ -80,17 +80,16 @@ extension ScenarioParser {
             case "messages":
                 var bytes = 100, every = Duration.seconds(1)
                 for (messageKey, _, messageValue) in try value.mapping("messages", allowed: ["bytes", "every"]) {
-                    if messageKey == "bytes" { bytes = try messageValue.int() } else { every = try messageValue.duration() }
+                    if messageKey == "bytes" { bytes = try messageValue.int(in: 0...(16 << 20)) } else { every = try messageValue.duration() }
                 }
                 messages = MessageSchedule(bytes: bytes, every: every)
             case "count":
-                count = try value.int()
-                guard (1...200).contains(count) else { throw value.error("client count must be between 1 and 200") }
+                count = try value.int("a client count", in: 1...200)
             case "command":
                 command = try value.sequence("a command as a list, e.g. [python3, clients/client.py, \"{url}\"]").map { item throws(ScenarioError) in try item.string() }
                 guard command?.isEmpty == false else { throw value.error("the command must not be empty") }
             case "path": path = try value.string()
-            case "max-frame-size": maxFrame = try value.int()
+            case "max-frame-size": maxFrame = try value.int(in: 126...(64 << 20))
             default: break
             }
         }

@@ -13,7 +13,20 @@ extension ScenarioParser {
 
     func timeline(_ node: YAMLValue, environment: [String: DurationExpression.Value]) throws(ScenarioError) -> [Step] {
         var steps: [Step] = []
+        var problems: [ScenarioError] = []
         for (index, item) in try node.sequence("a list of timeline steps").enumerated() {
+            do {
+                steps.append(try step(item, index: index, environment: environment))
+            } catch {
+                problems.append(error)
+            }
+        }
+        if let error = ScenarioError.combined(problems) { throw error }
+        return steps
+    }
+
+    private func step(_ item: YAMLValue, index: Int, environment: [String: DurationExpression.Value]) throws(ScenarioError) -> Step {
+        do {
             let entries = try item.mapping("a timeline step", allowed: Self.stepKeys)
             let keys = Set(entries.map(\.key))
             func value(_ key: String) -> YAMLValue? { entries.first { $0.key == key }?.value }
@@ -58,9 +71,8 @@ extension ScenarioParser {
             {
                 throw strayNode.error("'\(stray)' does not apply to a '\(kindKeys[0])' step")
             }
-            steps.append(Step(index: index + 1, location: item.location, kind: kind))
+            return Step(index: index + 1, location: item.location, kind: kind)
         }
-        return steps
     }
 
     func when(_ node: YAMLValue) throws(ScenarioError) -> Step.When {
@@ -173,7 +185,7 @@ extension ScenarioParser {
         if let given = value("target") {
             do { target = try FaultCatalog.target(given.json()) } catch { throw given.error(error.message) }
         }
-        let fault = Fault(kind, name: try value("name")?.string(), direction: direction, toxicity: try value("toxicity")?.double() ?? 1, target: target)
+        let fault = Fault(kind, name: try value("name")?.string(), direction: direction, toxicity: try value("toxicity")?.double(in: 0...1) ?? 1, target: target)
         do {
             try fault.validate()
         } catch {

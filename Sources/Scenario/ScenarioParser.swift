@@ -12,7 +12,18 @@ extension Scenario {
             throw ScenarioError(location: path, message: "cannot read the file")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw ScenarioError(location: path, message: "the file is not UTF-8 text")
+            var iterator = data.makeIterator()
+            var parser = Unicode.UTF8.ForwardParser()
+            var line = 1, column = 1
+            scan: while true {
+                switch parser.parseScalar(from: &iterator) {
+                case .valid(let encoded):
+                    if encoded.count == 1, encoded.first == 10 { line += 1; column = 1 } else { column += 1 }
+                case .emptyInput: break scan
+                case .error: break scan
+                }
+            }
+            throw ScenarioError(location: "\(path):\(line):\(column)", message: "the file is not UTF-8 text (an invalid byte here); save it as UTF-8")
         }
         return try parse(text, file: path)
     }
@@ -42,51 +53,69 @@ struct ScenarioParser {
         var timelineNode: YAMLValue?
         var assertNode: YAMLValue?
         var mustFail: Scenario.MustFail?
+        // Every problem of the file is reported in one pass: each section and each step is read on
+        // its own, and what fails is collected.
+        var problems: [ScenarioError] = []
+        func collect(_ body: () throws(ScenarioError) -> Void) {
+            do { try body() } catch { problems.append(error) }
+        }
         for (key, _, value) in try root.mapping("a scenario", allowed: Self.topKeys) {
-            switch key {
-            case "name": name = try value.string()
-            case "summary": summary = try value.string()
-            case "client": clientNode = value
-            case "server": serverNode = value
-            case "proxy":
-                for (proxyKey, _, proxyValue) in try value.mapping("proxy", allowed: ["observe-frames"]) where proxyKey == "observe-frames" {
-                    observeFrames = try proxyValue.bool()
+            collect { () throws(ScenarioError) in
+                switch key {
+                case "name": name = try value.string()
+                case "summary": summary = try value.string()
+                case "client": clientNode = value
+                case "server": serverNode = value
+                case "proxy":
+                    for (proxyKey, _, proxyValue) in try value.mapping("proxy", allowed: ["observe-frames"]) where proxyKey == "observe-frames" {
+                        observeFrames = try proxyValue.bool()
+                    }
+                case "seed": seed = UInt64(try value.int("an integer seed", in: 0...Int.max))
+                case "capture": capture = try value.bool()
+                case "time-limit": timeLimit = try value.duration()
+                case "timeline": timelineNode = value
+                case "assert": assertNode = value
+                case "must-fail":
+                    var check = "", message = ""
+                    for (mustKey, _, mustValue) in try value.mapping("must-fail", allowed: ["check", "message"]) {
+                        if mustKey == "check" { check = try mustValue.string() } else { message = try mustValue.string() }
+                    }
+                    mustFail = Scenario.MustFail(check: check, message: message)
+                default: break
                 }
-            case "seed": seed = UInt64(max(0, try value.int("an integer seed")))
-            case "capture": capture = try value.bool()
-            case "time-limit": timeLimit = try value.duration()
-            case "timeline": timelineNode = value
-            case "assert": assertNode = value
-            case "must-fail":
-                var check = "", message = ""
-                for (mustKey, _, mustValue) in try value.mapping("must-fail", allowed: ["check", "message"]) {
-                    if mustKey == "check" { check = try mustValue.string() } else { message = try mustValue.string() }
-                }
-                mustFail = Scenario.MustFail(check: check, message: message)
-            default: break
             }
         }
-        guard let name, !name.isEmpty else { throw root.error("a scenario needs a 'name'") }
+        if name?.isEmpty != false { problems.append(root.error("a scenario needs a 'name'")) }
         var server = (HeartbeatServerConfiguration(), "/", false)
-        if let serverNode { server = try self.server(serverNode) }
+        if let serverNode { collect { () throws(ScenarioError) in server = try self.server(serverNode) } }
         var client = ClientSpec.builtin(HeartbeatClientConfiguration(url: WebSocketURL(host: "127.0.0.1", port: 1)), count: 1)
-        if let clientNode { client = try self.client(clientNode, serverPath: server.1) }
+        if let clientNode { collect { () throws(ScenarioError) in client = try self.client(clientNode, serverPath: server.1) } }
         var scenario = Scenario(
-            name: name, summary: summary, file: file, text: text, client: client, server: server.0, serverPath: server.1, serverProcess: server.2,
-            observeFrames: observeFrames, seed: seed, capture: capture, timeLimit: timeLimit, timeline: [], assertions: [],
-            mustFail: mustFail, environment: [:]
+            name: name ?? "", summary: summary, file: file, text: text, client: client, server: server.0, serverPath: server.1,
+            serverProcess: server.2, observeFrames: observeFrames, seed: seed, capture: capture, timeLimit: timeLimit, timeline: [],
+            assertions: [], mustFail: mustFail, environment: [:]
         )
         scenario.environment = Self.environment(scenario)
         if case .external(let command, _, _, _) = scenario.client, let clientNode {
-            do { try CommandTemplate.validate(command, environment: scenario.environment) } catch { throw clientNode.error(error.message) }
+            do { try CommandTemplate.validate(command, environment: scenario.environment) } catch { problems.append(clientNode.error(error.message)) }
         }
-        guard let timelineNode else { throw root.error("a scenario needs a 'timeline'") }
-        scenario.timeline = try timeline(timelineNode, environment: scenario.environment)
+        if let timelineNode {
+            collect { () throws(ScenarioError) in scenario.timeline = try timeline(timelineNode, environment: scenario.environment) }
+        } else {
+            problems.append(root.error("a scenario needs a 'timeline'"))
+        }
         if let assertNode {
-            scenario.assertions = try assertNode.sequence("a list of assertions").map { node throws(ScenarioError) in
-                try assertion(node, environment: scenario.environment)
+            collect { () throws(ScenarioError) in
+                var assertions: [Assertion] = []
+                var failed: [ScenarioError] = []
+                for node in try assertNode.sequence("a list of assertions") {
+                    do throws(ScenarioError) { assertions.append(try assertion(node, environment: scenario.environment)) } catch { failed.append(error) }
+                }
+                if let error = ScenarioError.combined(failed) { throw error }
+                scenario.assertions = assertions
             }
         }
+        if let error = ScenarioError.combined(problems) { throw error }
         try validateTimeline(scenario)
         return scenario
     }

@@ -18,13 +18,17 @@ public struct Slack: Sendable, Hashable, CustomStringConvertible {
         for part in text.split(separator: "+") {
             let item = String(part).trimmingCharacters(in: Character(" "))
             if item.hasSuffix("%") {
-                guard let value = Double(item.dropLast()), value >= 0 else { throw ConfigurationError("invalid slack '\(text)'; e.g. 20% or 50ms") }
+                guard let value = Double(item.dropLast()), value >= 0, value <= 1000 else { throw ConfigurationError("invalid slack '\(text)'; e.g. 20% or 50ms (at most 1000%)") }
                 fraction += value / 100
             } else {
                 fixed += try DurationParser.parse(item)
+                guard fixed <= Self.maximumFixed else { throw ConfigurationError("slack '\(text)' is more than an hour") }
             }
         }
     }
+
+    /// The fixed part is at most an hour (so that widening never overflows).
+    static let maximumFixed = Duration.seconds(3600)
 
     public func widen(_ bound: Duration) -> Duration { bound.scaled(by: 1 + fraction) + fixed }
 
