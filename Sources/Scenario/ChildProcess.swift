@@ -37,42 +37,34 @@ final class ChildProcess: Sendable {
     /// Every live child group, so that a signal handler can end them all.
     static let live = NIOLockedValueBox<Set<pid_t>>([])
 
+    /// `setpriv`, which sets the child's parent-death signal before it runs the command: if Flatline
+    /// dies (SIGKILL, a crash), the kernel kills its children too. nil where it is missing.
+    static let setpriv: String? = ["/usr/bin/setpriv", "/bin/setpriv"].first { access($0, X_OK) == 0 }
+
+    /// The full path of `command` (as the shell would find it), or nil.
+    static func resolve(_ command: String) -> String? {
+        if command.contains("/") { return access(command, X_OK) == 0 ? command : nil }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(command)" }.first { access($0, X_OK) == 0 }
+    }
+
     init(arguments: [String], environment: [String: String], onLine: @escaping @Sendable (String) -> Void, onExit: @escaping @Sendable (Int32) -> Void) throws {
+        guard let first = arguments.first else { throw ChildError("an empty command") }
+        guard let executable = Self.resolve(first) else {
+            throw ChildError("cannot start '\(first)': no such program (not found on PATH)")
+        }
+        var command = [executable] + arguments.dropFirst()
+        if let setpriv = Self.setpriv { command = [setpriv, "--pdeathsig", "KILL", "--"] + command }
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else { throw ChildError("cannot create a pipe: \(String(cString: strerror(errno)))") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
-        // Nothing else of Flatline's reaches the child: an inherited listener (the proxy's, the
-        // server's) would keep accepting after Flatline closed it, so 'refuse' and 'server: stop'
-        // would not refuse, and a restart could not bind its port.
-        guard Self.closeFrom(&actions, 3) == 0 else { throw ChildError("cannot prepare the child's descriptors: \(String(cString: strerror(errno)))") }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Its own process group; default signal handling and an empty signal mask, whatever the
-        // spawning thread had (Flatline ignores SIGINT/SIGTERM itself to shut down cleanly).
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var child: pid_t = 0
-        let status = posix_spawnp(&child, arguments[0], &actions, &attributes, argv, envp)
+        let variables = env.map { "\($0.key)=\($0.value)" }
+        let output = pipeFDs[1]
+        // Spawned from one thread that lives as long as Flatline: the parent-death signal fires when
+        // the *thread* that created the child ends, and pool threads come and go.
+        let argv = command
+        let (status, child) = SpawnThread.shared.run { Self.spawn(argv, environment: variables, stdout: output) }
         close(pipeFDs[1])
         guard status == 0 else {
             close(pipeFDs[0])
@@ -118,6 +110,42 @@ final class ChildProcess: Sendable {
     }
 
     var exitCode: Int32? { life.withLockedValue { $0.exitCode } }
+
+    /// posix_spawn with the child's setup: stdout to `stdout`, nothing else of Flatline's open, its
+    /// own process group, default signal handling. Returns (status, pid).
+    private static func spawn(_ command: [String], environment: [String], stdout: Int32) -> (Int32, pid_t) {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        // Nothing else of Flatline's reaches the child: an inherited listener (the proxy's, the
+        // server's) would keep accepting after Flatline closed it, so 'refuse' and 'server: stop'
+        // would not refuse, and a restart could not bind its port.
+        guard closeFrom(&actions, 3) == 0 else { return (errno, 0) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Its own process group; default signal handling and an empty signal mask, whatever the
+        // spawning thread had (Flatline ignores SIGINT/SIGTERM itself to shut down cleanly).
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        posix_spawnattr_setsigmask(&attributes, &mask)
+        let argv = command.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var child: pid_t = 0
+        let status = posix_spawn(&child, argv[0]!, &actions, &attributes, argv, envp)
+        return (status, child)
+    }
 
     /// Signals the child's process group, unless it has been reaped (its PID could be another's).
     func signal(_ signal: Int32) {
@@ -176,4 +204,41 @@ struct ChildError: Error, CustomStringConvertible {
 /// Ends every external client Flatline started (for signal handlers).
 public enum ScenarioProcesses {
     public static func killAll() { ChildProcess.killAll() }
+}
+
+/// A thread that lives as long as the process and performs every spawn (see ChildProcess.init).
+final class SpawnThread: @unchecked Sendable {
+    static let shared = SpawnThread()
+
+    private let lock = NSCondition()
+    private var jobs: [() -> Void] = []
+
+    private init() {
+        let thread = Thread { [self] in
+            while true {
+                lock.lock()
+                while jobs.isEmpty { lock.wait() }
+                let job = jobs.removeFirst()
+                lock.unlock()
+                job()
+            }
+        }
+        thread.name = "flatline.spawn"
+        thread.start()
+    }
+
+    /// Runs `body` on the spawn thread and waits for its result.
+    func run<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
+        let done = DispatchSemaphore(value: 0)
+        let result = NIOLockedValueBox<T?>(nil)
+        lock.lock()
+        jobs.append {
+            result.withLockedValue { $0 = body() }
+            done.signal()
+        }
+        lock.signal()
+        lock.unlock()
+        done.wait()
+        return result.withLockedValue { $0! }
+    }
 }

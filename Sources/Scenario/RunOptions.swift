@@ -25,6 +25,8 @@ public struct RunOptions: Sendable {
     public var capture = false
     /// The `flatline` executable, for scenarios that run the server as a child process.
     public var flatlineExecutable: String?
+    /// Set when the whole run is interrupted (a signal); scenarios in flight stop and say why.
+    public var interruption = Interruption()
     /// Receives console lines as they happen.
     public var console: @Sendable (String) -> Void = { print($0) }
 
@@ -60,4 +62,18 @@ public struct ScenarioResult: Sendable {
 
     /// The smallest margin of the checks that measured one.
     public var smallestMargin: Duration? { verdicts.compactMap(\.margin).min() }
+}
+
+/// Why a run was interrupted (shared by all its scenarios; set once, by a signal handler).
+public final class Interruption: Sendable {
+    private let box = NIOLockedValueBox<String?>(nil)
+
+    public init() {}
+
+    public var reason: String? { box.withLockedValue { $0 } }
+
+    /// Records the first reason; later ones are ignored.
+    public func interrupt(_ reason: String) {
+        box.withLockedValue { if $0 == nil { $0 = reason } }
+    }
 }

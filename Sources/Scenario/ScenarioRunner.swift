@@ -87,7 +87,11 @@ public final class ScenarioRunner: Sendable {
                 group.cancelAll()
                 return first
             }
-            if !finished { setupError = "the scenario did not finish within its time limit of \(scenario.timeLimit.flatlineDescription)" }
+            if Task.isCancelled {
+                setupError = "interrupted: \(options.interruption.reason ?? "cancelled") before the scenario finished"
+            } else if !finished {
+                setupError = "the scenario did not finish within its time limit of \(scenario.timeLimit.flatlineDescription)"
+            }
             log.record(RunnerEventType.teardown)
             await world.stop()
         }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import ArgumentParser
 import EventSchema
 import HeartbeatCore
@@ -26,6 +27,10 @@ struct LineWriter: Sendable {
     static let standardOutput = LineWriter(fd: 1)
     static let standardError = LineWriter(fd: 2)
 
+    /// The first write that failed on standard output (a full disk, a closed pipe): the output is
+    /// incomplete, and a command must not then exit 0.
+    static let outputFailure = NIOLockedValueBox<String?>(nil)
+
     func write(_ line: String) {
         var bytes = Array(line.utf8)
         bytes.append(UInt8(ascii: "\n"))
@@ -36,6 +41,8 @@ struct LineWriter: Sendable {
             }
             if written < 0 {
                 if errno == EINTR { continue }
+                let problem = String(cString: strerror(errno))
+                if fd == 1 { Self.outputFailure.withLockedValue { if $0 == nil { $0 = problem } } }
                 return
             }
             offset += written

@@ -52,11 +52,13 @@ struct RunCommand: AsyncParsableCommand {
         }
         if invalid { throw ExitCode(2) }
 
-        let signals = TerminationSignals { _ in
-            ScenarioProcesses.killAll()
-            Glibc.exit(130)
+        // A stale report must never pass for this run: the old one goes before anything runs.
+        if let junit { unlink(junit) }
+        // Recordings are the evidence: a folder they cannot be written to stops the run before it starts.
+        if !noRecord, let problem = Self.unwritable(runsDir) {
+            LineWriter.standardError.write("flatline run: cannot write recordings to \(runsDir): \(problem) (use --runs-dir DIR, or --no-record)")
+            throw ExitCode(2)
         }
-        defer { signals.cancel() }
 
         var options = RunOptions()
         options.slack = slackValue
@@ -69,7 +71,16 @@ struct RunCommand: AsyncParsableCommand {
         options.console = { LineWriter.standardOutput.write($0) }
 
         let started = ContinuousClock.now
-        let results = await Self.runAll(scenarios, options: options, jobs: jobs)
+        // SIGINT, SIGTERM, SIGHUP: the scenarios in flight stop and are torn down, the finished
+        // ones keep their verdicts, the report is written, and the exit status says which signal.
+        let interruption = options.interruption
+        let run = Task { [options] in await Self.runAll(scenarios, options: options, jobs: jobs) }
+        let signals = TerminationSignals { signalNumber in
+            interruption.interrupt(TerminationSignals.name(signalNumber))
+            run.cancel()
+        }
+        defer { signals.cancel() }
+        let results = await run.value
         let wall = ContinuousClock.now - started
         for result in results {
             if jobs > 1, !quiet {
@@ -89,8 +100,32 @@ struct RunCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
+        let lostRecordings = results.filter { !noRecord && $0.recordingPath == nil && !($0.setupError ?? "").hasPrefix("not run") }
+        for result in lostRecordings { LineWriter.standardError.write("flatline run: the recording of \(result.scenario.name) could not be written") }
+        if let problem = LineWriter.outputFailure.withLockedValue({ $0 }) {
+            LineWriter.standardError.write("flatline run: the output was lost (\(problem))")
+            throw ExitCode(2)
+        }
+        if !lostRecordings.isEmpty { throw ExitCode(2) }
+        if let reason = interruption.reason {
+            LineWriter.standardError.write("flatline run: interrupted by \(reason); \(results.filter { $0.setupError == nil }.count) of \(scenarios.count) scenarios finished")
+            throw ExitCode(128 + TerminationSignals.number(reason))
+        }
         if results.contains(where: { $0.setupError != nil }) { throw ExitCode(2) }
         if results.contains(where: { !$0.passed }) { throw ExitCode(1) }
+    }
+
+    /// Why recordings cannot be written to `folder`, or nil.
+    static func unwritable(_ folder: String) -> String? {
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            return (error as NSError).localizedDescription
+        }
+        let probe = "\(folder)/.flatline-write-test-\(getpid())"
+        guard FileManager.default.createFile(atPath: probe, contents: Data()) else { return "permission denied" }
+        unlink(probe)
+        return nil
     }
 
     static func runAll(_ scenarios: [Scenario], options: RunOptions, jobs: Int) async -> [ScenarioResult] {
@@ -104,13 +139,19 @@ struct RunCommand: AsyncParsableCommand {
             }
             while let (index, result) = await group.next() {
                 results[index] = result
-                if next < scenarios.count {
+                if next < scenarios.count, !Task.isCancelled {
                     let index = next
                     group.addTask { (index, await ScenarioRunner(scenario: scenarios[index], options: options).run()) }
                     next += 1
                 }
             }
-            return results.compactMap { $0 }
+            // Scenarios that never started (the run was interrupted) are reported, not dropped.
+            return results.enumerated().map { index, result in
+                result ?? ScenarioResult(
+                    scenario: scenarios[index], verdicts: [], setupError: "not run: \(options.interruption.reason ?? "the run was cancelled") first",
+                    duration: .zero, recordingPath: nil, timeline: []
+                )
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import Scenario
 
 #if canImport(Glibc)
 import Glibc
@@ -8,18 +9,26 @@ import Musl
 import Darwin
 #endif
 
-/// Calls `handler` once on the first SIGINT or SIGTERM; a second signal exits at once.
+/// Calls `handler` once on the first SIGINT, SIGTERM or SIGHUP; a second signal ends every child
+/// process group and exits at once (128 + the signal).
 final class TerminationSignals: @unchecked Sendable {
     private var sources: [any DispatchSourceSignal] = []
     private let queue = DispatchQueue(label: "flatline.signals")
     private var fired = false
 
+    static let handled: [(Int32, String)] = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGHUP, "SIGHUP")]
+    static func name(_ number: Int32) -> String { handled.first { $0.0 == number }?.1 ?? "signal \(number)" }
+    static func number(_ name: String) -> Int32 { handled.first { $0.1 == name }?.0 ?? SIGTERM }
+
     init(_ handler: @escaping @Sendable (Int32) -> Void) {
-        for signalNumber in [SIGINT, SIGTERM] {
+        for (signalNumber, _) in Self.handled {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
             source.setEventHandler { [unowned self] in
-                if self.fired { exit(130) }
+                if self.fired {
+                    ScenarioProcesses.killAll()
+                    exit(128 + signalNumber)
+                }
                 self.fired = true
                 handler(signalNumber)
             }
