@@ -83,6 +83,7 @@ public enum ClientEventType: String, CataloguedEvent {
 
 public enum ServerEventType: String, CataloguedEvent {
     case listening
+    case acceptFailed = "accept-failed"
     case clientConnected = "client-connected"
     case heartbeatReceived = "heartbeat-received"
     case heartbeatPushed = "heartbeat-pushed"
@@ -98,6 +99,7 @@ public enum ServerEventType: String, CataloguedEvent {
     public var fields: [String] {
         switch self {
         case .listening: ["host", "port"]
+        case .acceptFailed: ["detail"]
         case .clientConnected: ["conn", "remote"]
         case .heartbeatReceived, .heartbeatPushed, .pingSent: ["conn"]
         case .messageReceived: ["conn", "bytes"]
@@ -113,6 +115,7 @@ public enum ServerEventType: String, CataloguedEvent {
     public var meaning: String {
         switch self {
         case .listening: "always the first event; names the bound port"
+        case .acceptFailed: "a connection could not be accepted or set up (out of descriptors…); the server backs off and goes on"
         case .clientConnected: "a WebSocket connection was upgraded"
         case .heartbeatReceived: "a heartbeat of any dialect arrived (answered unless muted)"
         case .heartbeatPushed: "a server-push heartbeat went out"
@@ -135,6 +138,7 @@ public enum ProxyEventType: String, CataloguedEvent {
     case listening
     case apiListening = "api-listening"
     case listenerClosed = "listener-closed"
+    case acceptFailed = "accept-failed"
     case connOpened = "conn-opened"
     case upstreamConnected = "upstream-connected"
     case upstreamFailed = "upstream-failed"
@@ -158,6 +162,7 @@ public enum ProxyEventType: String, CataloguedEvent {
         case .listening: ["listen", "upstream"]
         case .apiListening: ["address"]
         case .listenerClosed: ["reason"]
+        case .acceptFailed: ["detail"]
         case .connOpened: ["conn", "client"]
         case .upstreamConnected, .upgraded: ["conn"]
         case .upstreamFailed: ["conn", "detail"]
@@ -180,6 +185,7 @@ public enum ProxyEventType: String, CataloguedEvent {
         case .listening: "the proxy listens on `listen` and forwards to `upstream`"
         case .apiListening: "the control API listens (`flatline proxy --api`)"
         case .listenerClosed: "the listener was closed (a `refuse` fault); new connections are refused"
+        case .acceptFailed: "a connection could not be accepted or set up (out of descriptors, a socket option refused…); the proxy backs off and goes on"
         case .connOpened: "a client connection was accepted; `conn` numbers it from 1"
         case .upstreamConnected: "its server leg is connected"
         case .upstreamFailed: "the server could not be reached; the client leg is closed"

@@ -2,6 +2,7 @@ public import EventSchema
 import NIOConcurrencyHelpers
 public import NIOCore
 import NIOHTTP1
+import WebSocketSupport
 public import NIOPosix
 
 /// The control API's logic, free of sockets: a request in, a response out. Speaks Toxiproxy's v2
@@ -258,36 +259,79 @@ public struct ControlAPI: Sendable {
 /// events when the client asks for `text/event-stream`).
 public final class ControlServer: Sendable {
     public let api: ControlAPI
-    private let channel: any Channel
+    private let group: any EventLoopGroup
+    private let connections = ManagedConnectionCount(limit: ControlServer.maximumConnections)
+    private let state: NIOLockedValueBox<(channel: (any Channel)?, address: HostPort, stopped: Bool)>
 
-    public var address: HostPort {
-        HostPort(host: channel.localAddress?.ipAddress ?? "127.0.0.1", port: channel.localAddress?.port ?? 0)
-    }
+    public var address: HostPort { state.withLockedValue { $0.address } }
 
-    private init(api: ControlAPI, channel: any Channel) {
+    private init(api: ControlAPI, address: HostPort, group: any EventLoopGroup) {
         self.api = api
-        self.channel = channel
+        self.group = group
+        self.state = NIOLockedValueBox((nil, address, false))
     }
 
     public static func start(api: ControlAPI, at address: HostPort, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws(ProxyError) -> ControlServer {
+        let server = ControlServer(api: api, address: address, group: group)
+        try await server.bind()
+        return server
+    }
+
+    private func bind() async throws(ProxyError) {
+        let address = self.address
+        let api = self.api
+        let connections = self.connections
+        let channel: any Channel
         do {
-            let channel = try await ServerBootstrap(group: group)
+            channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        // Idle and slow clients are closed; a stream of events is not idle.
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(30)))
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(ControlHTTPHandler(api: api))
+                        try channel.pipeline.syncOperations.addHandler(ControlHTTPHandler(api: api, connections: connections))
                     }
                 }
                 .bind(host: address.host, port: address.port)
                 .get()
-            return ControlServer(api: api, channel: channel)
         } catch {
             throw ProxyError(.conflict, "cannot listen on \(address) for the control API: \(error)")
         }
+        await ListenerHardening.watch(channel) { _ in } exhausted: { [weak self] in
+            Task { await self?.relisten() }
+        }
+        let bound = HostPort(host: channel.localAddress?.ipAddress ?? address.host, port: channel.localAddress?.port ?? address.port)
+        state.withLockedValue {
+            $0.channel = channel
+            $0.address = bound
+        }
     }
 
-    public func stop() async { try? await channel.close() }
+    /// Out of descriptors: stop listening for a moment (new clients are refused), then listen again.
+    private func relisten() async {
+        let channel = state.withLockedValue { state -> (any Channel)? in
+            defer { state.channel = nil }
+            return state.channel
+        }
+        try? await channel?.close()
+        while !state.withLockedValue({ $0.stopped }) {
+            try? await Task.sleep(for: .nanoseconds(ListenerHardening.pause.nanoseconds))
+            if (try? await bind()) != nil { return }
+        }
+    }
+
+    public func stop() async {
+        let channel = state.withLockedValue { state -> (any Channel)? in
+            state.stopped = true
+            defer { state.channel = nil }
+            return state.channel
+        }
+        try? await channel?.close()
+    }
+
+    /// API connections open at once; more are answered 503 and closed.
+    public static let maximumConnections = 128
 }
 
 private final class ControlHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
@@ -301,7 +345,40 @@ private final class ControlHTTPHandler: ChannelInboundHandler, @unchecked Sendab
     private var eventTask: Task<Void, Never>?
     static let maxBody = 1 << 20
 
-    init(api: ControlAPI) { self.api = api }
+    private let connections: ManagedConnectionCount
+    private var counted = false
+
+    init(api: ControlAPI, connections: ManagedConnectionCount) {
+        self.api = api
+        self.connections = connections
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        counted = connections.enter()
+        if !counted {
+            respond(context: context, .error(503, "too many control API connections (at most \(ControlServer.maximumConnections)); close some and retry"))
+            return
+        }
+        context.fireChannelActive()
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { channelActive(context: context) }
+    }
+
+    /// A request the parser rejected was answered 400 by NIO's handler; the connection is closed.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // A client idle for the read timeout is closed, unless it is reading /events.
+        if event is IdleStateHandler.IdleStateEvent, eventTask == nil {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -415,7 +492,30 @@ private final class ControlHTTPHandler: ChannelInboundHandler, @unchecked Sendab
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if counted {
+            counted = false
+            connections.leave()
+        }
         eventTask?.cancel()
         context.fireChannelInactive()
     }
+}
+
+/// How many control API connections are open, against a limit.
+final class ManagedConnectionCount: Sendable {
+    private let count = NIOLockedValueBox(0)
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts a new connection; false when the limit is reached (it is not counted then).
+    func enter() -> Bool {
+        count.withLockedValue { count in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func leave() { count.withLockedValue { $0 -= 1 } }
 }

@@ -17,6 +17,7 @@ final class ProxyCore: @unchecked Sendable {
         var droppedByFault: [String: Int] = [:]
         var random: SplitMix64
         var refused = false
+        var stopped = false
     }
 
     /// Reads grow to 1 MiB on busy streams and shrink back on idle ones (idle memory stays small).
@@ -68,12 +69,34 @@ final class ProxyCore: @unchecked Sendable {
         } catch {
             throw ProxyError(.conflict, "cannot listen on \(address): \(error)")
         }
+        await ListenerHardening.watch(channel) { [weak self] detail in
+            self?.emit(.acceptFailed, ["detail": .string(detail)])
+        } exhausted: { [weak self] in
+            Task { await self?.relisten(after: ListenerHardening.pause) }
+        }
         let bound = HostPort(host: address.host, port: channel.localAddress?.port ?? address.port)
         state.withLockedValue {
             $0.listener = channel
             $0.listen = bound
         }
         emit(.listening, ["listen": .string(bound.description), "upstream": .string(state.withLockedValue { $0.upstream.description })])
+    }
+
+    /// Out of descriptors: the listener closes (new connections are refused, as by a full server)
+    /// and listens again after `pause`, until it can.
+    func relisten(after pause: TimeAmount) async {
+        await closeListener(reason: "out of file descriptors")
+        while true {
+            try? await Task.sleep(for: .nanoseconds(pause.nanoseconds))
+            let (wanted, running) = state.withLockedValue { ($0.enabled && !$0.stopped, $0.listener != nil) }
+            guard wanted, !running, !listenerRefused else { return }
+            do {
+                try await bind()
+                return
+            } catch {
+                continue
+            }
+        }
     }
 
     func closeListener(reason: String) async {
@@ -262,6 +285,7 @@ final class ProxyCore: @unchecked Sendable {
     }
 
     func stop() async {
+        state.withLockedValue { $0.stopped = true }
         await closeListener(reason: "proxy stopped")
         await forEachConnection { $0.closeByProxy(fault: "proxy-stopped", how: .fin) }
     }

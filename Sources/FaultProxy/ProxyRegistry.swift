@@ -9,6 +9,9 @@ public actor ProxyRegistry {
     public let observeFrames: Bool
     private var proxies: [String: FaultProxy] = [:]
     private var order: [String] = []
+    /// Names being created: the actor is reentrant across the listener's start, so the name is
+    /// claimed before it, and a second create of the same name is refused at once.
+    private var claimed: Set<String> = []
     private var random: SplitMix64
 
     public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, hub: EventHub<ProxyEvent> = EventHub(), observeFrames: Bool = false, seed: UInt64? = nil) {
@@ -22,15 +25,29 @@ public actor ProxyRegistry {
     public var all: [FaultProxy] { order.compactMap { proxies[$0] } }
 
     public func proxy(named name: String) throws(ProxyError) -> FaultProxy {
-        guard let proxy = proxies[name] else { throw ProxyError(.notFound, "proxy not found: \(name)") }
+        guard let proxy = proxies[name] else {
+            let known = order.isEmpty ? "there are none" : "proxies: \(order.joined(separator: ", "))"
+            throw ProxyError(.notFound, "proxy not found: \(name)\(String.suggestion(for: name, in: order)); \(known)")
+        }
         return proxy
+    }
+
+    /// A name the API can address: letters, digits and `-_.:@`, at most 128 characters.
+    static func validate(name: String) throws(ProxyError) {
+        guard !name.isEmpty else { throw ProxyError(.badRequest, "a proxy needs a non-empty name") }
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:@")
+        guard name.count <= 128, name.allSatisfy({ allowed.contains($0) }) else {
+            throw ProxyError(.badRequest, "invalid proxy name '\(name)': use letters, digits and - _ . : @ (at most 128), so that /proxies/NAME can address it")
+        }
     }
 
     /// Creates and starts a proxy. 409 when the name or the listen address is taken.
     @discardableResult
     public func create(name: String, listen: HostPort, upstream: HostPort, enabled: Bool = true) async throws(ProxyError) -> FaultProxy {
-        guard !name.isEmpty else { throw ProxyError(.badRequest, "a proxy needs a non-empty name") }
-        guard proxies[name] == nil else { throw ProxyError(.conflict, "proxy already exists: \(name)") }
+        try Self.validate(name: name)
+        guard proxies[name] == nil, !claimed.contains(name) else { throw ProxyError(.conflict, "proxy already exists: \(name)") }
+        claimed.insert(name)
+        defer { claimed.remove(name) }
         let proxy = try await FaultProxy.start(
             name: name, listen: listen, upstream: upstream, group: group,
             observeFrames: observeFrames, seed: random.next(), hub: hub

@@ -181,6 +181,7 @@ public final class HeartbeatServer: Sendable {
             state.withLockedValue { $0.running = false }
             throw error
         }
+        await ListenerHardening.watch(channel) { [weak self] detail in self?.emit(.acceptFailed(detail: detail)) } exhausted: {}
         let bound = channel.localAddress?.port ?? port
         state.withLockedValue {
             $0.listener = channel

@@ -4,6 +4,7 @@ public import EventSchema
 public struct ServerEvent: Sendable, Hashable {
     public enum Kind: Sendable, Hashable {
         case listening(host: String, port: Int)
+        case acceptFailed(detail: String)
         case clientConnected(conn: UInt64, remote: String)
         case heartbeatReceived(conn: UInt64)
         case heartbeatPushed(conn: UInt64)
@@ -30,6 +31,7 @@ public struct ServerEvent: Sendable, Hashable {
     public var catalogType: ServerEventType {
         switch kind {
         case .listening: .listening
+        case .acceptFailed: .acceptFailed
         case .clientConnected: .clientConnected
         case .heartbeatReceived: .heartbeatReceived
         case .heartbeatPushed: .heartbeatPushed
@@ -51,6 +53,7 @@ public struct ServerEvent: Sendable, Hashable {
     public var fields: JSONObject {
         switch kind {
         case .listening(let host, let port): ["host": .string(host), "port": .int(Int64(port))]
+        case .acceptFailed(let detail): ["detail": .string(detail)]
         case .clientConnected(let conn, let remote): ["conn": .int(Int64(conn)), "remote": .string(remote)]
         case .heartbeatReceived(let conn), .heartbeatPushed(let conn), .pingSent(let conn): ["conn": .int(Int64(conn))]
         case .messageReceived(let conn, let bytes): ["conn": .int(Int64(conn)), "bytes": .int(Int64(bytes))]

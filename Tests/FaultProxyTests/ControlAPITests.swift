@@ -223,3 +223,43 @@ struct EventStreamBackPressureTests {
         await registry.stopAll()
     }
 }
+
+@Suite("Proxy registry under concurrent requests")
+struct RegistryRaceTests {
+    /// Eight POSTs of one name at once: one proxy, seven 409s, and no listener without an entry
+    /// (before, all eight got 201 on eight ports and seven of them were invisible to the API).
+    @Test func oneNameOneProxy() async throws {
+        let upstream = try RawListener()
+        for _ in 0..<10 {
+            let registry = ProxyRegistry(seed: 1)
+            let api = ControlAPI(registry: registry, token: nil)
+            let statuses = await withTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        await api.handle(ControlAPI.Request(
+                            method: "POST", path: "/proxies", headers: [],
+                            body: Array(#"{"name":"ws","listen":"127.0.0.1:0","upstream":"127.0.0.1:\#(upstream.port)"}"#.utf8)
+                        )).status
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.sorted() == [201, 409, 409, 409, 409, 409, 409, 409], "\(statuses)")
+            #expect(await registry.all.count == 1)
+            await registry.stopAll()
+        }
+    }
+
+    @Test func namesThatCannotBeAddressedAreRefused() async throws {
+        let registry = ProxyRegistry(seed: 1)
+        let api = ControlAPI(registry: registry, token: nil)
+        for name in ["a/b", "a?b", "a b", "", String(repeating: "x", count: 129)] {
+            let response = await api.handle(ControlAPI.Request(method: "POST", path: "/proxies", headers: [], body: Array(#"{"name":"\#(name)","upstream":"127.0.0.1:1"}"#.utf8)))
+            #expect(response.status == 400, "\(name): \(response.status)")
+        }
+        let missing = await api.handle(ControlAPI.Request(method: "GET", path: "/proxies/nope", headers: [], body: []))
+        #expect(missing.status == 404)
+        #expect(missing.body?.objectValue?["error"]?.stringValue?.contains("there are none") == true)
+        await registry.stopAll()
+    }
+}
