@@ -84,6 +84,8 @@ final class BlackholeStage: FaultStage {
 /// "rebooted" server knows nothing of the connection: the client's next byte is answered by RST.
 final class DeadStage: FaultStage {
     var rebooted = false
+    /// The client closed its end while the host was down (its FIN is unanswered).
+    private var clientClosed = false
     override var isSilent: Bool { true }
 
     override func push(_ item: PipeItem) {
@@ -94,12 +96,23 @@ final class DeadStage: FaultStage {
                 pipe.connection.resetByProxy(.client, fault: fault.name)
             }
         case .eof, .reset:
-            break
+            if pipe.flow == .downstream {
+                // The server closed the abandoned leg itself: nobody will use it, let it go.
+                pipe.connection.dropLeg(.server)
+                return
+            }
+            clientClosed = true
+            if rebooted { pipe.connection.resetByProxy(.client, fault: fault.name) }
         }
     }
 
-    /// Dead connections stay dead: removing the fault only marks the host as rebooted.
-    override func remove() { rebooted = true }
+    /// Dead connections stay dead: the host comes back knowing nothing of them. Their server legs
+    /// stay abandoned (no FIN, no RST), and a client that closed meanwhile gets the rebooted host's
+    /// RST for its FIN, so its socket does not linger half-closed.
+    override func remove() {
+        rebooted = true
+        if pipe.flow == .upstream, clientClosed { pipe.connection.resetByProxy(.client, fault: fault.name) }
+    }
 }
 
 /// Toxiproxy's `timeout`: drop all data and close the connection after the timeout. Removing it

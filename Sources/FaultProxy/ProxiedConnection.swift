@@ -186,6 +186,14 @@ final class ProxiedConnection: @unchecked Sendable {
         handler.close(how: .rst)
     }
 
+    /// Closes a leg whose peer already closed it and that nothing will use again (a dead
+    /// connection's server leg): it tells the peer nothing new.
+    func dropLeg(_ side: Side) {
+        loop.assertInEventLoop()
+        guard let handler = handler(side), life.forwardRST(to: side) else { return }
+        handler.close(how: .fin)
+    }
+
     func legInactive(_ side: Side) {
         loop.assertInEventLoop()
         if life.legInactive(side) { peerClosed(side, how: .fin) }

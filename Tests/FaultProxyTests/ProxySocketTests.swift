@@ -250,3 +250,27 @@ struct AcceptRaceTests {
 extension RawSocket.ReadResult {
     var isReset: Bool { if case .error(ECONNRESET) = self { true } else { false } }
 }
+
+@Suite("Power loss leaves nothing behind")
+struct PowerLossLeakTests {
+    /// A client that closes while the host is down leaves a half-closed socket; once the power is
+    /// back the rebooted host answers its FIN with RST, and the connection is gone (before, it
+    /// stayed in CLOSE_WAIT for good, also after heal and /reset).
+    @Test func aClientThatClosedDuringPowerLossIsReleasedAfterHeal() async throws {
+        let fixture = try await ProxyFixture.make()
+        let (old, oldServer) = try await fixture.connect()
+        let (closing, closingServer) = try await fixture.connect()
+        try await fixture.proxy.add(Fault(.powerLoss, name: "power"))
+        closing.shutdownWrite()
+        try await fixture.wait("conn-closed") { $0.fields["side"] == "client" && $0.fields["forwarded"] == false }
+        // Its server closes too (its own timeout): that leg is let go as well.
+        closingServer.shutdownWrite()
+        try await fixture.proxy.remove("power")
+        #expect(try await closing.read(within: .seconds(2)) == .error(ECONNRESET), "the rebooted host resets the half-closed connection")
+        let deadline = ContinuousClock.now + .seconds(5)
+        while fixture.proxy.connectionCount > 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(fixture.proxy.connectionCount == 1, "only the untouched old connection remains")
+        _ = (old, oldServer)
+        await fixture.proxy.stop()
+    }
+}
