@@ -159,7 +159,7 @@ public enum ProxyEventType: String, CataloguedEvent {
 
     public var fields: [String] {
         switch self {
-        case .listening: ["listen", "upstream"]
+        case .listening: ["listen", "upstream", "warning"]
         case .apiListening: ["address"]
         case .listenerClosed: ["reason"]
         case .acceptFailed: ["detail"]
@@ -182,7 +182,7 @@ public enum ProxyEventType: String, CataloguedEvent {
 
     public var meaning: String {
         switch self {
-        case .listening: "the proxy listens on `listen` and forwards to `upstream`"
+        case .listening: "the proxy listens on `listen` and forwards to `upstream`; `warning` when other hosts can reach it"
         case .apiListening: "the control API listens (`flatline proxy --api`)"
         case .listenerClosed: "the listener was closed (a `refuse` fault); new connections are refused"
         case .acceptFailed: "a connection could not be accepted or set up (out of descriptors, a socket option refused…); the proxy backs off and goes on"

@@ -2,6 +2,7 @@ public import EventSchema
 public import NIOCore
 public import NIOHTTP1
 public import NIOPosix
+import WebSocketSupport
 
 /// A minimal client of the control API (one request per connection), used by `flatline fault`.
 public struct ControlClient: Sendable {
@@ -22,7 +23,9 @@ public struct ControlClient: Sendable {
 
     public func request(_ method: HTTPMethod, _ path: String, body: JSONValue? = nil) async throws -> Reply {
         let promise = group.next().makePromise(of: Reply.self)
-        let channel = try await ClientBootstrap(group: group)
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -32,6 +35,13 @@ public struct ControlClient: Sendable {
             }
             .connect(host: address.host, port: address.port)
             .get()
+        } catch {
+            // Nothing will ever answer: the promise is settled here, and the error says it plainly.
+            let (_, detail) = classify(error)
+            let failure = ProxyError(.badRequest, "cannot reach the control API at \(address): \(detail)")
+            promise.fail(failure)
+            throw failure
+        }
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: address.description)
         headers.add(name: "User-Agent", value: "flatline")

@@ -79,7 +79,9 @@ final class ProxyCore: @unchecked Sendable {
             $0.listener = channel
             $0.listen = bound
         }
-        emit(.listening, ["listen": .string(bound.description), "upstream": .string(state.withLockedValue { $0.upstream.description })])
+        var fields: JSONObject = ["listen": .string(bound.description), "upstream": .string(state.withLockedValue { $0.upstream.description })]
+        if let exposure = bound.exposure { fields["warning"] = .string(exposure) }
+        emit(.listening, fields)
     }
 
     /// Out of descriptors: the listener closes (new connections are refused, as by a full server)

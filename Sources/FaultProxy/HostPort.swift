@@ -30,8 +30,20 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
             self.port = port
         }
         if host.isEmpty || host == "localhost" { host = "127.0.0.1" }
+        // `0` is the unspecified address in disguise: say what it is.
+        if host == "0" || host == "0.0.0.0" { host = "0.0.0.0" }
         guard (0...65535).contains(port) else { throw ConfigurationError("invalid address '\(text)': port \(port) is outside 0–65535") }
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Whether only this machine can reach it (127.0.0.0/8 or ::1).
+    public var isLoopback: Bool { host.hasPrefix("127.") || host == "::1" }
+
+    /// Why listening here deserves a warning, or nil (every interface, or a non-loopback one).
+    public var exposure: String? {
+        if host == "0.0.0.0" || host == "::" { return "listening on every interface (\(self)): other hosts can reach it" }
+        if !isLoopback { return "listening on \(self), which other hosts may reach" }
+        return nil
+    }
 }

@@ -50,7 +50,7 @@ public enum Reports {
         lines.append("scenario".padding(nameWidth) + "  result  checks   not judged  smallest margin   time")
         for result in results {
             let passed = result.verdicts.filter { $0.outcome == .passed }.count
-            let status = result.setupError != nil ? "ERROR " : (result.passed ? "pass  " : "FAIL  ")
+            let status = result.setupError != nil ? "ERROR " : result.caught == true ? "caught" : (result.passed ? "pass  " : "FAIL  ")
             let margin = result.smallestMargin.map { $0.short } ?? "—"
             let checks = "\(passed)/\(result.verdicts.count)"
             let unjudged = result.notJudged == 0 ? "—" : String(result.notJudged)
@@ -71,16 +71,38 @@ public enum Reports {
 
     public static func junit(_ results: [ScenarioResult]) -> String {
         var xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
-        let totalTests = results.reduce(0) { $0 + max(1, $1.verdicts.count) }
-        let totalFailures = results.reduce(0) { $0 + $1.verdicts.filter(\.failed).count + ($1.setupError == nil ? 0 : 1) }
-        let totalSkipped = results.reduce(0) { $0 + $1.notJudged }
+        // A broken client's scenario is one case (caught or not); any other, one case per check.
+        func cases(_ result: ScenarioResult) -> Int { result.caught != nil ? 1 : max(1, result.verdicts.count) }
+        func failures(_ result: ScenarioResult) -> Int {
+            if result.setupError != nil { return 0 }
+            if let caught = result.caught { return caught ? 0 : 1 }
+            return result.verdicts.filter(\.failed).count
+        }
+        func skipped(_ result: ScenarioResult) -> Int { result.caught != nil ? 0 : result.notJudged }
+        let totalTests = results.reduce(0) { $0 + cases($1) }
+        let totalFailures = results.reduce(0) { $0 + failures($1) + ($1.setupError == nil ? 0 : 1) }
+        let totalSkipped = results.reduce(0) { $0 + skipped($1) }
         xml += #"<testsuites name="flatline" tests="\#(totalTests)" failures="\#(totalFailures)" skipped="\#(totalSkipped)">"# + "\n"
         for result in results {
-            let failures = result.verdicts.filter(\.failed).count
+            let failureCount = failures(result)
             let seconds = String(format: result.duration.milliseconds / 1000, decimals: 3)
-            xml += #"  <testsuite name="\#(escape(result.scenario.file))" tests="\#(max(1, result.verdicts.count))" failures="\#(failures)" errors="\#(result.setupError == nil ? 0 : 1)" skipped="\#(result.notJudged)" time="\#(seconds)">"# + "\n"
+            xml += #"  <testsuite name="\#(escape(result.scenario.file))" tests="\#(cases(result))" failures="\#(failureCount)" errors="\#(result.setupError == nil ? 0 : 1)" skipped="\#(skipped(result))" time="\#(seconds)">"# + "\n"
             if let setupError = result.setupError {
                 xml += #"    <testcase name="setup" classname="\#(escape(result.scenario.name))"><error message="\#(escape(setupError))"/></testcase>"# + "\n"
+            }
+            if let mustFail = result.scenario.mustFail, result.setupError == nil {
+                // A broken client: one case, passed when the check aimed at it caught it.
+                let name = "must fail: \(mustFail.check) with '\(mustFail.message)'"
+                xml += #"    <testcase name="\#(escape(name))" classname="\#(escape(result.scenario.name))" file="\#(escape(result.scenario.file))" time="\#(seconds)">"#
+                if result.caught != true {
+                    let verdict = result.verdicts.first { $0.check == mustFail.check }
+                    let message = "not caught: the broken client passed \(mustFail.check)" + (verdict.map { " (\($0.symbol) \($0.message))" } ?? "")
+                    xml += #"<failure message="\#(escape(message))" type="must-fail">\#(escape(result.scenario.file)): \#(escape(message))</failure>"#
+                }
+                xml += "</testcase>\n"
+                xml += "    <system-out>\(escape((result.verdicts.map(\.line) + result.timeline).joined(separator: "\n")))</system-out>\n"
+                xml += "  </testsuite>\n"
+                continue
             }
             for verdict in result.verdicts {
                 let name = "\(verdict.check): \(verdict.label)"

@@ -44,7 +44,18 @@ public struct ScenarioResult: Sendable {
     /// The console timeline of this run (for JUnit's system-out).
     public var timeline: [String]
 
-    public var passed: Bool { setupError == nil && !verdicts.contains(where: \.failed) }
+    /// For a deliberately broken client (`must-fail`): whether the check aimed at it caught it.
+    public var caught: Bool? {
+        guard let mustFail = scenario.mustFail else { return nil }
+        return verdicts.contains { $0.check == mustFail.check && $0.failed && $0.message.contains(mustFail.message) }
+    }
+
+    /// Passed: every check held — or, for a broken client, the check aimed at it caught it.
+    public var passed: Bool {
+        guard setupError == nil else { return false }
+        if let caught { return caught }
+        return !verdicts.contains(where: \.failed)
+    }
 
     /// Checks that could not be judged (they count as passed unless the run is strict).
     public var notJudged: Int { verdicts.filter { $0.outcome == .notJudged }.count }
@@ -60,8 +71,9 @@ public struct ScenarioResult: Sendable {
         self.timeline = timeline
     }
 
-    /// The smallest margin of the checks that measured one.
-    public var smallestMargin: Duration? { verdicts.compactMap(\.margin).min() }
+    /// The smallest margin of the checks that measured one (none for a broken client: its
+    /// margins are meant to be broken).
+    public var smallestMargin: Duration? { caught != nil ? nil : verdicts.compactMap(\.margin).min() }
 }
 
 /// Why a run was interrupted (shared by all its scenarios; set once, by a signal handler).

@@ -10,9 +10,9 @@ struct ClientCommand: AsyncParsableCommand {
         commandName: "client",
         abstract: "Run the built-in heartbeat client against a WebSocket server.",
         discussion: """
-            The client sends a heartbeat every --interval; no reply within --timeout means the link
-            is dead at that instant: it drops the connection without waiting for a close handshake
-            and reconnects after the reconnect delay. Ctrl-C closes it cleanly (it never reconnects
+            The client sends a heartbeat every --interval; no reply within --timeout means the link \
+            is dead at that instant: it drops the connection without waiting for a close handshake \
+            and reconnects after the reconnect delay. Ctrl-C closes it cleanly (it never reconnects \
             after that). Exits 0 when closed, 1 when it gave up after --max-attempts.
 
             Example: flatline client ws://127.0.0.1:PORT --dialect json --interval 4s --timeout 2s \\

@@ -24,7 +24,8 @@ struct APIOptions: ParsableArguments {
         do {
             reply = try await client.request(method, path, body: body)
         } catch {
-            LineWriter.standardError.write("flatline fault: cannot reach the control API at \(api) (\(error)); is 'flatline proxy --api \(api)' running?")
+            let detail = (error as? ProxyError)?.message ?? "\(error)"
+            LineWriter.standardError.write("flatline fault: \(detail); is 'flatline proxy --api \(api)' running?")
             throw ExitCode(2)
         }
         guard (200..<300).contains(reply.status) else {
@@ -91,6 +92,7 @@ struct FaultCommand: AsyncParsableCommand {
 
         func run() async throws {
             _ = try await options.send(.DELETE, "/proxies/\(proxy)/toxics/\(name)")
+            LineWriter.standardOutput.write("removed fault \(name) from proxy \(proxy)")
         }
     }
 
@@ -119,6 +121,7 @@ struct FaultCommand: AsyncParsableCommand {
 
         func run() async throws {
             _ = try await options.send(.POST, "/reset")
+            LineWriter.standardOutput.write("every fault removed, every proxy enabled")
         }
     }
 }

@@ -6,7 +6,7 @@ struct Flatline: AsyncParsableCommand {
         commandName: "flatline",
         abstract: "Prove that a WebSocket client survives a pulled cable.",
         discussion: """
-            Flatline ships a heartbeat WebSocket client and server, and the tools to put
+            Flatline ships a heartbeat WebSocket client and server, and the tools to put \
             them (or any other client) through silent network faults.
             """,
         version: "0.1.0",

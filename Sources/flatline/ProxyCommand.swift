@@ -11,10 +11,10 @@ struct ProxyCommand: AsyncParsableCommand {
         discussion: """
             flatline proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:8002 --api 127.0.0.1:8474
             flatline proxy --api 127.0.0.1:8474            (empty, like toxiproxy-server)
-            flatline proxy --config proxies.json           (Toxiproxy's config format; each proxy
-                                                            may also carry "toxics" to apply at start)
-            Events (conn-opened, upgraded, conn-closed, fault-on…) are printed on standard output.
-            A userland proxy terminates TCP: during a blackhole its kernel still ACKs what the client
+            flatline proxy --config proxies.json           (Toxiproxy's config format, with "toxics")
+
+            Events (conn-opened, upgraded, conn-closed, fault-on…) are printed on standard output. \
+            A userland proxy terminates TCP: during a blackhole its kernel still ACKs what the client \
             sends, so the client's TCP stack never times out — only an application heartbeat notices.
             """
     )
@@ -54,12 +54,13 @@ struct ProxyCommand: AsyncParsableCommand {
                 try await ProxyConfigFile.load(path: config, into: registry)
             }
             if let upstream {
-                try await registry.create(name: name, listen: try HostPort(parsing: listen), upstream: try HostPort(parsing: upstream))
+                let proxy = try await registry.create(name: name, listen: try HostPort(parsing: listen), upstream: try HostPort(parsing: upstream))
+                if let exposure = proxy.listen.exposure { LineWriter.standardError.write("flatline proxy: warning: proxy \(name) is \(exposure)") }
             }
             if let api {
                 let address = try HostPort(parsing: api)
                 let token = apiToken ?? ProcessInfo.processInfo.environment["FLATLINE_API_TOKEN"]
-                if token == nil, !["127.0.0.1", "::1"].contains(address.host) {
+                if token == nil, !address.isLoopback {
                     LineWriter.standardError.write("flatline proxy: warning: the control API on \(address) is reachable from other hosts and has no --api-token")
                 }
                 let control = try await ControlServer.start(api: ControlAPI(registry: registry, token: token), at: address)

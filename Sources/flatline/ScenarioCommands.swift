@@ -13,9 +13,11 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run scenario files: start server, proxy and client, apply the faults, judge the client.",
         discussion: """
-            A folder means the scenario files directly in it; subfolders (negative/, clients/) only
-            when named or with --recursive. Exit status: 0 all checks held, 1 a check failed,
-            2 a scenario is invalid or could not be set up.
+            A folder means the scenario files directly in it; subfolders (negative/, clients/) only \
+            when named or with --recursive. A scenario with 'must-fail' passes when its check catches \
+            the broken client. Exit status: 0 all checks held, 1 a check failed, 2 a scenario is \
+            invalid or could not be set up or its evidence could not be written, 128+N interrupted \
+            by signal N (the report is still written).
             """
     )
 

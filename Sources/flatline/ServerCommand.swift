@@ -14,11 +14,11 @@ struct ServerCommand: AsyncParsableCommand {
         commandName: "server",
         abstract: "Run a WebSocket heartbeat server (prints the bound port as its first event).",
         discussion: """
-            The server answers every dialect: JSON heartbeats are echoed, the text payload gets the
-            text reply, pings get pongs. --dialect server-push makes it push {"heartbeat": <ms>}
+            The server answers every dialect: JSON heartbeats are echoed, the text payload gets the \
+            text reply, pings get pongs. --dialect server-push makes it push {"heartbeat": <ms>} \
             every --push-interval. Stop it with Ctrl-C.
 
-            Example: flatline server --port 0 --dialect json --reap-after 3s
+            Example: flatline server --port 0 --dialect json --reap-after 10s
             """
     )
 

@@ -194,4 +194,27 @@ struct JudgeTests {
         #expect(TimelineRule.reference(of: s.timeline[0], in: s.timeline, stepTimes: [:]) == .zero)
         #expect(TimelineRule.reference(of: s.timeline[2], in: s.timeline, stepTimes: [1: .zero]) == nil)
     }
+
+    /// A broken client's scenario passes when the check aimed at it catches it, and fails when the
+    /// client gets through (or is caught by another check, or with another message).
+    @Test func mustFailScenariosPassWhenCaughtAndFailWhenNot() throws {
+        let text = """
+            name: broken
+            must-fail: {check: step 1, message: "not seen within"}
+            timeline:
+              - expect: client connected
+                within: 100ms
+            """
+        let s = try Scenario.parse(text, file: "broken.yaml")
+        let caught = ScenarioResult(scenario: s, verdicts: Judge.judge(s, events: [ev(500, "client", "connecting")]), setupError: nil, duration: .zero, recordingPath: nil, timeline: [])
+        #expect(caught.caught == true)
+        #expect(caught.passed)
+        let through = ScenarioResult(scenario: s, verdicts: Judge.judge(s, events: [ev(50, "client", "connected")]), setupError: nil, duration: .zero, recordingPath: nil, timeline: [])
+        #expect(through.caught == false)
+        #expect(!through.passed)
+        let xml = Reports.junit([caught, through])
+        #expect(xml.contains(#"tests="2" failures="1""#), "\(xml)")
+        #expect(xml.contains("not caught: the broken client passed step 1"))
+        #expect(Reports.summary([caught, through], wall: .zero).contains { $0.contains("caught") })
+    }
 }

@@ -28,7 +28,8 @@ struct ScenarioRunTests {
         }
         let result = try await run(path)
         #expect(result.setupError == nil)
-        #expect(!result.passed, "\(path) must fail")
+        #expect(result.caught == true, "\(path): the broken client must be caught")
+        #expect(result.passed, "a caught broken client counts as passed")
         let failure = result.verdicts.first { $0.check == mustFail.check }
         #expect(failure?.outcome == .failed, "\(path): \(mustFail.check) must fail; verdicts: \(result.verdicts.map(\.line))")
         #expect(failure?.message.contains(mustFail.message) == true, "\(path): \(failure?.message ?? "none")")
