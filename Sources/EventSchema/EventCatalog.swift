@@ -41,6 +41,7 @@ public enum ClientEventType: String, CataloguedEvent {
     case reconnectScheduled = "reconnect-scheduled"
     case gaveUp = "gave-up"
     case closed, output, exited
+    case outputTruncated = "output-truncated"
 
     public static var source: EventSource { .client }
 
@@ -58,6 +59,7 @@ public enum ClientEventType: String, CataloguedEvent {
         case .closed: ["by"]
         case .output: ["line"]
         case .exited: ["code"]
+        case .outputTruncated: ["lines_kept", "bytes_kept"]
         }
     }
 
@@ -77,6 +79,7 @@ public enum ClientEventType: String, CataloguedEvent {
         case .closed: "closed by the user; terminal, never reconnects"
         case .output: "a line an external client printed that is not an event"
         case .exited: "an external client's process ended, with its exit code"
+        case .outputTruncated: "an external client printed more than Flatline keeps (100,000 lines or 32 MiB); the rest was read and dropped"
         }
     }
 }
@@ -230,7 +233,7 @@ public enum WireEventType: String, CataloguedEvent {
 }
 
 public enum RunnerEventType: String, CataloguedEvent {
-    case scenario, configuration, capture, step, teardown, verdict
+    case scenario, configuration, capture, step, teardown, verdict, end
 
     public static var source: EventSource { .runner }
 
@@ -242,6 +245,7 @@ public enum RunnerEventType: String, CataloguedEvent {
         case .step: ["index", "label", "ok", "error"]
         case .teardown: []
         case .verdict: ["check", "label", "outcome", "ok", "message", "measured_ms", "bound_ms", "margin_ms"]
+        case .end: ["events", "verdicts", "slack", "strict"]
         }
     }
 
@@ -253,6 +257,7 @@ public enum RunnerEventType: String, CataloguedEvent {
         case .step: "a timeline step began (its time is the reference of the checks that follow)"
         case .teardown: "the run ends; events after it never count"
         case .verdict: "recordings: one per check; `outcome` is passed, failed or not-judged"
+        case .end: "recordings: the last line of a complete recording, with what it holds and how it was judged"
         }
     }
 }

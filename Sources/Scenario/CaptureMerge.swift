@@ -12,6 +12,13 @@ public enum CaptureMerge {
         let analyzer = WireAnalyzer(linkType: reader.linkType, roles: roles)
         var wire: [WireEvent] = []
         while let packet = try reader.next() { wire += analyzer.feed(packet) }
+        if let proxy = configuration["proxy_port"]?.intValue, let server = configuration["server_port"]?.intValue {
+            // A capture of another run names other ports: its events would be judged as this run's.
+            let ports = Set(wire.compactMap { $0.fields["port"]?.intValue })
+            guard ports.contains(proxy) || ports.contains(server) else {
+                throw ConfigurationError("\(pcap) holds no connection on this run's ports (proxy \(proxy), server \(server)): it is the capture of another run")
+            }
+        }
         // Recordings made with a capture already hold the wire events.
         if events.contains(where: { $0.source == "wire" }) { return events }
         // Align the capture's first SYN with the recording's first proxy connection.

@@ -23,7 +23,7 @@ public struct Evidence: Sendable {
         }
         // The built-in client reports its own events; an external one only if it prints them.
         if case .external = scenario.client {
-            let own: Set<String> = [ClientEventType.output.rawValue, ClientEventType.exited.rawValue]
+            let own: Set<String> = [ClientEventType.output.rawValue, ClientEventType.exited.rawValue, ClientEventType.outputTruncated.rawValue]
             let printed = events.contains { $0.source == "client" && !own.contains($0.type) }
             clientMissing = printed ? nil : "the external client printed no events in the schema (only output), so nothing observed its connections"
         }

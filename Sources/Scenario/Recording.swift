@@ -9,13 +9,26 @@ public struct Recording: Sendable {
     public var configuration: JSONObject
     public var events: [EventRecord]
     public var verdicts: [Verdict]
+    /// How the run was judged (reused by replay unless told otherwise).
+    public var slack: Slack
+    public var strict: Bool
+    /// Read back: whether the recording ends with its final record (a run killed mid-way, or a
+    /// file cut short, does not).
+    public var complete = true
+    /// Read back: the verdicts the run itself wrote, as JSON (to compare with a replay's).
+    public var storedVerdicts: [JSONObject] = []
 
-    public init(scenarioFile: String, scenarioText: String, configuration: JSONObject, events: [EventRecord], verdicts: [Verdict]) {
+    public init(
+        scenarioFile: String, scenarioText: String, configuration: JSONObject, events: [EventRecord], verdicts: [Verdict],
+        slack: Slack = .none, strict: Bool = false
+    ) {
         self.scenarioFile = scenarioFile
         self.scenarioText = scenarioText
         self.configuration = configuration
         self.events = events
         self.verdicts = verdicts
+        self.slack = slack
+        self.strict = strict
     }
 
     public var lines: [String] {
@@ -25,6 +38,10 @@ public struct Recording: Sendable {
         lines += events.map(\.jsonLine)
         let end = events.last?.t ?? .zero
         lines += verdicts.map { EventRecord(t: end, RunnerEventType.verdict, fields: $0.json).jsonLine }
+        lines.append(EventRecord(t: end, RunnerEventType.end, fields: [
+            "events": .int(Int64(events.count)), "verdicts": .int(Int64(verdicts.count)),
+            "slack": .string(slack.description), "strict": .bool(strict),
+        ]).jsonLine)
         return lines
     }
 
@@ -38,7 +55,10 @@ public struct Recording: Sendable {
             throw ConfigurationError("\(path): cannot read the recording")
         }
         var file = "", scenarioText = "", configuration = JSONObject(), events: [EventRecord] = []
+        var stored: [JSONObject] = []
+        var end: JSONObject?
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+            if end != nil { throw ConfigurationError("\(path):\(number + 1): a line after the recording's end record") }
             let record: EventRecord
             do {
                 record = try EventRecord(jsonLine: String(line))
@@ -52,12 +72,24 @@ public struct Recording: Sendable {
             case ("runner", "configuration"):
                 configuration = record.fields
             case ("runner", "verdict"):
-                continue
+                stored.append(record.fields)
+            case ("runner", "end"):
+                end = record.fields
             default:
                 events.append(record)
             }
         }
         guard !scenarioText.isEmpty else { throw ConfigurationError("\(path): not a Flatline recording (no scenario line)") }
-        return Recording(scenarioFile: file, scenarioText: scenarioText, configuration: configuration, events: events, verdicts: [])
+        var recording = Recording(scenarioFile: file, scenarioText: scenarioText, configuration: configuration, events: events, verdicts: [])
+        recording.storedVerdicts = stored
+        if let end {
+            recording.slack = (try? Slack(parsing: end["slack"]?.stringValue ?? "0")) ?? .none
+            recording.strict = end["strict"] == true
+            // The end record counts what it closes: a recording missing lines in the middle is not complete either.
+            recording.complete = end["events"]?.intValue == Int64(events.count) && end["verdicts"]?.intValue == Int64(stored.count)
+        } else {
+            recording.complete = false
+        }
+        return recording
     }
 }

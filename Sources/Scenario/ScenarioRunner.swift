@@ -103,7 +103,9 @@ public final class ScenarioRunner: Sendable {
         if let setupError { say("  ✗ setup: \(setupError)") }
         var recordingPath: String?
         if let folder {
-            recordingPath = Self.write(scenario: scenario, events: events, verdicts: verdicts, world: world, folder: folder)
+            recordingPath = Self.write(
+                scenario: scenario, events: events, verdicts: verdicts, world: world, folder: folder, slack: options.slack, strict: options.strict
+            )
         }
         return ScenarioResult(
             scenario: scenario, verdicts: verdicts, setupError: setupError,
@@ -212,11 +214,13 @@ public final class ScenarioRunner: Sendable {
         return folder
     }
 
-    static func write(scenario: Scenario, events: [EventRecord], verdicts: [Verdict], world: World?, folder: String) -> String? {
+    static func write(
+        scenario: Scenario, events: [EventRecord], verdicts: [Verdict], world: World?, folder: String, slack: Slack, strict: Bool
+    ) -> String? {
         do {
             let recording = Recording(
                 scenarioFile: scenario.file, scenarioText: scenario.text, configuration: Self.configuration(scenario, world: world),
-                events: events, verdicts: verdicts
+                events: events, verdicts: verdicts, slack: slack, strict: strict
             )
             let path = "\(folder)/recording.jsonl"
             try recording.write(to: path)

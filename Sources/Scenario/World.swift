@@ -93,7 +93,14 @@ final class World: Sendable {
                     let child = try ChildProcess(
                         arguments: arguments,
                         environment: ["FLATLINE_URL": url.description, "FLATLINE_CLIENT": String(index)],
-                        onLine: { line in World.externalLine(line, tag: tag, log: log) },
+                        onLine: { [budget = OutputBudget()] line in
+                            guard let admitted = budget.admit(line) else { return }
+                            if admitted { World.externalLine(line, tag: tag, log: log) } else {
+                                var fields: JSONObject = ["lines_kept": .int(Int64(OutputBudget.maximumLines)), "bytes_kept": .int(Int64(budget.bytes))]
+                                if let tag { fields["client"] = tag }
+                                log.record(ClientEventType.outputTruncated, fields: fields)
+                            }
+                        },
                         onExit: { code in
                             var fields: JSONObject = ["code": .int(Int64(code))]
                             if let tag { fields["client"] = tag }
@@ -160,5 +167,29 @@ final class World: Sendable {
         // Teardown is bounded: a component that does not finish is left behind, not waited on forever.
         _ = await finishesWithin(.seconds(5)) { done in Task { await self.proxy.stop(); done() } }
         _ = await finishesWithin(.seconds(5)) { done in Task { await self.server.finish(); done() } }
+    }
+}
+
+/// What is kept of one external client's output: a client that floods its stdout must not take
+/// the run's memory or time; the rest is read and dropped, and the cut is recorded once.
+final class OutputBudget: Sendable {
+    static let maximumLines = 100_000
+    static let maximumBytes = 32 << 20
+    private let state = NIOLockedValueBox((lines: 0, bytes: 0, truncated: false))
+
+    var bytes: Int { state.withLockedValue { $0.bytes } }
+
+    /// true: keep the line; false: this line hits the limit (record the cut); nil: drop silently.
+    func admit(_ line: String) -> Bool? {
+        state.withLockedValue { state in
+            if state.truncated { return nil }
+            guard state.lines < Self.maximumLines, state.bytes + line.utf8.count <= Self.maximumBytes else {
+                state.truncated = true
+                return false
+            }
+            state.lines += 1
+            state.bytes += line.utf8.count
+            return true
+        }
     }
 }

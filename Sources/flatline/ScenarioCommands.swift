@@ -192,34 +192,52 @@ struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Re-print a recorded run and judge it again, offline.",
-        discussion: "With --scenario, new or changed expectations are judged against the old run."
+        discussion: """
+            With --scenario, new or changed expectations and assertions are judged against the old \
+            run; an edited scenario whose actions differ from the recorded run is refused (--force \
+            judges it anyway). The run's --slack and --strict are reused unless given. A recording \
+            without its end record (a run killed mid-way, a file cut short) is judged on what it \
+            holds and the replay exits 2.
+            """
     )
 
     @Argument(help: "A recording.jsonl written by 'flatline run'.") var recording: String
     @Option(help: "An edited scenario to judge the recording with.") var scenario: String?
-    @Option(help: "Widen 'within' bounds: 20%, 50ms or 20%+50ms.") var slack: String = "0"
+    @Option(help: "Widen 'within' bounds: 20%, 50ms or 20%+50ms (default: the run's own).") var slack: String?
     @Flag(help: "Print every event.") var verbose = false
     @Option(help: "A capture (pcap) of the run, to show its wire events beside the others.") var pcap: String?
-    @Flag(help: "Count checks that could not be judged as failures.") var strict = false
+    @Flag(help: "Count checks that could not be judged as failures (default: as the run did).") var strict = false
+    @Flag(help: "Judge with an edited scenario even if its actions differ from the recorded run's.") var force = false
 
     func run() throws {
-        let slackValue: Slack
-        do { slackValue = try Slack(parsing: slack) } catch { throw ValidationError("--slack: \(error.message)") }
         let loaded: Recording
         do { loaded = try Recording.read(path: recording) } catch {
             LineWriter.standardError.write("flatline replay: \(error.message)")
             throw ExitCode(2)
         }
+        var slackValue = loaded.slack
+        if let slack {
+            do { slackValue = try Slack(parsing: slack) } catch { throw ValidationError("--slack: \(error.message)") }
+        }
         let judged: Scenario
+        let recorded: Scenario
         do {
-            if let scenario {
-                judged = try Scenario.load(path: scenario)
-            } else {
-                judged = try Scenario.parse(loaded.scenarioText, file: loaded.scenarioFile)
-            }
+            recorded = try Scenario.parse(loaded.scenarioText, file: loaded.scenarioFile)
+            judged = try scenario.map { path throws(ScenarioError) in try Scenario.load(path: path) } ?? recorded
         } catch {
             LineWriter.standardError.write("\(error)")
             throw ExitCode(2)
+        }
+        // Only expectations and assertions may change: the recorded events answer the recorded actions.
+        let actions = { (s: Scenario) in s.timeline.filter { !$0.isCheck }.map(\.label) }
+        if scenario != nil, actions(judged) != actions(recorded), !force {
+            LineWriter.standardError.write(
+                "flatline replay: \(scenario ?? "") does not do what the recorded run did (its actions, waits or afters differ): the recording cannot answer it; use --force to judge it anyway"
+            )
+            throw ExitCode(2)
+        }
+        if !loaded.complete {
+            LineWriter.standardError.write("flatline replay: \(recording) is incomplete (no end record, or lines missing): the run was cut short, and its checks are judged on what is there")
         }
         var events = loaded.events
         if let pcap {
@@ -232,12 +250,23 @@ struct ReplayCommand: ParsableCommand {
         }
         LineWriter.standardOutput.write("▶ \(judged.name)  (replay of \(recording))")
         for line in Reports.timeline(events, verbose: verbose) { LineWriter.standardOutput.write(line) }
-        let verdicts = Judge.judge(judged, events: events, slack: slackValue, strict: strict)
+        let verdicts = Judge.judge(judged, events: events, slack: slackValue, strict: strict || loaded.strict)
         for verdict in verdicts { LineWriter.standardOutput.write("  " + verdict.line) }
+        // The same run, the same rules: the verdicts must be the run's own; say where they are not.
+        if scenario == nil, slack == nil, pcap == nil, loaded.complete {
+            for (index, verdict) in verdicts.enumerated() {
+                let stored = index < loaded.storedVerdicts.count ? loaded.storedVerdicts[index] : nil
+                let was = stored?["outcome"]?.stringValue ?? (stored?["ok"] == true ? "passed" : stored == nil ? "absent" : "failed")
+                if stored?["check"]?.stringValue != verdict.check || was != verdict.outcome.rawValue {
+                    LineWriter.standardOutput.write("  ≠ \(verdict.check): the run recorded \(was), the replay finds \(verdict.outcome.rawValue)")
+                }
+            }
+        }
         let failed = verdicts.filter(\.failed).count
         let notJudged = verdicts.filter { $0.outcome == .notJudged }.count
         let passed = verdicts.count - failed - notJudged
         LineWriter.standardOutput.write("\(passed) passed, \(failed) failed" + (notJudged > 0 ? ", \(notJudged) not judged" : ""))
+        if !loaded.complete { throw ExitCode(2) }
         if failed > 0 { throw ExitCode(1) }
     }
 }

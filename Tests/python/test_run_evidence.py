@@ -113,3 +113,62 @@ def test_children_die_with_a_killed_run():
         process.kill()  # SIGKILL: no handler runs
         process.wait(timeout=10)
         assert wait_for(lambda: not external_pids("time.sleep(601)"), 10), "an external client outlived a SIGKILLed run"
+
+
+def run_scenario(folder, path, *extra):
+    runs = os.path.join(folder, "runs")
+    result = subprocess.run([FLATLINE, "run", "--runs-dir", runs, *extra, path], capture_output=True, text=True, timeout=120)
+    recordings = []
+    for root, _, files in os.walk(runs):
+        recordings += [os.path.join(root, f) for f in files if f == "recording.jsonl"]
+    return result, sorted(recordings)
+
+
+def test_replay_knows_a_cut_recording_and_guards_edits():
+    scenario = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios", "pulled-cable.yaml")
+    with tempfile.TemporaryDirectory() as folder:
+        result, recordings = run_scenario(folder, scenario)
+        assert result.returncode == 0, result.stdout + result.stderr
+        recording = recordings[-1]
+        whole = subprocess.run([FLATLINE, "replay", recording], capture_output=True, text=True, timeout=60)
+        assert whole.returncode == 0, whole.stdout + whole.stderr
+        assert "≠" not in whole.stdout and "incomplete" not in whole.stderr
+        with open(recording) as f:
+            lines = f.readlines()
+        cut = os.path.join(folder, "cut.jsonl")
+        with open(cut, "w") as f:
+            f.writelines(lines[: len(lines) // 2])  # cut at a line boundary: still valid JSON lines
+        replayed = subprocess.run([FLATLINE, "replay", cut], capture_output=True, text=True, timeout=60)
+        assert replayed.returncode == 2, replayed.stdout + replayed.stderr
+        assert "incomplete" in replayed.stderr
+        # An edited scenario that acts differently cannot be judged against this run.
+        with open(scenario) as f:
+            text = f.read()
+        edited = write(folder, "edited.yaml", text.replace("at: +1200ms\n    heal: cable", "at: +3s\n    heal: cable"))
+        refused = subprocess.run([FLATLINE, "replay", "--scenario", edited, recording], capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and "does not do what the recorded run did" in refused.stderr, refused.stderr
+        forced = subprocess.run([FLATLINE, "replay", "--force", "--scenario", edited, recording], capture_output=True, text=True, timeout=60)
+        assert forced.returncode in (0, 1), forced.stderr
+
+
+FLOOD = textwrap.dedent("""\
+    name: flood
+    client:
+      command: [python3, -c, "import sys\\nfor i in range(150000): sys.stdout.write('noise %d\\\\n' % i)\\nsys.stdout.flush()\\nimport time; time.sleep(30)"]
+    timeline:
+      - after: client output-truncated
+        within: 20s
+    """)
+
+
+def test_a_client_that_floods_its_output_is_cut_and_the_run_goes_on():
+    with tempfile.TemporaryDirectory() as folder:
+        path = write(folder, "flood.yaml", FLOOD)
+        started = time.monotonic()
+        result, recordings = run_scenario(folder, path)
+        assert time.monotonic() - started < 60
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+        with open(recordings[-1]) as f:
+            text = f.read()
+        assert '"type":"output-truncated"' in text
+        assert text.count('"type":"output"') <= 100_000
