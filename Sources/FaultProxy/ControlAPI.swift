@@ -265,14 +265,20 @@ public final class ControlServer: Sendable {
 
     public var address: HostPort { state.withLockedValue { $0.address } }
 
-    private init(api: ControlAPI, address: HostPort, group: any EventLoopGroup) {
+    /// A client that sends nothing for this long (idle, or a request that stalls) is closed.
+    private let idleTimeout: TimeAmount
+
+    private init(api: ControlAPI, address: HostPort, group: any EventLoopGroup, idleTimeout: TimeAmount) {
         self.api = api
         self.group = group
+        self.idleTimeout = idleTimeout
         self.state = NIOLockedValueBox((nil, address, false))
     }
 
-    public static func start(api: ControlAPI, at address: HostPort, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws(ProxyError) -> ControlServer {
-        let server = ControlServer(api: api, address: address, group: group)
+    public static func start(
+        api: ControlAPI, at address: HostPort, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, idleTimeout: TimeAmount = .seconds(30)
+    ) async throws(ProxyError) -> ControlServer {
+        let server = ControlServer(api: api, address: address, group: group, idleTimeout: idleTimeout)
         try await server.bind()
         return server
     }
@@ -281,14 +287,20 @@ public final class ControlServer: Sendable {
         let address = self.address
         let api = self.api
         let connections = self.connections
+        let idleTimeout = self.idleTimeout
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        // Beyond the limit: a plain 503 and close, before any HTTP state exists.
+                        guard connections.enter() else {
+                            try channel.pipeline.syncOperations.addHandler(RefuseHandler())
+                            return
+                        }
                         // Idle and slow clients are closed; a stream of events is not idle.
-                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(30)))
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                         try channel.pipeline.syncOperations.addHandler(ControlHTTPHandler(api: api, connections: connections))
                     }
@@ -345,25 +357,13 @@ private final class ControlHTTPHandler: ChannelInboundHandler, @unchecked Sendab
     private var eventTask: Task<Void, Never>?
     static let maxBody = 1 << 20
 
+    /// Counted in when it was accepted; counted out when it closes.
     private let connections: ManagedConnectionCount
-    private var counted = false
+    private var counted = true
 
     init(api: ControlAPI, connections: ManagedConnectionCount) {
         self.api = api
         self.connections = connections
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        counted = connections.enter()
-        if !counted {
-            respond(context: context, .error(503, "too many control API connections (at most \(ControlServer.maximumConnections)); close some and retry"))
-            return
-        }
-        context.fireChannelActive()
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { channelActive(context: context) }
     }
 
     /// A request the parser rejected was answered 400 by NIO's handler; the connection is closed.
@@ -518,4 +518,18 @@ final class ManagedConnectionCount: Sendable {
     }
 
     func leave() { count.withLockedValue { $0 -= 1 } }
+}
+
+/// Answers a connection beyond the limit with a plain 503 and closes it.
+private final class RefuseHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    func channelActive(context: ChannelHandlerContext) {
+        let body = #"{"error":"too many control API connections (at most \#(ControlServer.maximumConnections)); close some and retry","status":503}"#
+        let text = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+        let channel = context.channel
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: text))).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }

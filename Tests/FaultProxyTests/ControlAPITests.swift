@@ -263,3 +263,49 @@ struct RegistryRaceTests {
         await registry.stopAll()
     }
 }
+
+@Suite("Control API sockets")
+struct ControlSocketTests {
+    /// An idle client, and one whose request stalls half-way, are closed; an /events reader is not.
+    @Test func idleAndStalledClientsAreClosed() async throws {
+        let registry = ProxyRegistry(seed: 1)
+        let server = try await ControlServer.start(
+            api: ControlAPI(registry: registry, token: nil), at: HostPort(host: "127.0.0.1", port: 0), idleTimeout: .milliseconds(200)
+        )
+        let idle = try RawSocket.connect(port: server.address.port)
+        let stalled = try RawSocket.connect(port: server.address.port)
+        try stalled.send("GET /version HTTP/1.1\r\nHo")
+        let events = try RawSocket.connect(port: server.address.port)
+        try events.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try await idle.read(within: .seconds(5)) == .eof)
+        #expect(try await stalled.read(within: .seconds(5)) == .eof)
+        guard case .data = try await events.read(within: .seconds(5)) else {
+            Issue.record("no response head for /events")
+            return
+        }
+        #expect(try await events.read(within: .milliseconds(600)) == .wouldBlock, "an /events reader is not idle")
+        await server.stop()
+        await registry.stopAll()
+    }
+
+    /// At most `maximumConnections` API clients at once; the next one is answered 503 and closed.
+    @Test func connectionsBeyondTheLimitAreRefused() async throws {
+        let registry = ProxyRegistry(seed: 1)
+        let server = try await ControlServer.start(api: ControlAPI(registry: registry, token: nil), at: HostPort(host: "127.0.0.1", port: 0))
+        var held: [RawSocket] = []
+        for _ in 0..<ControlServer.maximumConnections { held.append(try RawSocket.connect(port: server.address.port)) }
+        // The held ones are counted as the server sees them (on its loops); ask until the count is full.
+        var answer = ""
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !answer.contains("503"), ContinuousClock.now < deadline {
+            let extra = try RawSocket.connect(port: server.address.port)
+            try extra.send("GET /version HTTP/1.1\r\nHost: x\r\n\r\n")
+            if case .data(let bytes) = try await extra.read(within: .seconds(5)) { answer = String(decoding: bytes, as: UTF8.self) }
+        }
+        #expect(answer.contains("503"), "\(answer)")
+        #expect(answer.contains("too many control API connections"))
+        held.removeAll()
+        await server.stop()
+        await registry.stopAll()
+    }
+}

@@ -154,3 +154,29 @@ def _first_event_collecting(process, want, lines, timeout=20.0):
     threading.Thread(target=reader, daemon=True).start()
     assert ready.wait(timeout), f"no '{want}' event; saw {lines}"
     return found["event"]
+
+
+def test_an_unreachable_api_is_one_clear_line():
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    result = subprocess.run([FLATLINE, "fault", "list", "--api", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2, result
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot reach the control API" in lines[0] and "connection refused" in lines[0], result.stderr
+
+
+def test_a_proxy_on_every_interface_says_so():
+    process = subprocess.Popen(
+        [FLATLINE, "proxy", "--listen", "0:0", "--upstream", "127.0.0.1:9", "--events", "jsonl"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        event = _first_event(process, "listening")
+        assert event["listen"].startswith("0.0.0.0:") and not event["listen"].endswith(":0")
+        assert "every interface" in event.get("warning", "")
+    finally:
+        stop(process)
+        warning = process.stderr.read()
+        assert "warning: proxy flatline is listening on every interface" in warning
