@@ -131,8 +131,16 @@ struct ProxySocketTests {
     }
 
     @Test func unreachableUpstreamClosesTheClientAndSaysWhy() async throws {
-        // A port that was just bound and closed again: nothing listens there.
-        let deadPort = try RawListener().port
+        // A port held bound but not listening: connecting is refused, and no other test can take it.
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(holder, $0, &length) } }
+        let deadPort = Int(UInt16(bigEndian: address.sin_port))
         let fixture = try await ProxyFixture.make(upstreamPort: deadPort)
         let client = try RawSocket.connect(port: fixture.proxy.port)
         let failed = try await fixture.wait("upstream-failed")
