@@ -143,6 +143,9 @@ final class ProxyCore: @unchecked Sendable {
                 throw error
             }
             connection.client = handler
+            // A connection accepted while the listener closes (a `refuse`, a stop) may be closed by
+            // NIO before it ever becomes active, so its handler never sees it go: the close future does.
+            channel.closeFuture.whenComplete { _ in connection.loop.execute { connection.legInactive(.client) } }
             let remote = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
             connection.emit(.connOpened, ["client": .string(remote)])
             for fault in applied { connection.install(fault) }

@@ -32,6 +32,9 @@ final class FlowPipe {
 
     var isSilent: Bool { stages.contains { $0.isSilent } }
 
+    /// Bytes the flow's stages still hold.
+    var bufferedBytes: Int { stages.reduce(0) { $0 + $1.bufferedBytes } }
+
     func input(_ item: PipeItem) {
         if case .data(let buffer) = item {
             inputBytes += buffer.readableBytes
@@ -54,6 +57,7 @@ final class FlowPipe {
     func didEmitFromTimer() {
         connection.flush(flow: flow)
         connection.resumeReading(from: flow == .upstream ? .client : .server)
+        if bufferedBytes == 0 { connection.flowsChanged() }
     }
 
     func install(_ stage: FaultStage, first: Bool = false) {

@@ -166,6 +166,17 @@ final class ProxiedConnection: @unchecked Sendable {
         emit(.connClosed, fields)
         pipe.input(how == .fin ? .eof : .reset)
         if life.finishedBothWays(side) { handler(side)?.close(how: .fin) }
+        releaseIfNothingCanReach(side)
+    }
+
+    /// A leg whose peer has closed, when the other leg is gone and nothing is on its way to it (a
+    /// stage swallowed the other side's close, e.g. `timeout`): nothing will ever reach it, so it
+    /// is closed rather than kept half-closed for good. Not while a silent fault holds that flow.
+    private func releaseIfNothingCanReach(_ side: Side) {
+        guard !life.ended else { return }
+        let toward = pipe(side == .server ? .upstream : .downstream)
+        guard life.leg(side).peerClosed != nil, life.leg(side.opposite).gone, !toward.isSilent, toward.bufferedBytes == 0 else { return }
+        dropLeg(side)
     }
 
     /// The proxy closes both legs because of a fault.
@@ -197,6 +208,7 @@ final class ProxiedConnection: @unchecked Sendable {
     func legInactive(_ side: Side) {
         loop.assertInEventLoop()
         if life.legInactive(side) { peerClosed(side, how: .fin) }
+        releaseIfNothingCanReach(side.opposite)
         checkEnded()
     }
 
@@ -326,5 +338,13 @@ final class ProxiedConnection: @unchecked Sendable {
         flush(flow: .downstream)
         resumeReading(from: .client)
         resumeReading(from: .server)
+        flowsChanged()
+    }
+
+    /// A fault went or a stage drained: a leg nothing can reach any more may now be released.
+    func flowsChanged() {
+        releaseIfNothingCanReach(.server)
+        releaseIfNothingCanReach(.client)
+        checkEnded()
     }
 }

@@ -82,8 +82,19 @@ def test_descriptors_return_to_baseline_after_churn():
     thread.start()
     process = subprocess.Popen([FLATLINE, "proxy", "--api", "127.0.0.1:0", "--events", "jsonl"], stdout=subprocess.PIPE, text=True, start_new_session=True)
     clients = []
+    lines = []
+    listening = threading.Event()
+
+    def reader():
+        for line in process.stdout:
+            lines.append(line)
+            if '"api-listening"' in line:
+                listening.set()
+
+    threading.Thread(target=reader, daemon=True).start()
     try:
-        event = _first_event(process, "api-listening")
+        assert listening.wait(20), "the proxy did not start"
+        event = json.loads(next(line for line in lines if '"api-listening"' in line))
         api_port = int(event["address"].rsplit(":", 1)[1])
         created = api(api_port, "POST", "/proxies", {"name": "churn", "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{up_port}"})
         port = int(created["listen"].rsplit(":", 1)[1])
@@ -121,11 +132,26 @@ def test_descriptors_return_to_baseline_after_churn():
         # listener: the server's side of every connection is then closed too.
         upstream.close()
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and descriptors(process.pid) > baseline + 2:
+        while time.monotonic() < deadline and descriptors(process.pid) > baseline + 1:
             time.sleep(0.2)
         after = descriptors(process.pid)
         print(f"churn: {total} connections through {len(TOXICS)} fault kinds; proxy descriptors {baseline} before, {after} after")
-        assert after <= baseline + 2, f"descriptors leaked: {baseline} before, {after} after {total} connections"
+        if after > baseline + 1:
+            states = subprocess.run(["ss", "-tanp"], capture_output=True, text=True).stdout
+            mine = [line.split()[0] + " " + line.split()[3] + " " + line.split()[4] for line in states.splitlines() if f"pid={process.pid}," in line]
+            events = [json.loads(line) for line in lines if line.startswith("{")]
+            ended = {e["conn"] for e in events if e["type"] == "conn-ended"}
+            fault, under = None, {}
+            for e in events:
+                if e["type"] == "fault-on":
+                    fault = e["kind"]
+                elif e["type"] == "fault-off":
+                    fault = None
+                elif e["type"] == "conn-opened":
+                    under[e["conn"]] = fault
+            leaked = [c for c in under if c not in ended][:4]
+            story = [f"#{c} under {under[c]}: " + "; ".join(f"{e['type']} {e.get('side', '')} {e.get('how', '')}".strip() for e in events if e.get("conn") == c) for c in leaked]
+            raise AssertionError(f"descriptors leaked: {baseline} before, {after} after {total} connections; sockets: {mine}; connections: {story}")
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
