@@ -68,7 +68,8 @@ public struct FrameMatcher: Sendable, Hashable {
 
 /// What a fault does. Times are the ones Toxiproxy uses, as `Duration`s.
 public enum FaultKind: Sendable, Hashable {
-    /// Read and discard; no FIN or RST reaches either peer; new connections are accepted and stay silent.
+    /// A pulled cable: nothing delivered, no FIN or RST, everything kept in order and delivered on
+    /// heal; new connections are accepted, held and dialled on heal.
     case blackhole
     /// Keep the bytes (in order, up to `capBytes`) and deliver them when the fault is removed.
     case hold(capBytes: Int)

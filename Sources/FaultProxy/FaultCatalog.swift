@@ -185,13 +185,13 @@ public enum FaultCatalog {
     public static let specs: [FaultSpec] = [
         FaultSpec(
             type: "blackhole", scope: .flow, aliases: [], title: "blackhole", attributes: [],
-            effect: "bytes read and discarded; no FIN or RST reaches either peer; a FIN from one side is reported (`conn-closed {forwarded: false}`) and delivered when the fault is removed; new connections are accepted and stay silent (the upstream is dialled only when healed)",
+            effect: "a pulled cable: nothing is delivered in the affected direction, no FIN or RST reaches either peer (a FIN is reported as `conn-closed {forwarded: false}`); every byte and the FIN are kept in order (at most 4 MiB per flow: at the bound the sender is paused, as a full window pauses it, and `hold-full` is reported) and delivered on heal to whichever side still has its socket. A connection opened during the outage is accepted, not dialled, its bytes kept; on heal it is dialled and they are delivered, so its upgrade completes as after a SYN retransmission",
             build: { _ in .blackhole }, values: { _ in [:] }
         ),
         FaultSpec(
             type: "hold", scope: .flow, aliases: [], title: "hold",
             attributes: [FaultAttribute("cap_bytes", .bytes, default: 4 << 20, range: 1...(1 << 30), aliases: ["cap"])],
-            effect: "bytes kept in order and delivered on removal: a short outage the connection survives; at the cap the proxy stops reading from the sender (its writes eventually block), nothing is lost, and `hold-full` is reported",
+            effect: "the same pulled cable as `blackhole` (kept for its name), with its own bound: at `cap_bytes` the sender is paused and `hold-full` reported; nothing is lost",
             build: { .hold(capBytes: $0["cap_bytes"]!.integer) },
             values: { kind in
                 guard case .hold(let cap) = kind else { return [:] }

@@ -58,28 +58,6 @@ struct UncheckedBox<T>: @unchecked Sendable {
 
 // MARK: - Silent faults
 
-/// Reads and discards. FIN and RST from the peer are observed and withheld; they are delivered
-/// when the fault is removed (as TCP would retransmit a FIN once the cable is back).
-final class BlackholeStage: FaultStage {
-    private var withheld: PipeItem?
-
-    override var isSilent: Bool { true }
-
-    override func push(_ item: PipeItem) {
-        switch item {
-        case .data(let buffer):
-            pipe.recordDropped(buffer.readableBytes, by: fault)
-        case .eof, .reset:
-            if withheld == nil { withheld = item }
-        }
-    }
-
-    override func remove() {
-        if let withheld { next(withheld) }
-        withheld = nil
-    }
-}
-
 /// The flows of a connection that lost power: silent for good. After the fault is healed the
 /// "rebooted" server knows nothing of the connection: the client's next byte is answered by RST.
 final class DeadStage: FaultStage {
@@ -140,9 +118,11 @@ final class TimeoutStage: FaultStage {
 
 // MARK: - Holding and delaying
 
-/// Keeps everything in order and delivers it when removed. At the cap it stops reading from the
-/// sender (back-pressure): the sender's socket buffers fill and its writes eventually block, as
-/// on a stalled network; nothing is lost.
+/// A pulled cable (`blackhole`, `hold`): nothing is delivered in the affected direction, no FIN or
+/// RST reaches the peer, and everything — bytes, then the FIN or RST — is kept in order and delivered
+/// when the fault is removed, as TCP retransmits what a cable outage held up. At the cap the proxy
+/// stops reading from the sender (back-pressure, as a full window stops it) and reports `hold-full`;
+/// nothing is lost. Silent: a connection opened during the outage is not dialled until it heals.
 final class HoldStage: FaultStage {
     private var held: [PipeItem] = []
     private var heldBytes = 0
@@ -150,10 +130,14 @@ final class HoldStage: FaultStage {
 
     override var bufferedBytes: Int { heldBytes }
     override var wantsPause: Bool { heldBytes >= cap }
+    override var isSilent: Bool { true }
+
+    /// The default bound of what one flow keeps during an outage.
+    static let defaultCap = 4 << 20
 
     var cap: Int {
         if case .hold(let cap) = fault.kind { return cap }
-        return .max
+        return Self.defaultCap
     }
 
     override func push(_ item: PipeItem) {

@@ -310,8 +310,7 @@ final class ProxiedConnection: @unchecked Sendable {
     /// The stage of a flow-scope fault.
     private func makeStage(_ fault: Fault, pipe: FlowPipe) -> FaultStage? {
         switch fault.kind {
-        case .blackhole: BlackholeStage(fault: fault, pipe: pipe)
-        case .hold: HoldStage(fault: fault, pipe: pipe)
+        case .blackhole, .hold: HoldStage(fault: fault, pipe: pipe)
         case .timeout: TimeoutStage(fault: fault, pipe: pipe)
         case .latency(let latency, let jitter): LatencyStage(fault: fault, pipe: pipe, latency: latency, jitter: jitter)
         case .slicer(let average, let variation, let delay):

@@ -49,9 +49,11 @@ struct ProxySocketTests {
 
         try await fixture.proxy.remove("cable")
         let off = try await fixture.wait("fault-off")
-        #expect(off.fields["dropped_bytes"]?.intValue == 10_004)
-        // Healing delivers the withheld FIN, as TCP would once the cable is back.
+        #expect(off.fields["dropped_bytes"]?.intValue == 0, "an outage loses nothing")
+        // Healing delivers everything held, in order, the FIN last — as TCP would once the cable is back.
+        #expect(try await server.read(exactly: 10_000, within: .seconds(2)) == [UInt8](repeating: 7, count: 10_000))
         #expect(try await server.read(within: .seconds(2)) == .eof)
+        #expect(try await client.read(exactly: 4, within: .seconds(2)) == Array("pong".utf8), "the server's bytes too")
         try server.send("after")
         #expect(try await client.read(exactly: 5, within: .seconds(2)) == Array("after".utf8), "the connection survived")
         await fixture.proxy.stop()
@@ -68,6 +70,10 @@ struct ProxySocketTests {
         await fixture.proxy.heal()
         let server = try await onThread { listener.accept(timeout: .seconds(2)) }
         #expect(server != nil, "healing dials the upstream")
+        // What the client sent during the outage arrives after it, as after a SYN retransmission:
+        // an upgrade request sent into a pulled cable completes once the cable is back.
+        let request = Array("GET / HTTP/1.1\r\n\r\n".utf8)
+        #expect(try await server?.read(exactly: request.count, within: .seconds(2)) == request)
         try client.send("x")
         #expect(try await server?.read(exactly: 1, within: .seconds(2)) == Array("x".utf8))
         await fixture.proxy.stop()
