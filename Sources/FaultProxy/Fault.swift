@@ -85,7 +85,8 @@ public enum FaultKind: Sendable, Hashable {
     case limitData(bytes: Int)
     /// Delay the forwarding of a close (FIN) by `delay`.
     case slowClose(delay: Duration)
-    /// Drop all data and close the connection after `timeout` (Toxiproxy's `timeout`; 0 is a blackhole).
+    /// Drop all data and close the connection after `timeout` (never when 0); removing it closes the
+    /// connections it was applied to (Toxiproxy's `timeout`).
     case timeout(Duration)
     /// Reset (RST) both peers after `after`.
     case reset(after: Duration)

@@ -256,12 +256,8 @@ public enum FaultCatalog {
         ),
         FaultSpec(
             type: "timeout", scope: .flow, aliases: [], title: "timeout", attributes: [FaultAttribute("timeout", .milliseconds, range: 0...3_600_000)],
-            effect: "data dropped; the connection is closed after the timeout; removing the toxic closes it too (as Toxiproxy). `timeout: 0` never closes: it is a blackhole",
-            // Toxiproxy's `timeout: 0` never closes: that is a blackhole, and Flatline's can be healed.
-            build: { values in
-                let timeout = values["timeout"]!.duration
-                return timeout == .zero ? .blackhole : .timeout(timeout)
-            },
+            effect: "Toxiproxy's, exactly: data dropped (the one fault that loses bytes); with `timeout` > 0 the connection is closed after it, with 0 never; removing the toxic closes every connection it was applied to",
+            build: { .timeout($0["timeout"]!.duration) },
             values: { kind in
                 guard case .timeout(let timeout) = kind else { return [:] }
                 return ["timeout": .duration(timeout)]

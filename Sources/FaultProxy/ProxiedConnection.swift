@@ -280,7 +280,7 @@ final class ProxiedConnection: @unchecked Sendable {
                 let pipe = pipe(flow)
                 guard let stage = makeStage(fault, pipe: pipe) else { continue }
                 pipe.install(stage, first: stage is DropFramesStage)
-                if case .timeout(let timeout) = fault.kind, let timeoutStage = stage as? TimeoutStage {
+                if case .timeout(let timeout) = fault.kind, timeout > .zero, let timeoutStage = stage as? TimeoutStage {
                     timeoutStage.start(timeout)
                 }
             }

@@ -68,9 +68,9 @@ struct ControlAPITests {
         #expect(updated.body?.objectValue?["attributes"]?.objectValue?["latency"] == 250)
         #expect(updated.body?.objectValue?["attributes"]?.objectValue?["jitter"] == 10, "attributes not given are kept")
 
-        // Toxiproxy's timeout with timeout 0 never closes: it is a (healable) blackhole.
+        // Toxiproxy's timeout stays a timeout, also with timeout 0 (it never closes by itself then).
         let timeout = await request(api, "POST", "/proxies/ws/toxics", #"{"type":"timeout","stream":"upstream","attributes":{"timeout":0}}"#)
-        #expect(timeout.body?.objectValue?["type"] == "blackhole")
+        #expect(timeout.body?.objectValue?["type"] == "timeout")
 
         #expect(await request(api, "DELETE", "/proxies/ws/toxics/latency_downstream").status == 204)
         #expect(await request(api, "DELETE", "/proxies/ws/toxics/latency_downstream").status == 404)
@@ -306,6 +306,33 @@ struct ControlSocketTests {
         #expect(answer.contains("too many control API connections"))
         held.removeAll()
         await server.stop()
+        await registry.stopAll()
+    }
+}
+
+@Suite("Toxiproxy's timeout, exactly")
+struct TimeoutToxicTests {
+    /// `timeout: 0` keeps its name and type, drops data, never closes by itself, and removing it
+    /// closes the connections it was applied to — so a client without a connect timeout is told
+    /// (before, it became a blackhole that healed silently and such a client waited forever).
+    @Test func timeoutZeroDropsAndItsRemovalCloses() async throws {
+        let upstream = try RawListener()
+        let registry = ProxyRegistry(seed: 1)
+        let api = ControlAPI(registry: registry, token: nil)
+        let created = await api.handle(ControlAPI.Request(method: "POST", path: "/proxies", headers: [], body: Array(#"{"name":"ws","upstream":"127.0.0.1:\#(upstream.port)"}"#.utf8)))
+        let port = Int(created.body?.objectValue?["listen"]?.stringValue?.split(separator: ":").last ?? "") ?? 0
+        let client = try RawSocket.connect(port: port)
+        let server = try #require(try await onThread { upstream.accept(timeout: .seconds(5)) })
+        let added = await api.handle(ControlAPI.Request(method: "POST", path: "/proxies/ws/toxics", headers: [], body: Array(#"{"name":"t","type":"timeout","stream":"both","attributes":{"timeout":0}}"#.utf8)))
+        #expect(added.status == 200)
+        #expect(added.body?.objectValue?["type"] == "timeout", "the answer keeps Toxiproxy's type")
+        #expect(added.body?.objectValue?["attributes"]?.objectValue?["timeout"] == 0)
+        try client.send("lost")
+        #expect(try await server.read(within: .milliseconds(300)) == .wouldBlock, "data is dropped, nothing closes")
+        #expect(try await client.read(within: .milliseconds(300)) == .wouldBlock)
+        let removed = await api.handle(ControlAPI.Request(method: "DELETE", path: "/proxies/ws/toxics/t", headers: [], body: []))
+        #expect(removed.status == 204)
+        #expect(try await client.read(within: .seconds(2)) == .eof, "removing it closes the connection, as Toxiproxy does")
         await registry.stopAll()
     }
 }

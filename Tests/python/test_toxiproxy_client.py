@@ -33,11 +33,11 @@ def test_create_toxic_list_reset(flatline_api, echo_server):
     with pytest.raises(ProxyExists):
         toxiproxy.create(upstream=f"127.0.0.1:{echo_server}", name="echo")
 
-    # Toxiproxy's timeout toxic with timeout 0 is Flatline's blackhole: silence, no close.
+    # Toxiproxy's timeout toxic with timeout 0: silence, no close, and still called a timeout.
     proxy.add_toxic(type="timeout", stream="downstream", name="silence", attributes={"timeout": 0})
     toxics = proxy.toxics()
     assert list(toxics) == ["silence"]
-    assert toxics["silence"].type == "blackhole"
+    assert toxics["silence"].type == "timeout"
     assert roundtrip(listen_port, timeout=0.3) is None
 
     proxy.add_toxic(type="latency", attributes={"latency": 50, "jitter": 5})
