@@ -154,7 +154,8 @@ public struct Fault: Sendable, Hashable {
             try checkTime(latency, "latency")
             try checkTime(jitter, "jitter")
         case .bandwidth(let rate):
-            guard rate > 0 else { throw ConfigurationError("bandwidth rate must be positive (KB/s), got \(rate)") }
+            // 0 is Toxiproxy's "no limit".
+            guard rate >= 0 else { throw ConfigurationError("bandwidth rate must not be negative (KB/s), got \(rate)") }
         case .slicer(let average, let variation, let delay):
             guard average > 0 else { throw ConfigurationError("slicer average_size must be positive, got \(average)") }
             guard variation >= 0, variation < average else {

@@ -216,7 +216,7 @@ public enum FaultCatalog {
         FaultSpec(
             type: "bandwidth", scope: .flow, aliases: [], title: "bandwidth",
             attributes: [FaultAttribute("rate", .kilobytesPerSecond, range: 0...(1 << 40))],
-            effect: "throttled, in chunks of 100 ms worth",
+            effect: "throttled, in chunks of 100 ms worth; 0 means no limit (as Toxiproxy)",
             build: { .bandwidth(kilobytesPerSecond: $0["rate"]!.integer) },
             values: { kind in
                 guard case .bandwidth(let rate) = kind else { return [:] }

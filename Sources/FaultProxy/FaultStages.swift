@@ -107,7 +107,11 @@ final class TimeoutStage: FaultStage {
     }
 
     override func push(_ item: PipeItem) {
-        if case .data(let buffer) = item { pipe.recordDropped(buffer.readableBytes, by: fault) }
+        switch item {
+        case .data(let buffer): pipe.recordDropped(buffer.readableBytes, by: fault)
+        // A peer's close goes through, as Toxiproxy's timeout closes its stub at the end of the input.
+        case .eof, .reset: next(item)
+        }
     }
 
     override func remove() {

@@ -315,7 +315,7 @@ final class ProxiedConnection: @unchecked Sendable {
         case .latency(let latency, let jitter): LatencyStage(fault: fault, pipe: pipe, latency: latency, jitter: jitter)
         case .slicer(let average, let variation, let delay):
             SlicerStage(fault: fault, pipe: pipe, average: average, variation: variation, delay: delay)
-        case .bandwidth(let rate): BandwidthStage(fault: fault, pipe: pipe, kilobytesPerSecond: rate)
+        case .bandwidth(let rate): rate == 0 ? nil : BandwidthStage(fault: fault, pipe: pipe, kilobytesPerSecond: rate)
         case .limitData(let bytes): LimitDataStage(fault: fault, pipe: pipe, limit: bytes)
         case .slowClose(let delay): SlowCloseStage(fault: fault, pipe: pipe, delay: delay)
         case .dropFrames(let matcher): DropFramesStage(fault: fault, pipe: pipe, matcher: matcher, tracker: pipe.tracker)
