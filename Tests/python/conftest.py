@@ -37,6 +37,16 @@ def _first_event(process, want, timeout=20.0):
     return result["event"]
 
 
+def stop_process(process):
+    """Ends a child started with start_new_session: SIGTERM to its group, SIGKILL if it lingers."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 @pytest.fixture
 def flatline_api():
     """A `flatline proxy --api 127.0.0.1:0` process; yields (host, port)."""
@@ -50,12 +60,7 @@ def flatline_api():
         host, port = event["address"].rsplit(":", 1)
         yield host, int(port)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process(process)
 
 
 @pytest.fixture

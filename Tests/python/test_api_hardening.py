@@ -7,7 +7,7 @@ import socket
 import subprocess
 import time
 
-from conftest import FLATLINE, _first_event
+from conftest import FLATLINE, _first_event, stop_process as stop
 
 
 def start_proxy(nofile=None):
@@ -21,15 +21,6 @@ def start_proxy(nofile=None):
     event = _first_event(process, "api-listening")
     host, port = event["address"].rsplit(":", 1)
     return process, host, int(port)
-
-
-def stop(process):
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def cpu_seconds(pid):

@@ -3,7 +3,6 @@ half-close, by either side). The proxy's descriptors must come back to their bas
 import json
 import os
 import random
-import signal
 import socket
 import struct
 import subprocess
@@ -11,7 +10,7 @@ import threading
 import time
 import urllib.request
 
-from conftest import FLATLINE, _first_event
+from conftest import FLATLINE, stop_process
 
 TOXICS = [
     {"type": "latency", "attributes": {"latency": 5}},
@@ -153,10 +152,5 @@ def test_descriptors_return_to_baseline_after_churn():
             story = [f"#{c} under {under[c]}: " + "; ".join(f"{e['type']} {e.get('side', '')} {e.get('how', '')}".strip() for e in events if e.get("conn") == c) for c in leaked]
             raise AssertionError(f"descriptors leaked: {baseline} before, {after} after {total} connections; sockets: {mine}; connections: {story}")
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process(process)
         upstream.close()
