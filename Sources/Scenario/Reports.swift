@@ -88,7 +88,7 @@ public enum Reports {
             let seconds = String(format: result.duration.milliseconds / 1000, decimals: 3)
             xml += #"  <testsuite name="\#(escape(result.scenario.file))" tests="\#(cases(result))" failures="\#(failureCount)" errors="\#(result.setupError == nil ? 0 : 1)" skipped="\#(skipped(result))" time="\#(seconds)">"# + "\n"
             if let setupError = result.setupError {
-                xml += #"    <testcase name="setup" classname="\#(escape(result.scenario.name))"><error message="\#(escape(setupError))"/></testcase>"# + "\n"
+                xml += #"    <testcase name="setup" classname="\#(escape(result.scenario.name))" time="\#(seconds)"><error message="\#(escape(setupError))"/></testcase>"# + "\n"
             }
             if let mustFail = result.scenario.mustFail, result.setupError == nil {
                 // A broken client: one case, passed when the check aimed at it caught it.
@@ -106,7 +106,9 @@ public enum Reports {
             }
             for verdict in result.verdicts {
                 let name = "\(verdict.check): \(verdict.label)"
-                xml += #"    <testcase name="\#(escape(name))" classname="\#(escape(result.scenario.name))" file="\#(escape(result.scenario.file))">"#
+                // A check's time is what it measured (0 for one that measures no interval).
+                let checkSeconds = String(format: (verdict.measured ?? .zero).milliseconds / 1000, decimals: 3)
+                xml += #"    <testcase name="\#(escape(name))" classname="\#(escape(result.scenario.name))" file="\#(escape(result.scenario.file))" time="\#(checkSeconds)">"#
                 switch verdict.outcome {
                 case .failed:
                     xml += #"<failure message="\#(escape(verdict.message))" type="expectation">\#(escape(verdict.location)): \#(escape(verdict.message))</failure>"#

@@ -160,15 +160,15 @@ public final class ScenarioRunner: Sendable {
                 case nil: await settle()
                 }
                 await sleep(until: target, log: log)
-                // The step's time is when it began: what it causes comes after it.
-                let began = log.now
-                var failure: JSONObject = [:]
+                // The step is recorded when it begins, before what it causes (so the timeline prints
+                // in order); a failure is recorded after it, and the step then counts as not performed.
+                stepTimes[step.index] = recordStep(step, at: log.now)
                 do {
                     try await world.perform(action)
                 } catch {
-                    failure = ["ok": false, "error": .string("\(error)")]
+                    stepTimes[step.index] = nil
+                    _ = recordStep(step, at: log.now, ["ok": false, "error": .string("\(error)")])
                 }
-                stepTimes[step.index] = recordStep(step, at: began, failure)
             case .wait(let expression):
                 await sleep(until: reference + ((try? expression.duration(env)) ?? .zero), log: log)
                 stepTimes[step.index] = recordStep(step, at: log.now)

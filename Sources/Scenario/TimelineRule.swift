@@ -21,9 +21,13 @@ public enum TimelineRule {
     /// The recorded times of the steps that ran (a failed `after` has none).
     public static func stepTimes(_ events: [EventRecord]) -> [Int: Duration] {
         var times: [Int: Duration] = [:]
+        var failed: Set<Int> = []
         for event in events where event.source == EventSource.runner.rawValue && event.type == RunnerEventType.step.rawValue {
-            if let index = event.fields["index"]?.intValue, event.fields["ok"] != false { times[Int(index)] = event.t }
+            guard let index = event.fields["index"]?.intValue else { continue }
+            if event.fields["ok"] == false { failed.insert(Int(index)) } else if times[Int(index)] == nil { times[Int(index)] = event.t }
         }
+        // A step recorded as begun and then as failed did not happen.
+        for index in failed { times[index] = nil }
         return times
     }
 }

@@ -94,6 +94,14 @@ struct RunCommand: AsyncParsableCommand {
             if verbose, let path = result.recordingPath { LineWriter.standardOutput.write("  recording: \(path)") }
         }
         for line in Reports.summary(results, wall: wall) { LineWriter.standardOutput.write(line) }
+        // Where the evidence is: every run's folder (recording, capture).
+        let folders = results.compactMap { $0.recordingPath.map { ($0 as NSString).deletingLastPathComponent } }
+        if folders.count == 1 {
+            LineWriter.standardOutput.write("run folder: \(folders[0])")
+        } else if !folders.isEmpty {
+            LineWriter.standardOutput.write("run folders (in \(runsDir)):")
+            for folder in folders { LineWriter.standardOutput.write("  \(folder)") }
+        }
         if let junit {
             do {
                 try Reports.junit(results).write(toFile: junit, atomically: true, encoding: .utf8)
@@ -201,7 +209,9 @@ struct ReplayCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "A recording.jsonl written by 'flatline run'.") var recording: String
+    @Argument(help: "A recording.jsonl written by 'flatline run' (or use --last).") var recording: String?
+    @Option(help: "Replay the newest recording of this scenario (by name) in --runs-dir.") var last: String?
+    @Option(help: "Where 'flatline run' wrote its run folders (for --last).") var runsDir: String = ".flatline/runs"
     @Option(help: "An edited scenario to judge the recording with.") var scenario: String?
     @Option(help: "Widen 'within' bounds: 20%, 50ms or 20%+50ms (default: the run's own).") var slack: String?
     @Flag(help: "Print every event.") var verbose = false
@@ -210,6 +220,19 @@ struct ReplayCommand: ParsableCommand {
     @Flag(help: "Judge with an edited scenario even if its actions differ from the recorded run's.") var force = false
 
     func run() throws {
+        let recording: String
+        switch (self.recording, last) {
+        case (let path?, nil): recording = path
+        case (nil, let name?):
+            guard let newest = Self.newestRecording(of: name, in: runsDir) else {
+                let known = ((try? FileManager.default.contentsOfDirectory(atPath: runsDir)) ?? []).sorted()
+                LineWriter.standardError.write("flatline replay: no recording of '\(name)' in \(runsDir)" + (known.isEmpty ? "" : "; scenarios recorded: \(known.joined(separator: ", "))"))
+                throw ExitCode(2)
+            }
+            recording = newest
+        default:
+            throw ValidationError("give a recording.jsonl or --last NAME (one of them)")
+        }
         let loaded: Recording
         do { loaded = try Recording.read(path: recording) } catch {
             LineWriter.standardError.write("flatline replay: \(error.message)")
@@ -268,5 +291,13 @@ struct ReplayCommand: ParsableCommand {
         LineWriter.standardOutput.write("\(passed) passed, \(failed) failed" + (notJudged > 0 ? ", \(notJudged) not judged" : ""))
         if !loaded.complete { throw ExitCode(2) }
         if failed > 0 { throw ExitCode(1) }
+    }
+
+    /// The newest `recording.jsonl` of scenario `name` (run folders are named by time, so the last in order).
+    static func newestRecording(of name: String, in runsDir: String) -> String? {
+        let safe = String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
+        let folder = "\(runsDir)/\(safe)"
+        let runs = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+        return runs.reversed().map { "\(folder)/\($0)/recording.jsonl" }.first { FileManager.default.fileExists(atPath: $0) }
     }
 }

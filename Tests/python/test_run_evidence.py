@@ -172,3 +172,18 @@ def test_a_client_that_floods_its_output_is_cut_and_the_run_goes_on():
             text = f.read()
         assert '"type":"output-truncated"' in text
         assert text.count('"type":"output"') <= 100_000
+
+
+def test_the_run_says_where_its_folder_is_and_replay_finds_the_last_one():
+    with tempfile.TemporaryDirectory() as folder:
+        quick = write(folder, "quick.yaml", QUICK)
+        runs = os.path.join(folder, "runs")
+        result = subprocess.run([FLATLINE, "run", "--runs-dir", runs, quick], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        line = next(l for l in result.stdout.splitlines() if l.startswith("run folder: "))
+        assert os.path.exists(os.path.join(line.removeprefix("run folder: "), "recording.jsonl"))
+        replay = subprocess.run([FLATLINE, "replay", "--last", "quick", "--runs-dir", runs], capture_output=True, text=True, timeout=60)
+        assert replay.returncode == 0, replay.stdout + replay.stderr
+        assert "replay of" in replay.stdout and line.removeprefix("run folder: ") in replay.stdout
+        missing = subprocess.run([FLATLINE, "replay", "--last", "nope", "--runs-dir", runs], capture_output=True, text=True, timeout=60)
+        assert missing.returncode == 2 and "scenarios recorded: quick" in missing.stderr
