@@ -95,7 +95,7 @@ public enum ServerEventType: String, CataloguedEvent {
     case protocolError = "protocol-error"
     case reaped
     case clientDisconnected = "client-disconnected"
-    case muted, frozen, resumed, killed, stopped, exited
+    case muted, frozen, resumed, killed, stopped, exited, output
 
     public static var source: EventSource { .server }
 
@@ -112,6 +112,7 @@ public enum ServerEventType: String, CataloguedEvent {
         case .muted: ["on"]
         case .frozen, .resumed, .killed, .stopped: []
         case .exited: ["code"]
+        case .output: ["line"]
         }
     }
 
@@ -133,6 +134,7 @@ public enum ServerEventType: String, CataloguedEvent {
         case .killed: "the server died without closing its sockets (in process: RST; a process: SIGKILL)"
         case .stopped: "the server stopped listening and closed its connections"
         case .exited: "a server process ended, with its exit code"
+        case .output: "a line a command server printed that is not an event"
         }
     }
 }

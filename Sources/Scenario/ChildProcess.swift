@@ -48,9 +48,28 @@ final class ChildProcess: Sendable {
         return path.split(separator: ":").map { "\($0)/\(command)" }.first { access($0, X_OK) == 0 }
     }
 
-    init(arguments: [String], environment: [String: String], onLine: @escaping @Sendable (String) -> Void, onExit: @escaping @Sendable (Int32) -> Void) throws {
+    /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29+), looked up like closeFrom.
+    private static let changeDirectory: @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32 = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np") else {
+            fatalError("posix_spawn_file_actions_addchdir_np is missing: glibc 2.29 or later is required")
+        }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)
+    }()
+
+    init(
+        arguments: [String], environment: [String: String], directory: String? = nil, onLine: @escaping @Sendable (String) -> Void,
+        onExit: @escaping @Sendable (Int32) -> Void
+    ) throws {
         guard let first = arguments.first else { throw ChildError("an empty command") }
-        guard let executable = Self.resolve(first) else {
+        if let directory {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ChildError("cannot start '\(first)' in '\(directory)': no such folder")
+            }
+        }
+        // A relative path names a program in the folder it runs in.
+        let lookup = directory.map { first.contains("/") && !first.hasPrefix("/") ? "\($0)/\(first)" : first } ?? first
+        guard let executable = Self.resolve(lookup) else {
             throw ChildError("cannot start '\(first)': no such program (not found on PATH)")
         }
         var command = [executable] + arguments.dropFirst()
@@ -64,7 +83,7 @@ final class ChildProcess: Sendable {
         // Spawned from one thread that lives as long as Flatline: the parent-death signal fires when
         // the *thread* that created the child ends, and pool threads come and go.
         let argv = command
-        let (status, child) = SpawnThread.shared.run { Self.spawn(argv, environment: variables, stdout: output) }
+        let (status, child) = SpawnThread.shared.run { Self.spawn(argv, environment: variables, stdout: output, directory: directory) }
         close(pipeFDs[1])
         guard status == 0 else {
             close(pipeFDs[0])
@@ -113,7 +132,7 @@ final class ChildProcess: Sendable {
 
     /// posix_spawn with the child's setup: stdout to `stdout`, nothing else of Flatline's open, its
     /// own process group, default signal handling. Returns (status, pid).
-    private static func spawn(_ command: [String], environment: [String], stdout: Int32) -> (Int32, pid_t) {
+    private static func spawn(_ command: [String], environment: [String], stdout: Int32, directory: String?) -> (Int32, pid_t) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -122,6 +141,7 @@ final class ChildProcess: Sendable {
         // server's) would keep accepting after Flatline closed it, so 'refuse' and 'server: stop'
         // would not refuse, and a restart could not bind its port.
         guard closeFrom(&actions, 3) == 0 else { return (errno, 0) }
+        if let directory { guard changeDirectory(&actions, directory) == 0 else { return (errno, 0) } }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -15,6 +15,8 @@ public struct Scenario: Sendable {
     public var serverPath: String
     /// Run the built-in server as a child process (real SIGKILL/SIGSTOP/SIGCONT).
     public var serverProcess: Bool
+    /// A server of the user's own: a command Flatline starts, or one already running.
+    public var externalServer: ExternalServer? = nil
     public var observeFrames: Bool
     public var seed: UInt64
     public var capture: Bool
@@ -181,4 +183,19 @@ public struct Assertion: Sendable {
         /// `spread <pattern> <op> <duration>`: last minus first matching event.
         case spread(EventPattern, Comparison, DurationExpression)
     }
+}
+
+/// A server that is not the built-in one.
+public enum ExternalServer: Sendable {
+    /// When a command server is ready: its port accepts, or it printed a line matching a pattern.
+    public enum Readiness: Sendable {
+        case port
+        case line(String)
+    }
+
+    /// Flatline starts it (its own process group) with `{port}` replaced by a free port; it must be
+    /// ready within `readyWithin`.
+    case command([String], ready: Readiness, readyWithin: Duration, environment: [String: String], directory: String?)
+    /// Already running (docker compose, a service on loopback): only the proxy goes in front of it.
+    case upstream(HostPort)
 }

@@ -108,13 +108,20 @@ extension ScenarioParser {
         return .builtin(configuration, count: count)
     }
 
-    func server(_ node: YAMLValue) throws(ScenarioError) -> (HeartbeatServerConfiguration, String, Bool) {
-        let keys = ["dialect", "text-payload", "text-reply", "push-interval", "ping-interval", "reap-after", "echo", "path", "process"]
+    /// The server section: the built-in server's settings, or a server of the user's own
+    /// (`command: [...]` that Flatline starts, or `upstream: host:port` already running).
+    func server(_ node: YAMLValue) throws(ScenarioError) -> (HeartbeatServerConfiguration, String, Bool, ExternalServer?) {
+        let builtinKeys = ["dialect", "text-payload", "text-reply", "push-interval", "ping-interval", "reap-after", "echo", "process"]
+        let keys = builtinKeys + ["path", "command", "ready", "env", "cwd", "upstream"]
         var process = false
         var dialectName = "json", textPayload: String?, textReply: String??, pushInterval: Duration?
         var configuration = HeartbeatServerConfiguration()
         var path = "/"
-        for (key, _, value) in try node.mapping("server", allowed: keys) {
+        var command: [String]?, ready = ExternalServer.Readiness.port, readyWithin = Duration.seconds(20)
+        var environment: [String: String] = [:], directory: String?
+        var upstream: HostPort?
+        let entries = try node.mapping("server", allowed: keys)
+        for (key, _, value) in entries {
             switch key {
             case "dialect": dialectName = try value.string()
             case "text-payload": textPayload = try value.string()
@@ -127,8 +134,45 @@ extension ScenarioParser {
             case "echo": configuration.echoMessages = try value.bool()
             case "path": path = try value.string()
             case "process": process = try value.bool()
+            case "command":
+                command = try value.sequence("a command as a list, e.g. [node, server.js, --port, \"{port}\"]").map { item throws(ScenarioError) in try item.string() }
+                guard command?.isEmpty == false else { throw value.error("the command must not be empty") }
+            case "ready":
+                if value.isScalar {
+                    let text = try value.string()
+                    guard text == "port" else { throw value.error("ready must be 'port' or {line: \"regex\"}, got '\(text)'") }
+                } else {
+                    for (readyKey, _, readyValue) in try value.mapping("ready", allowed: ["line", "within"]) {
+                        if readyKey == "within" {
+                            readyWithin = try readyValue.duration()
+                            continue
+                        }
+                        let pattern = try readyValue.string()
+                        do { _ = try Regex(pattern) } catch { throw readyValue.error("invalid regular expression '\(pattern)': \(error)") }
+                        ready = .line(pattern)
+                    }
+                }
+            case "env":
+                for (envKey, _, envValue) in try value.mapping("env", allowed: nil) { environment[envKey] = try envValue.string() }
+            case "cwd": directory = try value.string()
+            case "upstream":
+                do { upstream = try HostPort(parsing: try value.string()) } catch let error as ConfigurationError { throw value.error(error.message) } catch { throw value.error("\(error)") }
             default: break
             }
+        }
+        let given = Set(entries.map(\.key))
+        if command != nil || upstream != nil {
+            if command != nil, upstream != nil {
+                throw node.error("a server has 'command' or 'upstream', not both")
+            }
+            if let stray = given.intersection(builtinKeys).sorted().first, let strayNode = entries.first(where: { $0.key == stray })?.keyValue {
+                throw strayNode.error("'\(stray)' configures the built-in server; this scenario's server is \(command != nil ? "a command" : "an upstream")")
+            }
+            if upstream != nil, let stray = given.intersection(["ready", "env", "cwd"]).sorted().first, let strayNode = entries.first(where: { $0.key == stray })?.keyValue {
+                throw strayNode.error("'\(stray)' applies to a command server, not to an upstream")
+            }
+        } else if let stray = given.intersection(["ready", "env", "cwd"]).sorted().first, let strayNode = entries.first(where: { $0.key == stray })?.keyValue {
+            throw strayNode.error("'\(stray)' applies to a server started with 'command'")
         }
         do {
             configuration.dialect = try HeartbeatDialect.named(dialectName, textPayload: textPayload, textReply: textReply, pushInterval: pushInterval)
@@ -136,8 +180,12 @@ extension ScenarioParser {
         } catch {
             throw node.error(error.message)
         }
-        return (configuration, path, process)
+        var external: ExternalServer?
+        if let command { external = .command(command, ready: ready, readyWithin: readyWithin, environment: environment, directory: directory) }
+        if let upstream { external = .upstream(upstream) }
+        return (configuration, path, process, external)
     }
+
 
     static func environment(_ scenario: Scenario) -> [String: DurationExpression.Value] {
         let heartbeat = scenario.client.heartbeat

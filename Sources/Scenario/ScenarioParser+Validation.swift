@@ -46,6 +46,17 @@ extension ScenarioParser {
                 throw ScenarioError(location: step.location, message: "'while: \(name)' names no fault of this timeline\(hint)")
             }
         }
+        for step in scenario.timeline {
+            guard case .action(_, .server(let action)) = step.kind else { continue }
+            switch scenario.externalServer {
+            case .upstream?:
+                throw ScenarioError(location: step.location, message: "'server: \(action.rawValue)' needs a server Flatline runs; this scenario's server is an upstream it does not control")
+            case .command? where action == .mute || action == .unmute:
+                throw ScenarioError(location: step.location, message: "'server: \(action.rawValue)' needs the built-in server; a command server can be stopped, started, killed, frozen and resumed")
+            default:
+                break
+            }
+        }
         if case .external = scenario.client {
             for step in scenario.timeline {
                 if case .action(_, .clientSend) = step.kind {

@@ -86,7 +86,7 @@ struct ScenarioParser {
             }
         }
         if name?.isEmpty != false { problems.append(root.error("a scenario needs a 'name'")) }
-        var server = (HeartbeatServerConfiguration(), "/", false)
+        var server: (HeartbeatServerConfiguration, String, Bool, ExternalServer?) = (HeartbeatServerConfiguration(), "/", false, nil)
         if let serverNode { collect { () throws(ScenarioError) in server = try self.server(serverNode) } }
         var client = ClientSpec.builtin(HeartbeatClientConfiguration(url: WebSocketURL(host: "127.0.0.1", port: 1)), count: 1)
         if let clientNode { collect { () throws(ScenarioError) in client = try self.client(clientNode, serverPath: server.1) } }
@@ -95,9 +95,13 @@ struct ScenarioParser {
             serverProcess: server.2, observeFrames: observeFrames, seed: seed, capture: capture, timeLimit: timeLimit, timeline: [],
             assertions: [], mustFail: mustFail, environment: [:]
         )
+        scenario.externalServer = server.3
         scenario.environment = Self.environment(scenario)
         if case .external(let command, _, _, _) = scenario.client, let clientNode {
             do { try CommandTemplate.validate(command, environment: scenario.environment) } catch { problems.append(clientNode.error(error.message)) }
+        }
+        if case .command(let command, _, _, _, _)? = scenario.externalServer, let serverNode {
+            do { try CommandTemplate.validate(command, environment: scenario.environment) } catch { problems.append(serverNode.error(error.message)) }
         }
         if let timelineNode {
             collect { () throws(ScenarioError) in scenario.timeline = try timeline(timelineNode, environment: scenario.environment) }

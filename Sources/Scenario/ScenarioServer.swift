@@ -1,5 +1,6 @@
 import Foundation
 import EventSchema
+import FaultProxy
 import HeartbeatCore
 import HeartbeatServer
 import NIOConcurrencyHelpers
@@ -130,4 +131,160 @@ final class ProcessServer: ScenarioServer {
     func setMuted(_ muted: Bool) { current?.signal(muted ? SIGUSR1 : SIGUSR2) }
 
     func finish() async { await stop() }
+}
+
+/// A server of the user's own, started by Flatline from a command in its own process group, on a
+/// free port Flatline picks (`{port}` in the command, `$PORT` in its environment). Its stdout lines
+/// become `server output` events (JSON lines in the schema become `server` events); kill, freeze,
+/// resume, stop and start are real signals and a restart on the same port.
+final class CommandServer: ScenarioServer {
+    private let command: [String]
+    private let ready: ExternalServer.Readiness
+    private let environment: [String: String]
+    private let directory: String?
+    private let settings: [String: DurationExpression.Value]
+    private let log: EventLog
+    private let state = NIOLockedValueBox<(child: ChildProcess?, port: Int?, readyLine: Bool, recent: [String])>((nil, nil, false, []))
+
+    /// How long it may take to become ready.
+    private let readiness: Duration
+
+    init(
+        command: [String], ready: ExternalServer.Readiness, readyWithin: Duration, environment: [String: String], directory: String?,
+        settings: [String: DurationExpression.Value], log: EventLog
+    ) {
+        self.command = command
+        self.ready = ready
+        self.readiness = readyWithin
+        self.environment = environment
+        self.directory = directory
+        self.settings = settings
+        self.log = log
+    }
+
+    func start() async throws -> Int {
+        let port = try state.withLockedValue { $0.port } ?? Self.freePort()
+        let arguments = CommandTemplate.expand(command, url: "ws://127.0.0.1:\(port)/", host: "127.0.0.1", port: port, environment: settings)
+        state.withLockedValue { $0 = ($0.child, port, false, []) }
+        let log = self.log, state = self.state
+        let pattern: String? = if case .line(let text) = ready { text } else { nil }
+        let child = try ChildProcess(
+            arguments: arguments, environment: environment.merging(["PORT": String(port)]) { given, _ in given }, directory: directory,
+            onLine: { line in
+                let matched = pattern.flatMap { try? Regex($0) }.flatMap { try? $0.firstMatch(in: line) } != nil
+                state.withLockedValue { state in
+                    if matched { state.readyLine = true }
+                    state.recent = Array((state.recent + [line]).suffix(5))
+                }
+                if let object = (try? JSONValue(parsing: line))?.objectValue, object["src"]?.stringValue == "server", let type = object["type"]?.stringValue {
+                    var fields = JSONObject()
+                    for (key, value) in object where !["t", "src", "type"].contains(key) { fields[key] = value }
+                    if let t = object["t"] { fields["server_t"] = t }
+                    log.record(EventRecord(t: log.now, source: "server", type: type, fields: fields))
+                } else if !line.isEmpty {
+                    log.record(ServerEventType.output, fields: ["line": .string(String(line.prefix(4096)))])
+                }
+            },
+            onExit: { code in log.record(ServerEventType.exited, fields: ["code": .int(Int64(code))]) }
+        )
+        state.withLockedValue { $0.child = child }
+        let deadline = ContinuousClock.now + readiness
+        while ContinuousClock.now < deadline {
+            if let code = child.exitCode {
+                throw ChildError("the server '\(arguments.joined(separator: " "))' exited with \(code) before it was ready\(seen)")
+            }
+            let isReady: Bool = switch ready {
+            case .port: Self.accepts(port)
+            case .line: state.withLockedValue { $0.readyLine }
+            }
+            if isReady { return port }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        await child.stop(grace: .milliseconds(500))
+        let what = if case .line(let text) = ready { "printed no line matching /\(text)/" } else { "did not accept connections on port \(port)" }
+        throw ChildError("the server '\(arguments.joined(separator: " "))' \(what) within \(readiness.flatlineDescription)\(seen)")
+    }
+
+    /// Its last lines, for a setup error.
+    private var seen: String {
+        let recent = state.withLockedValue { $0.recent }
+        return recent.isEmpty ? "; it printed nothing" : "; its last lines: " + recent.joined(separator: " | ")
+    }
+
+    private var current: ChildProcess? { state.withLockedValue { $0.child } }
+
+    func stop() async {
+        guard let child = current else { return }
+        child.signal(SIGCONT)
+        await child.stop()
+        log.record(ServerEventType.stopped)
+    }
+
+    func kill() async {
+        await current?.stop(grace: .zero)
+        log.record(ServerEventType.killed)
+    }
+
+    func freeze() async {
+        current?.signal(SIGSTOP)
+        log.record(ServerEventType.frozen)
+    }
+
+    func resume() async {
+        current?.signal(SIGCONT)
+        log.record(ServerEventType.resumed)
+    }
+
+    func setMuted(_ muted: Bool) {}  // refused at validation
+
+    func finish() async {
+        guard let child = current, child.exitCode == nil else { return }
+        child.signal(SIGCONT)
+        await child.stop()
+    }
+
+    /// A port nothing listens on now (bound on 127.0.0.1:0, then released for the server).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { throw ChildError("cannot find a free port: \(String(cString: strerror(errno)))") }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    static func accepts(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+}
+
+/// A server already running somewhere Flatline can reach: it only puts the proxy in front of it.
+final class UpstreamServer: ScenarioServer {
+    let address: HostPort
+
+    init(address: HostPort) { self.address = address }
+
+    func start() async throws -> Int {
+        guard address.port > 0 else { throw ChildError("the upstream \(address) has no port") }
+        return address.port
+    }
+    func stop() async {}
+    func kill() async {}
+    func freeze() async {}
+    func resume() async {}
+    func setMuted(_ muted: Bool) {}
+    func finish() async {}
 }

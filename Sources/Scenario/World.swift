@@ -37,7 +37,15 @@ final class World: Sendable {
 
     static func start(_ scenario: Scenario, log: EventLog, executable: String?) async throws -> World {
         let server: any ScenarioServer
-        if scenario.serverProcess {
+        var upstreamHost = "127.0.0.1"
+        if case .command(let command, let ready, let within, let environment, let directory)? = scenario.externalServer {
+            server = CommandServer(
+                command: command, ready: ready, readyWithin: within, environment: environment, directory: directory, settings: scenario.environment, log: log
+            )
+        } else if case .upstream(let address)? = scenario.externalServer {
+            server = UpstreamServer(address: address)
+            upstreamHost = address.host
+        } else if scenario.serverProcess {
             guard let executable else {
                 throw ChildError("this scenario runs the server as a process (server: {process: true}); that needs the flatline executable — run it with 'flatline run'")
             }
@@ -60,7 +68,7 @@ final class World: Sendable {
         let proxy: FaultProxy
         do {
             proxy = try await FaultProxy.start(
-                name: scenario.name, upstream: HostPort(host: "127.0.0.1", port: serverPort),
+                name: scenario.name, upstream: HostPort(host: upstreamHost, port: serverPort),
                 observeFrames: scenario.observeFrames, seed: scenario.seed, hub: hub
             )
         } catch {

@@ -213,14 +213,15 @@ struct YAMLValue {
     }
 
     /// The entries of a mapping, rejecting keys not in `allowed` with a suggestion.
-    func mapping(_ what: String, allowed: [String]) throws(ScenarioError) -> [(key: String, keyValue: YAMLValue, value: YAMLValue)] {
+    /// The entries of a mapping; `allowed` nil accepts any key (environment variables).
+    func mapping(_ what: String, allowed: [String]?) throws(ScenarioError) -> [(key: String, keyValue: YAMLValue, value: YAMLValue)] {
         guard case .mapping(let mapping) = node else { throw error("expected \(what) (a mapping of keys to values)") }
         var result: [(key: String, keyValue: YAMLValue, value: YAMLValue)] = []
         var seen: Set<String> = []
         for (keyNode, valueNode) in mapping {
             let keyValue = YAMLValue(node: keyNode, file: file)
             let key = try keyValue.string("a key")
-            guard allowed.contains(key) else {
+            if let allowed, !allowed.contains(key) {
                 let hint = closestMatch(to: key, in: allowed).map { ", did you mean '\($0)'?" } ?? "; expected one of \(allowed.joined(separator: ", "))"
                 throw keyValue.error("unknown key '\(key)' in \(what)\(hint)")
             }

@@ -187,3 +187,47 @@ def test_the_run_says_where_its_folder_is_and_replay_finds_the_last_one():
         assert "replay of" in replay.stdout and line.removeprefix("run folder: ") in replay.stdout
         missing = subprocess.run([FLATLINE, "replay", "--last", "nope", "--runs-dir", runs], capture_output=True, text=True, timeout=60)
         assert missing.returncode == 2 and "scenarios recorded: quick" in missing.stderr
+
+
+def test_a_server_command_that_never_gets_ready_is_a_setup_error():
+    with tempfile.TemporaryDirectory() as folder:
+        never = write(folder, "never.yaml", textwrap.dedent("""\
+            name: never
+            server:
+              command: [python3, -c, "print('booting'); import time; time.sleep(60)"]
+              ready: {line: "serving on", within: 1s}
+            timeline:
+              - wait: 10ms
+            """))
+        gone = write(folder, "gone.yaml", textwrap.dedent("""\
+            name: gone
+            server:
+              command: [python3, -c, "print('no config, bye'); raise SystemExit(3)"]
+            timeline:
+              - wait: 10ms
+            """))
+        missing = write(folder, "missing.yaml", textwrap.dedent("""\
+            name: missing
+            server:
+              command: [no-such-server-program, "{port}"]
+            timeline:
+              - wait: 10ms
+            """))
+        result = subprocess.run([FLATLINE, "run", "--no-record", "--jobs", "3", never, gone, missing], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "printed no line matching /serving on/ within 1s; its last lines: booting" in result.stdout, result.stdout
+        assert "exited with 3 before it was ready; its last lines: no config, bye" in result.stdout, result.stdout
+        assert "no-such-server-program': no such program" in result.stdout, result.stdout
+
+
+def test_an_upstream_server_cannot_be_killed_by_a_scenario():
+    with tempfile.TemporaryDirectory() as folder:
+        path = write(folder, "upstream.yaml", textwrap.dedent("""\
+            name: upstream
+            server: {upstream: "127.0.0.1:8080"}
+            timeline:
+              - server: kill
+            """))
+        result = subprocess.run([FLATLINE, "validate", path], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2
+        assert "upstream.yaml:4:5: 'server: kill' needs a server Flatline runs" in result.stderr, result.stderr
