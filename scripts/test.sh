@@ -57,8 +57,10 @@ echo "python tests: $(( $(date +%s) - start ))s"
 
 # One closing line over every runner: Swift tests, scenario checks, negative scenarios, pytest.
 set +e +o pipefail
-swift_passed=$(sed -nE 's/.*Test run with ([0-9]+) tests? .* passed .*/\1/p' .build/test-output.txt | tail -n 1)
-swift_failed=$(sed -nE 's/.*Test run with ([0-9]+) tests? .* failed .*/\1/p' .build/test-output.txt | tail -n 1)
+# Swift Testing's last line gives the number of tests; the failing ones are the "✘ Test … failed" lines.
+swift_total=$(sed -nE 's/.*Test run with ([0-9]+) tests? .*/\1/p' .build/test-output.txt | tail -n 1)
+swift_failed=$(grep -E '^✘ Test .* failed after' .build/test-output.txt | grep -vc '^✘ Test run with')
+swift_passed=$(( ${swift_total:-0} - ${swift_failed:-0} ))
 scenario_cases=$(cat .build/reports/scenarios.xml .build/reports/clients.xml .build/reports/negative.xml 2>/dev/null | grep -o '<testcase ' | wc -l)
 scenario_failed=$(cat .build/reports/scenarios.xml .build/reports/clients.xml .build/reports/negative.xml 2>/dev/null | grep -o '<failure \|<error ' | wc -l)
 py_passed=$(sed -nE 's/^([0-9]+) passed.*/\1/p' .build/pytest-output.txt | tail -n 1)
