@@ -22,6 +22,25 @@ protocol ScenarioServer: Sendable {
     func finish() async
 }
 
+/// A server running as a child process: freezing and resuming it are SIGSTOP and SIGCONT to its
+/// process group.
+protocol ChildProcessServer: ScenarioServer {
+    var current: ChildProcess? { get }
+    var log: EventLog { get }
+}
+
+extension ChildProcessServer {
+    func freeze() async {
+        current?.signal(SIGSTOP)
+        log.record(ServerEventType.frozen)
+    }
+
+    func resume() async {
+        current?.signal(SIGCONT)
+        log.record(ServerEventType.resumed)
+    }
+}
+
 /// The built-in server in this process; kill resets every connection (SO_LINGER 0) and freeze
 /// stops reading and answering, which is what a crash and a SIGSTOP look like from outside.
 final class InProcessServer: ScenarioServer {
@@ -48,10 +67,10 @@ final class InProcessServer: ScenarioServer {
 
 /// `flatline server` as a child process in its own process group. Its JSON event lines become
 /// `server` events; SIGUSR1/SIGUSR2 mute and unmute it.
-final class ProcessServer: ScenarioServer {
+final class ProcessServer: ChildProcessServer {
     private let executable: String
     private let configuration: HeartbeatServerConfiguration
-    private let log: EventLog
+    let log: EventLog
     private let child = NIOLockedValueBox<ChildProcess?>(nil)
     private let port = NIOLockedValueBox<Int?>(nil)
 
@@ -105,7 +124,7 @@ final class ProcessServer: ScenarioServer {
         return Int(bound)
     }
 
-    private var current: ChildProcess? { child.withLockedValue { $0 } }
+    var current: ChildProcess? { child.withLockedValue { $0 } }
 
     func stop() async {
         guard let process = current else { return }
@@ -118,15 +137,6 @@ final class ProcessServer: ScenarioServer {
         await process.stop(grace: .zero)
     }
 
-    func freeze() async {
-        current?.signal(SIGSTOP)
-        log.record(ServerEventType.frozen)
-    }
-
-    func resume() async {
-        current?.signal(SIGCONT)
-        log.record(ServerEventType.resumed)
-    }
 
     func setMuted(_ muted: Bool) { current?.signal(muted ? SIGUSR1 : SIGUSR2) }
 
@@ -137,13 +147,13 @@ final class ProcessServer: ScenarioServer {
 /// free port Flatline picks (`{port}` in the command, `$PORT` in its environment). Its stdout lines
 /// become `server output` events (JSON lines in the schema become `server` events); kill, freeze,
 /// resume, stop and start are real signals and a restart on the same port.
-final class CommandServer: ScenarioServer {
+final class CommandServer: ChildProcessServer {
     private let command: [String]
     private let ready: ExternalServer.Readiness
     private let environment: [String: String]
     private let directory: String?
     private let settings: [String: DurationExpression.Value]
-    private let log: EventLog
+    let log: EventLog
     private let state = NIOLockedValueBox<(child: ChildProcess?, port: Int?, readyLine: Bool, recent: [String])>((nil, nil, false, []))
 
     /// How long it may take to become ready.
@@ -211,7 +221,7 @@ final class CommandServer: ScenarioServer {
         return recent.isEmpty ? "; it printed nothing" : "; its last lines: " + recent.joined(separator: " | ")
     }
 
-    private var current: ChildProcess? { state.withLockedValue { $0.child } }
+    var current: ChildProcess? { state.withLockedValue { $0.child } }
 
     func stop() async {
         guard let child = current else { return }
@@ -225,15 +235,6 @@ final class CommandServer: ScenarioServer {
         log.record(ServerEventType.killed)
     }
 
-    func freeze() async {
-        current?.signal(SIGSTOP)
-        log.record(ServerEventType.frozen)
-    }
-
-    func resume() async {
-        current?.signal(SIGCONT)
-        log.record(ServerEventType.resumed)
-    }
 
     func setMuted(_ muted: Bool) {}  // refused at validation
 
