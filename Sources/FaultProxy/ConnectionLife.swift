@@ -152,11 +152,6 @@ struct ConnectionLife: Sendable, Hashable {
         return closing
     }
 
-    /// The proxy resets one leg (a rebooted host answering a dead connection). Returns whether it must.
-    mutating func resetByProxy(_ side: Side) -> Bool {
-        forwardRST(to: side)
-    }
-
     /// A leg's socket closed. Returns whether a FIN must be synthesised for it: NIO closes a
     /// half-closed channel outright when the peer's FIN arrives, without an inputClosed event, and
     /// that FIN still has to be forwarded.

@@ -16,7 +16,6 @@ final class ProxyCore: @unchecked Sendable {
         var nextConnection: UInt64 = 1
         var droppedByFault: [String: Int] = [:]
         var random: SplitMix64
-        var refused = false
         var stopped = false
     }
 

@@ -192,7 +192,7 @@ final class ProxiedConnection: @unchecked Sendable {
 
     /// The proxy resets one leg (a rebooted host answering a dead connection).
     func resetByProxy(_ side: Side, fault: String) {
-        guard let handler = handler(side), life.resetByProxy(side) else { return }
+        guard let handler = handler(side), life.forwardRST(to: side) else { return }
         emit(.closedByProxy, ["side": .string(side.rawValue), "how": "rst", "fault": .string(fault)])
         handler.close(how: .rst)
     }
