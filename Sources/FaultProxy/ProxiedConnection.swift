@@ -226,13 +226,14 @@ final class ProxiedConnection: @unchecked Sendable {
 
     private func checkEnded() {
         guard life.end(serverSocketOpen: serverChannel?.isActive ?? false) else { return }
+        // Gone from the proxy's books before anyone hears of it.
+        owner?.connectionEnded(self)
         emit(.connEnded, [
             "up_bytes": .int(Int64(upstreamPipe.forwardedBytes)),
             "down_bytes": .int(Int64(downstreamPipe.forwardedBytes)),
             "up_dropped": .int(Int64(upstreamPipe.droppedBytes)),
             "down_dropped": .int(Int64(downstreamPipe.droppedBytes)),
         ])
-        owner?.connectionEnded(self)
     }
 
     func recordDropped(_ bytes: Int, faultName: String) {
