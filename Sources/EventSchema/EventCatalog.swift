@@ -175,8 +175,8 @@ public enum ProxyEventType: String, CataloguedEvent {
         case .connClosed: ["conn", "side", "how", "forwarded", "detail"]
         case .closedByProxy: ["conn", "side", "how", "fault"]
         case .connEnded: ["conn", "up_bytes", "down_bytes", "up_dropped", "down_dropped"]
-        case .faultOn: ["fault", "kind", "direction", "toxicity", "target"]
-        case .faultOff: ["fault", "dropped_bytes"]
+        case .faultOn: ["fault", "kind", "direction", "toxicity", "target", "enforced"]
+        case .faultOff: ["fault", "dropped_bytes", "enforced"]
         case .faultSkipped: ["fault", "conn"]
         case .holdFull: ["conn", "flow", "bytes", "fault"]
         case .frame: ["conn", "flow", "opcode", "length", "fin"]
@@ -199,7 +199,7 @@ public enum ProxyEventType: String, CataloguedEvent {
         case .connClosed: "one peer closed its side (`how`: fin or rst); `forwarded: false` when a fault withholds it"
         case .closedByProxy: "the proxy closed a leg because of a fault"
         case .connEnded: "both legs are gone; bytes forwarded and dropped per direction"
-        case .faultOn: "a fault was added"
+        case .faultOn: "a fault was added; `enforced: nftables` in packet mode, where the kernel carries it out and the proxy only observes"
         case .faultOff: "a fault was removed; `dropped_bytes` it discarded"
         case .faultSkipped: "a fault with a toxicity below 1 passed over this connection"
         case .holdFull: "a hold reached its cap; the proxy stopped reading from the sender"

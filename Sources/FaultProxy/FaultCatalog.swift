@@ -200,7 +200,7 @@ public enum FaultCatalog {
         ),
         FaultSpec(
             type: "power_loss", scope: .connection, aliases: [], title: "power loss", attributes: [],
-            effect: "existing connections go silent both ways, their server legs are abandoned without FIN; new connections are accepted and silent. After healing, old connections stay dead — the \"rebooted\" host answers their next byte with RST — while new connections work",
+            effect: "existing connections go silent both ways, their server legs are abandoned without FIN; new connections are accepted and held as in a blackhole (not dialled, bytes kept). After healing, old connections stay dead — the \"rebooted\" host answers their next byte with RST — while the held ones are dialled and delivered, and new connections work",
             build: { _ in .powerLoss }, values: { _ in [:] }
         ),
         FaultSpec(

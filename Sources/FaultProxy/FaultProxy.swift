@@ -147,7 +147,7 @@ final class ProxyCore: @unchecked Sendable {
             channel.closeFuture.whenComplete { _ in connection.loop.execute { connection.legInactive(.client) } }
             let remote = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
             connection.emit(.connOpened, ["client": .string(remote)])
-            for fault in applied { connection.install(fault) }
+            for fault in applied { connection.install(fault, accepted: true) }
             if connection.shouldDial { self.dial(connection, upstream: upstream) }
         }
     }
@@ -358,6 +358,21 @@ public final class FaultProxy: Sendable {
 
     /// Removes every fault.
     public func heal() async { await core.removeAll() }
+
+    /// Records a fault that something else carries out (packet mode: nftables rules on the legs),
+    /// with the same `fault-on` event a fault of its own has, so every window and check keeps its
+    /// meaning; the proxy itself only observes.
+    public func announce(_ fault: Fault, enforcedBy enforcer: String) {
+        core.emit(.faultOn, [
+            "fault": .string(fault.name), "kind": .string(fault.kind.typeName), "direction": .string(fault.direction.rawValue),
+            "toxicity": .double(fault.toxicity), "target": fault.target.jsonValue, "enforced": .string(enforcer),
+        ])
+    }
+
+    /// The end of an ``announce(_:enforcedBy:)``ed fault.
+    public func retract(_ name: String, enforcedBy enforcer: String) {
+        core.emit(.faultOff, ["fault": .string(name), "dropped_bytes": 0, "enforced": .string(enforcer)])
+    }
 
     /// Runs `body` with `fault` on, and always removes it afterwards, also when `body` throws.
     public func withFault<T: Sendable>(_ fault: Fault, _ body: () async throws -> T) async throws -> T {

@@ -266,8 +266,9 @@ final class ProxiedConnection: @unchecked Sendable {
 
     // MARK: Faults
 
-    /// Installs `fault` on this connection (target and toxicity already decided).
-    func install(_ fault: Fault) {
+    /// Installs `fault` on this connection (target and toxicity already decided); `accepted` when
+    /// the connection was accepted while the fault was on.
+    func install(_ fault: Fault, accepted: Bool = false) {
         loop.assertInEventLoop()
         guard appliedFaults[fault.name] == nil else { return }
         appliedFaults[fault.name] = fault
@@ -275,7 +276,7 @@ final class ProxiedConnection: @unchecked Sendable {
         case .listener:
             break  // the proxy's listener, not its connections
         case .connection:
-            actOnConnection(fault)
+            actOnConnection(fault, accepted: accepted)
         case .flow:
             for flow in Flow.allCases where fault.direction.includes(flow) {
                 let pipe = pipe(flow)
@@ -289,8 +290,12 @@ final class ProxiedConnection: @unchecked Sendable {
     }
 
     /// What a connection-scope fault does to this connection.
-    private func actOnConnection(_ fault: Fault) {
+    private func actOnConnection(_ fault: Fault, accepted: Bool) {
         switch fault.kind {
+        case .powerLoss where accepted:
+            // Opened while the host is down: its SYN would be retransmitted until the host is back.
+            // Held (not dialled), its bytes kept, dialled at the heal, as after a blackhole.
+            for flow in Flow.allCases { pipe(flow).install(HoldStage(fault: fault, pipe: pipe(flow))) }
         case .powerLoss:
             // Both ways silent for good: the host is gone (its "reboot" answers with RST, DeadStage).
             for flow in Flow.allCases { pipe(flow).install(DeadStage(fault: fault, pipe: pipe(flow))) }
@@ -328,7 +333,7 @@ final class ProxiedConnection: @unchecked Sendable {
     func uninstall(_ name: String) {
         loop.assertInEventLoop()
         guard let fault = appliedFaults.removeValue(forKey: name) else { return }
-        if case .powerLoss = fault.kind {
+        if case .powerLoss = fault.kind, pipe(.upstream).stage(named: name) is DeadStage {
             // Old connections stay dead after the power comes back; the host just forgot them.
             for flow in Flow.allCases { pipe(flow).stage(named: name)?.remove() }
             return

@@ -27,6 +27,8 @@ public struct Scenario: Sendable {
     public var mustFail: MustFail?
     /// Values that duration expressions may name (`heartbeat.interval`, `reconnect.delay`…).
     public var environment: [String: DurationExpression.Value]
+    /// Where the faults are carried out: the proxy's stages, or packet rules in a namespace.
+    public var network: NetworkMode = .proxy
 
     public struct MustFail: Sendable {
         public var check: String
@@ -65,6 +67,8 @@ public struct Step: Sendable {
     public var index: Int
     public var location: String
     public var kind: Kind
+    /// A check that holds in one network mode only (`network: packet`): where the modes must differ.
+    public var network: NetworkMode? = nil
 
     public enum When: Sendable, Hashable {
         /// From the start of the run.

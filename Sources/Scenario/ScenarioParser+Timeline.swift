@@ -9,7 +9,7 @@ import HeartbeatServer
 extension ScenarioParser {
     // MARK: Timeline
 
-    static let stepKeys = ["at", "fault", "heal", "server", "client", "wait", "after", "within", "expect", "not-before", "expect-none", "for", "while"]
+    static let stepKeys = ["at", "fault", "heal", "server", "client", "wait", "after", "within", "expect", "not-before", "expect-none", "for", "while", "network"]
 
     func timeline(_ node: YAMLValue, environment: [String: DurationExpression.Value]) throws(ScenarioError) -> [Step] {
         var steps: [Step] = []
@@ -63,7 +63,7 @@ extension ScenarioParser {
             }
             // Keys that belong to another kind of step are mistakes worth naming.
             let allowedExtras: [String: Set<String>] = [
-                "expect": ["within", "not-before"], "expect-none": ["for", "while"], "after": ["within"], "wait": [],
+                "expect": ["within", "not-before", "network"], "expect-none": ["for", "while", "network"], "after": ["within"], "wait": [],
                 "fault": ["at"], "heal": ["at"], "server": ["at"], "client": ["at"],
             ]
             if let stray = keys.subtracting([kindKeys[0]]).subtracting(allowedExtras[kindKeys[0]] ?? []).sorted().first,
@@ -71,7 +71,7 @@ extension ScenarioParser {
             {
                 throw strayNode.error("'\(stray)' does not apply to a '\(kindKeys[0])' step")
             }
-            return Step(index: index + 1, location: item.location, kind: kind)
+            return Step(index: index + 1, location: item.location, kind: kind, network: try value("network").map { v throws(ScenarioError) in try Self.network(v) })
         }
     }
 

@@ -39,7 +39,7 @@ extension Scenario {
 struct ScenarioParser {
     let file: String
 
-    static let topKeys = ["name", "summary", "client", "server", "proxy", "seed", "capture", "time-limit", "timeline", "assert", "must-fail"]
+    static let topKeys = ["name", "summary", "client", "server", "proxy", "seed", "capture", "time-limit", "timeline", "assert", "must-fail", "network"]
 
     mutating func scenario(_ root: YAMLValue, text: String) throws(ScenarioError) -> Scenario {
         var name: String?
@@ -53,6 +53,8 @@ struct ScenarioParser {
         var timelineNode: YAMLValue?
         var assertNode: YAMLValue?
         var mustFail: Scenario.MustFail?
+        var network = NetworkMode.proxy
+        var networkNode: YAMLValue?
         // Every problem of the file is reported in one pass: each section and each step is read on
         // its own, and what fails is collected.
         var problems: [ScenarioError] = []
@@ -73,6 +75,9 @@ struct ScenarioParser {
                 case "seed": seed = UInt64(try value.int("an integer seed", in: 0...Int.max))
                 case "capture": capture = try value.bool()
                 case "time-limit": timeLimit = try value.duration()
+                case "network":
+                    network = try Self.network(value)
+                    networkNode = value
                 case "timeline": timelineNode = value
                 case "assert": assertNode = value
                 case "must-fail":
@@ -121,6 +126,39 @@ struct ScenarioParser {
         }
         if let error = ScenarioError.combined(problems) { throw error }
         try validateTimeline(scenario)
+        return try scenario.in(network, serverLocation: (serverNode ?? networkNode ?? root).location)
+    }
+
+    static func network(_ node: YAMLValue) throws(ScenarioError) -> NetworkMode {
+        let text = try node.string("a network mode: proxy or packet")
+        guard let mode = NetworkMode(rawValue: text) else {
+            throw node.error("unknown network '\(text)'\(String.suggestion(for: text, in: NetworkMode.allCases.map(\.rawValue))); use proxy (faults in the proxy) or packet (nftables rules in a private network namespace)")
+        }
+        return mode
+    }
+}
+
+extension Scenario {
+    /// The scenario as run in `mode` (the file's own `network:`, or `flatline run --network`):
+    /// checks written for the other mode are left out, and in packet mode every fault must have a
+    /// packet-level form and the server must be one Flatline starts inside the namespace.
+    public func `in`(_ mode: NetworkMode, serverLocation: String? = nil) throws(ScenarioError) -> Scenario {
+        var scenario = self
+        scenario.network = mode
+        scenario.timeline = timeline.filter { $0.network == nil || $0.network == mode }
+        guard mode == .packet else { return scenario }
+        if case .upstream(let address)? = externalServer {
+            throw ScenarioError(
+                location: serverLocation ?? file,
+                message: "network: packet runs the scenario in a private network namespace, which cannot reach the upstream \(address); start the server from the scenario (server: {command: [...]}) or use network: proxy"
+            )
+        }
+        for step in scenario.timeline {
+            guard case .action(_, .addFault(let fault)) = step.kind else { continue }
+            if case .failure(let reason) = PacketRules.form(of: fault) {
+                throw ScenarioError(location: step.location, message: "network: packet: \(reason)")
+            }
+        }
         return scenario
     }
 }

@@ -244,7 +244,7 @@ public final class ScenarioRunner: Sendable {
     }
 
     static func configuration(_ scenario: Scenario, world: World?) -> JSONObject {
-        var object: JSONObject = ["name": .string(scenario.name), "seed": .int(Int64(scenario.seed))]
+        var object: JSONObject = ["name": .string(scenario.name), "seed": .int(Int64(scenario.seed)), "network": .string(scenario.network.rawValue)]
         var settings = JSONObject()
         for (key, value) in scenario.environment.sorted(by: { $0.key < $1.key }) {
             switch value {

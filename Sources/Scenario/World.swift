@@ -16,14 +16,22 @@ final class World: Sendable {
     let serverPort: Int
     let proxy: FaultProxy
     let clients: [HeartbeatClient]
+    /// Packet mode: the nftables rules that carry out the faults (the proxy only observes them).
+    let packets: PacketFilter?
+    /// Faults on in the packet filter, in the order they were added.
+    private let packetFaults = NIOLockedValueBox<[Fault]>([])
     private let childrenBox = NIOLockedValueBox<[ChildProcess]>([])
     private let spawn: @Sendable () throws -> [ChildProcess]
     var children: [ChildProcess] { childrenBox.withLockedValue { $0 } }
 
-    private init(server: any ScenarioServer, serverPort: Int, proxy: FaultProxy, clients: [HeartbeatClient], spawn: @escaping @Sendable () throws -> [ChildProcess]) {
+    private init(
+        server: any ScenarioServer, serverPort: Int, proxy: FaultProxy, packets: PacketFilter?, clients: [HeartbeatClient],
+        spawn: @escaping @Sendable () throws -> [ChildProcess]
+    ) {
         self.server = server
         self.serverPort = serverPort
         self.proxy = proxy
+        self.packets = packets
         self.clients = clients
         self.spawn = spawn
     }
@@ -75,6 +83,19 @@ final class World: Sendable {
             await server.stop()
             throw ChildError("cannot start the proxy: \(error)")
         }
+        var packets: PacketFilter?
+        if scenario.network == .packet {
+            do {
+                guard PacketNamespace.inside else {
+                    throw ChildError("network: packet runs only inside the private network namespace that 'flatline run' creates")
+                }
+                packets = try PacketFilter.create(legs: PacketLegs(proxyPorts: [proxy.port], serverPort: serverPort))
+            } catch {
+                await proxy.stop()
+                await server.stop()
+                throw error
+            }
+        }
         let url = WebSocketURL(host: "127.0.0.1", port: proxy.port, path: scenario.serverPath)
         var clients: [HeartbeatClient] = []
         var spawn: @Sendable () throws -> [ChildProcess] = { [] }
@@ -124,7 +145,7 @@ final class World: Sendable {
             return children
             }
         }
-        return World(server: server, serverPort: serverPort, proxy: proxy, clients: clients, spawn: spawn)
+        return World(server: server, serverPort: serverPort, proxy: proxy, packets: packets, clients: clients, spawn: spawn)
     }
 
     /// A line printed by an external client: an event in the schema, or plain output.
@@ -145,9 +166,29 @@ final class World: Sendable {
 
     func perform(_ action: Step.Action) async throws {
         switch action {
-        case .addFault(let fault): try await proxy.add(fault)
-        case .removeFault(let name): try await proxy.remove(name)
-        case .heal: await proxy.heal()
+        case .addFault(let fault):
+            if let packets, PacketRules.form(of: fault) == .success(.rules) {
+                try packets.add(fault)
+                packetFaults.withLockedValue { $0.append(fault) }
+                proxy.announce(fault, enforcedBy: "nftables")
+            } else {
+                try await proxy.add(fault)
+            }
+        case .removeFault(let name):
+            if let packets, let fault = packetFaults.withLockedValue({ faults in faults.firstIndex { $0.name == name }.map { faults.remove(at: $0) } }) {
+                try packets.remove(fault)
+                proxy.retract(name, enforcedBy: "nftables")
+            } else {
+                try await proxy.remove(name)
+            }
+        case .heal:
+            if let packets {
+                for fault in packetFaults.withLockedValue({ faults in defer { faults.removeAll() }; return faults }).reversed() {
+                    try packets.remove(fault)
+                    proxy.retract(fault.name, enforcedBy: "nftables")
+                }
+            }
+            await proxy.heal()
         case .server(let action):
             switch action {
             case .stop: await server.stop()
@@ -174,6 +215,7 @@ final class World: Sendable {
         for child in children { await child.stop() }
         // Teardown is bounded: a component that does not finish is left behind, not waited on forever.
         _ = await finishesWithin(.seconds(5)) { done in Task { await self.proxy.stop(); done() } }
+        packets?.stop()
         _ = await finishesWithin(.seconds(5)) { done in Task { await self.server.finish(); done() } }
     }
 }

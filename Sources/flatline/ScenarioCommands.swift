@@ -32,6 +32,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print every event.") var verbose = false
     @Flag(help: "Capture the wire with libpcap (capture.pcap in each run folder, wire events in the recording); needs root or CAP_NET_RAW.") var capture = false
     @Flag(help: "Count checks that could not be judged (no capture, no source of their events) as failures.") var strict = false
+    @Option(help: "Where faults are carried out: proxy (the proxy's stages) or packet (nftables rules in a private network namespace; needs root or unprivileged user namespaces, and nft). Default: each scenario's own 'network:'.") var network: String?
 
     func run() async throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
@@ -52,7 +53,32 @@ struct RunCommand: AsyncParsableCommand {
                 invalid = true
             }
         }
+        if let network {
+            guard let mode = NetworkMode(rawValue: network) else {
+                throw ValidationError("--network must be proxy or packet, got '\(network)'")
+            }
+            for (index, scenario) in scenarios.enumerated() {
+                do { scenarios[index] = try scenario.in(mode) } catch {
+                    LineWriter.standardError.write("\(error)")
+                    invalid = true
+                }
+            }
+        }
         if invalid { throw ExitCode(2) }
+        // Packet mode: the whole run moves into a private network namespace (this process is
+        // replaced by the same command inside it), which vanishes with the run however it ends.
+        if scenarios.contains(where: { $0.network == .packet }) {
+            if PacketNamespace.inside {
+                if let problem = PacketNamespace.prepare() {
+                    LineWriter.standardError.write("flatline run: \(problem)")
+                    throw ExitCode(2)
+                }
+            } else {
+                let problem = PacketNamespace.reexecute(arguments: Array(CommandLine.arguments.dropFirst()))
+                LineWriter.standardError.write("flatline run: \(problem)")
+                throw ExitCode(2)
+            }
+        }
 
         // A stale report must never pass for this run: the old one goes before anything runs.
         if let junit { unlink(junit) }
@@ -76,7 +102,7 @@ struct RunCommand: AsyncParsableCommand {
         // SIGINT, SIGTERM, SIGHUP: the scenarios in flight stop and are torn down, the finished
         // ones keep their verdicts, the report is written, and the exit status says which signal.
         let interruption = options.interruption
-        let run = Task { [options] in await Self.runAll(scenarios, options: options, jobs: jobs) }
+        let run = Task { [options, scenarios] in await Self.runAll(scenarios, options: options, jobs: jobs) }
         let signals = TerminationSignals { signalNumber in
             interruption.interrupt(TerminationSignals.name(signalNumber))
             run.cancel()
@@ -244,9 +270,11 @@ struct ReplayCommand: ParsableCommand {
         }
         let judged: Scenario
         let recorded: Scenario
+        // The run's network mode (the file's, or --network) decides which checks apply.
+        let network = loaded.configuration["network"]?.stringValue.flatMap(NetworkMode.init(rawValue:)) ?? .proxy
         do {
-            recorded = try Scenario.parse(loaded.scenarioText, file: loaded.scenarioFile)
-            judged = try scenario.map { path throws(ScenarioError) in try Scenario.load(path: path) } ?? recorded
+            recorded = try Scenario.parse(loaded.scenarioText, file: loaded.scenarioFile).in(network)
+            judged = try scenario.map { path throws(ScenarioError) in try Scenario.load(path: path).in(network) } ?? recorded
         } catch {
             LineWriter.standardError.write("\(error)")
             throw ExitCode(2)

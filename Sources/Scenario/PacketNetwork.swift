@@ -1,0 +1,274 @@
+import FaultProxy
+import Foundation
+import NIOConcurrencyHelpers
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a scenario's faults are carried out.
+public enum NetworkMode: String, Sendable, CaseIterable {
+    /// In the proxy's userland stages (the default; works anywhere).
+    case proxy
+    /// As nftables rules on the packets of the client↔proxy and proxy↔server legs, inside a private
+    /// network namespace; the proxy stays in place as the observer.
+    case packet
+}
+
+/// The two legs of a scenario, by port: the proxy's listener(s) on the client side, the server's
+/// port on the other. Every packet of the scenario is on loopback and has one of them as its
+/// source or destination port.
+struct PacketLegs: Sendable, Hashable {
+    var proxyPorts: [Int]
+    var serverPort: Int
+
+    private var proxySet: String { proxyPorts.count == 1 ? "\(proxyPorts[0])" : "{ \(proxyPorts.map(String.init).joined(separator: ", ")) }" }
+
+    /// Matches for the packets of one direction on both legs (`upstream`: toward the server).
+    func matches(_ direction: FaultDirection) -> [String] {
+        let upstream = ["tcp dport \(proxySet)", "tcp dport \(serverPort)"]
+        let downstream = ["tcp sport \(serverPort)", "tcp sport \(proxySet)"]
+        switch direction {
+        case .upstream: return upstream
+        case .downstream: return downstream
+        case .both: return upstream + downstream
+        }
+    }
+}
+
+/// How each fault kind is carried out at packet level, and the rules it becomes.
+enum PacketRules {
+    enum Form: Equatable {
+        /// nftables rules while the fault is on.
+        case rules
+        /// The proxy's own RST or FIN: a real one from a real kernel, exactly what the network does.
+        case proxy
+    }
+
+    /// How `fault` is carried out in packet mode, or why it cannot be.
+    static func form(of fault: Fault) -> Result<Form, PacketModeUnsupported> {
+        let type = fault.kind.typeName
+        func no(_ why: String) -> Result<Form, PacketModeUnsupported> {
+            .failure(PacketModeUnsupported("fault '\(type)' has no packet-level form: \(why); run this scenario with network: proxy"))
+        }
+        switch fault.kind {
+        case .blackhole, .hold, .powerLoss, .refuse:
+            guard fault.target == .all else {
+                return .failure(PacketModeUnsupported("packet mode applies a fault to every connection; 'target: \(fault.target)' needs network: proxy"))
+            }
+            guard fault.toxicity >= 1 else {
+                return .failure(PacketModeUnsupported("packet mode applies a fault to every connection; 'toxicity: \(fault.toxicity)' needs network: proxy"))
+            }
+            return .success(.rules)
+        case .reset, .close:
+            return .success(.proxy)
+        case .latency: return no("this kernel has no netem, so packets cannot be delayed")
+        case .bandwidth: return no("this kernel has no netem or tc shaping here, so packets cannot be throttled")
+        case .slicer: return no("cutting writes into pieces is a userland effect (the kernel coalesces segments anyway)")
+        case .limitData, .slowClose: return no("it acts on the byte stream and its close, which a packet filter does not see")
+        case .timeout: return no("Toxiproxy's timeout discards bytes from the stream, which TCP never does; use blackhole")
+        case .dropFrames: return no("TCP would retransmit a dropped frame's packets; removing frames is a userland effect")
+        }
+    }
+
+    /// The rules while `fault` is on (for `.rules` faults).
+    static func rules(for fault: Fault, legs: PacketLegs) -> [String] {
+        switch fault.kind {
+        case .blackhole, .hold:
+            return legs.matches(fault.direction).map { "\($0) drop" }
+        case .powerLoss:
+            // The host is gone: nothing in or out, SYNs go unanswered.
+            return legs.matches(.both).map { "\($0) drop" }
+        case .refuse:
+            // The listener answers SYNs with RST (ECONNREFUSED); established connections live on.
+            return legs.proxyPorts.map { "tcp dport \($0) tcp flags & (syn | ack) == syn reject with tcp reset" }
+        default:
+            return []
+        }
+    }
+
+    /// What stays after a power loss is healed at `epoch` (connections opened from now on are
+    /// marked with it): the "rebooted" host answers the old connections' packets with RST and never
+    /// sends on them again.
+    static func afterPowerLoss(legs: PacketLegs, epoch: Int) -> [String] {
+        ["tcp dport \(legs.serverPort) ct mark < \(epoch) reject with tcp reset", "tcp sport \(legs.serverPort) ct mark < \(epoch) drop"]
+    }
+}
+
+struct PacketModeUnsupported: Error, CustomStringConvertible, Equatable {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The nftables rules of one scenario run: one table, a chain per fault. Every connection to the
+/// server is marked with the current epoch when it opens (conntrack), so a healed power loss can
+/// tell the old connections from the new ones. The table dies with the namespace in any case.
+final class PacketFilter: Sendable {
+    let table: String
+    let legs: PacketLegs
+    private struct State {
+        var chains: [String: String] = [:]
+        var next = 1
+        var epoch = 1
+    }
+    private let state = NIOLockedValueBox(State())
+
+    private init(table: String, legs: PacketLegs) {
+        self.table = table
+        self.legs = legs
+    }
+
+    static func create(legs: PacketLegs) throws -> PacketFilter {
+        let filter = PacketFilter(table: "flatline_\(legs.proxyPorts[0])", legs: legs)
+        try Nft.run([
+            "add table inet \(filter.table)",
+            "add chain inet \(filter.table) epoch { type filter hook input priority -10; policy accept; }",
+            "add rule inet \(filter.table) epoch tcp dport \(legs.serverPort) ct state new ct mark set 1",
+        ])
+        return filter
+    }
+
+    /// Puts `fault`'s rules in place (in one atomic batch).
+    func add(_ fault: Fault) throws {
+        let chain = state.withLockedValue { state in
+            defer { state.next += 1 }
+            return "fault\(state.next)"
+        }
+        try Nft.run(
+            ["add chain inet \(table) \(chain) { type filter hook input priority 0; policy accept; }"]
+                + PacketRules.rules(for: fault, legs: legs).map { "add rule inet \(table) \(chain) \($0)" }
+        )
+        state.withLockedValue { $0.chains[fault.name] = chain }
+    }
+
+    /// Removes `fault`'s rules; a power loss leaves its old connections dead.
+    func remove(_ fault: Fault) throws {
+        guard let chain = state.withLockedValue({ $0.chains.removeValue(forKey: fault.name) }) else { return }
+        if case .powerLoss = fault.kind {
+            let epoch = state.withLockedValue { state in
+                state.epoch += 1
+                return state.epoch
+            }
+            try Nft.run(
+                [
+                    "flush chain inet \(table) epoch",
+                    "add rule inet \(table) epoch tcp dport \(legs.serverPort) ct state new ct mark set \(epoch)",
+                    "flush chain inet \(table) \(chain)",
+                ] + PacketRules.afterPowerLoss(legs: legs, epoch: epoch).map { "add rule inet \(table) \(chain) \($0)" }
+            )
+        } else {
+            try Nft.run(["delete chain inet \(table) \(chain)"])
+        }
+    }
+
+    func stop() {
+        try? Nft.run(["delete table inet \(table)"])
+    }
+}
+
+/// Runs the `nft` program (Debian's nftables) with one batch of commands.
+enum Nft {
+    static let executable: String? = ChildProcess.resolve("nft") ?? ["/usr/sbin/nft", "/sbin/nft"].first { access($0, X_OK) == 0 }
+
+    static func run(_ commands: [String]) throws {
+        guard let executable else { throw ChildError("packet mode needs the nft program (Debian: apt-get install nftables)") }
+        let (status, output) = Self.capture([executable, commands.joined(separator: "; ")])
+        guard status == 0 else {
+            let first = output.split(separator: "\n").first.map(String.init) ?? "exit status \(status)"
+            throw ChildError("nft failed: \(first)")
+        }
+    }
+
+    /// Runs a short command to its end; returns its exit status and its output (stdout and stderr).
+    static func capture(_ arguments: [String]) -> (Int32, String) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return (-1, "cannot create a pipe") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0]!, &actions, nil, argv, environ)
+        close(fds[1])
+        guard spawned == 0 else {
+            close(fds[0])
+            return (-1, "cannot start \(arguments[0]): \(String(cString: strerror(spawned)))")
+        }
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, 4096) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            output += buffer[0..<n]
+        }
+        close(fds[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (code, String(decoding: output, as: UTF8.self))
+    }
+}
+
+/// The private network namespace packet mode runs in. `flatline run` re-executes itself in a new
+/// network namespace (with a user namespace where it is not root): the namespace has no name and
+/// belongs to that one process, so it — and every rule in it — is gone when the run ends, however
+/// it ends (Ctrl-C, SIGKILL, a crash). Nothing is left in `ip netns list` or the host's ruleset.
+public enum PacketNamespace {
+    static let marker = "FLATLINE_PACKET_NAMESPACE"
+
+    /// Whether this process is the one running inside the namespace.
+    public static var inside: Bool { ProcessInfo.processInfo.environment[marker] == "1" }
+
+    /// The flags of `unshare`: a network namespace, plus a user namespace where it is not root.
+    static var unshareFlags: [String] { geteuid() == 0 ? ["--net"] : ["--user", "--map-root-user", "--net"] }
+
+    /// Why packet mode cannot run here, in one line, or nil when it can.
+    public static func problem() -> String? {
+        guard let unshare = ChildProcess.resolve("unshare") ?? ["/usr/bin/unshare", "/bin/unshare"].first(where: { access($0, X_OK) == 0 }) else {
+            return "packet mode needs the unshare program (Debian: util-linux)"
+        }
+        guard let nft = Nft.executable else { return "packet mode needs the nft program (Debian: apt-get install nftables)" }
+        let (status, output) = Nft.capture([unshare] + unshareFlags + ["--", nft, "add table inet flatline_probe"])
+        guard status == 0 else {
+            let detail = output.split(separator: "\n").first.map(String.init) ?? "exit status \(status)"
+            let who = geteuid() == 0 ? "" : "; run as root (or with CAP_NET_ADMIN), or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)"
+            return "packet mode cannot create a private network namespace with nftables: \(detail)\(who)"
+        }
+        return nil
+    }
+
+    /// Replaces this process with the same command inside a new network namespace. Returns only
+    /// when that is impossible (with the reason).
+    public static func reexecute(arguments: [String]) -> String {
+        if let problem = problem() { return problem }
+        guard let unshare = ChildProcess.resolve("unshare") ?? ["/usr/bin/unshare", "/bin/unshare"].first(where: { access($0, X_OK) == 0 }) else {
+            return "packet mode needs the unshare program"
+        }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        setenv(marker, "1", 1)
+        fflush(nil)
+        let argv = ([unshare] + unshareFlags + ["--", executable] + arguments).map { strdup($0) } + [nil]
+        execv(unshare, argv)
+        return "cannot enter a network namespace: \(String(cString: strerror(errno)))"
+    }
+
+    /// Inside the namespace: the loopback interface starts down; bring it up.
+    public static func prepare() -> String? {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return "cannot open a socket: \(String(cString: strerror(errno)))" }
+        defer { close(fd) }
+        var request = ifreq()
+        withUnsafeMutableBytes(of: &request.ifr_ifrn.ifrn_name) { name in
+            for (index, byte) in "lo".utf8.enumerated() { name[index] = byte }
+        }
+        guard ioctl(fd, UInt(SIOCGIFFLAGS), &request) == 0 else { return "cannot read the loopback interface: \(String(cString: strerror(errno)))" }
+        request.ifr_ifru.ifru_flags |= Int16(IFF_UP)
+        guard ioctl(fd, UInt(SIOCSIFFLAGS), &request) == 0 else { return "cannot bring the loopback interface up: \(String(cString: strerror(errno)))" }
+        return nil
+    }
+}
