@@ -8,6 +8,8 @@ command -v swift >/dev/null 2>&1 || { echo "bootstrap: Swift 6.1 or later is req
 need_apt=()
 dpkg -s libpcap-dev >/dev/null 2>&1 || need_apt+=(libpcap-dev)
 command -v socat >/dev/null 2>&1 || need_apt+=(socat)
+# Packet mode (network: packet): nftables rules in a private network namespace.
+[ -x /usr/sbin/nft ] || command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 
 if ((${#need_apt[@]})); then

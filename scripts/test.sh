@@ -43,6 +43,23 @@ if ! "$flatline" run --quiet --capture --junit .build/reports/clients.xml scenar
     echo "FAILED: the external-client scenarios"
     status=1
 fi
+echo "--- differential scenarios: the same expectations with faults in the proxy, then as packet rules in a namespace (must pass)"
+if ! "$flatline" run --quiet --network proxy --junit .build/reports/differential-proxy.xml scenarios/differential/; then
+    echo "FAILED: the differential scenarios in proxy mode"
+    status=1
+fi
+if ! "$flatline" run --quiet --network packet --capture --junit .build/reports/differential-packet.xml scenarios/differential/; then
+    echo "FAILED: the differential scenarios in packet mode"
+    status=1
+fi
+if [ "$(id -u)" = 0 ]; then
+    echo "--- packet mode as an unprivileged user (a user namespace instead of root; must pass)"
+    if ! setpriv --reuid=65534 --regid=65534 --clear-groups --reset-env \
+        "$flatline" run --quiet --no-record --network packet scenarios/differential/pulled-cable.yaml scenarios/differential/node-outage-during-reconnect.yaml scenarios/differential/server-power-loss.yaml; then
+        echo "FAILED: packet mode as nobody"
+        status=1
+    fi
+fi
 echo "--- negative scenarios (each broken client must be caught by the check aimed at it)"
 if ! "$flatline" run --jobs 2 --quiet --capture --junit .build/reports/negative.xml scenarios/negative/; then
     echo "FAILED: a broken client was not caught (see 'must fail' in .build/reports/negative.xml)"
@@ -63,8 +80,9 @@ set +e +o pipefail
 swift_total=$(sed -nE 's/.*Test run with ([0-9]+) tests? .*/\1/p' .build/test-output.txt | tail -n 1)
 swift_failed=$(grep -E '^✘ Test .* failed after' .build/test-output.txt | grep -vc '^✘ Test run with')
 swift_passed=$(( ${swift_total:-0} - ${swift_failed:-0} ))
-scenario_cases=$(cat .build/reports/scenarios.xml .build/reports/clients.xml .build/reports/negative.xml 2>/dev/null | grep -o '<testcase ' | wc -l)
-scenario_failed=$(cat .build/reports/scenarios.xml .build/reports/clients.xml .build/reports/negative.xml 2>/dev/null | grep -o '<failure \|<error ' | wc -l)
+reports=(.build/reports/scenarios.xml .build/reports/clients.xml .build/reports/differential-proxy.xml .build/reports/differential-packet.xml .build/reports/negative.xml)
+scenario_cases=$(cat "${reports[@]}" 2>/dev/null | grep -o '<testcase ' | wc -l)
+scenario_failed=$(cat "${reports[@]}" 2>/dev/null | grep -o '<failure \|<error ' | wc -l)
 py_passed=$(sed -nE 's/^([0-9]+) passed.*/\1/p' .build/pytest-output.txt | tail -n 1)
 py_failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' .build/pytest-output.txt | tail -n 1)
 set -e -o pipefail

@@ -56,7 +56,7 @@ public enum Judge {
             let check = "step \(step.index)"
             let reference = TimelineRule.reference(of: step, in: scenario.timeline, stepTimes: stepTimes)
             func verdict(_ outcome: Verdict.Outcome, _ message: String, measured: Duration? = nil, bound: Duration? = nil) {
-                verdicts.append(Verdict(check: check, label: step.label, location: step.location, outcome: outcome, measured: measured, bound: bound, message: message, reference: reference))
+                verdicts.append(Verdict(check: check, label: step.description, location: step.location, outcome: outcome, measured: measured, bound: bound, message: message, reference: reference))
             }
             switch step.kind {
             case .after(let pattern, _):

@@ -168,7 +168,15 @@ final class PacketFilter: Sendable {
 
 /// Runs the `nft` program (Debian's nftables) with one batch of commands.
 enum Nft {
-    static let executable: String? = ChildProcess.resolve("nft") ?? ["/usr/sbin/nft", "/sbin/nft"].first { access($0, X_OK) == 0 }
+    /// `nft` on PATH or in /usr/sbin; FLATLINE_NFT names another (and lets tests take it away).
+    static let executable: String? = program("nft", override: "FLATLINE_NFT")
+
+    /// A system program: the override variable's path if set (nil if it is not executable), else
+    /// PATH, else the sbin folders (not on an ordinary user's PATH).
+    static func program(_ name: String, override: String) -> String? {
+        if let path = ProcessInfo.processInfo.environment[override] { return access(path, X_OK) == 0 ? path : nil }
+        return ChildProcess.resolve(name) ?? ["/usr/sbin/\(name)", "/sbin/\(name)", "/usr/bin/\(name)", "/bin/\(name)"].first { access($0, X_OK) == 0 }
+    }
 
     static func run(_ commands: [String]) throws {
         guard let executable else { throw ChildError("packet mode needs the nft program (Debian: apt-get install nftables)") }
@@ -221,6 +229,9 @@ enum Nft {
 public enum PacketNamespace {
     static let marker = "FLATLINE_PACKET_NAMESPACE"
 
+    /// util-linux's `unshare`; FLATLINE_UNSHARE names another.
+    static let unshare: String? = Nft.program("unshare", override: "FLATLINE_UNSHARE")
+
     /// Whether this process is the one running inside the namespace.
     public static var inside: Bool { ProcessInfo.processInfo.environment[marker] == "1" }
 
@@ -229,9 +240,7 @@ public enum PacketNamespace {
 
     /// Why packet mode cannot run here, in one line, or nil when it can.
     public static func problem() -> String? {
-        guard let unshare = ChildProcess.resolve("unshare") ?? ["/usr/bin/unshare", "/bin/unshare"].first(where: { access($0, X_OK) == 0 }) else {
-            return "packet mode needs the unshare program (Debian: util-linux)"
-        }
+        guard let unshare else { return "packet mode needs the unshare program (Debian: util-linux)" }
         guard let nft = Nft.executable else { return "packet mode needs the nft program (Debian: apt-get install nftables)" }
         let (status, output) = Nft.capture([unshare] + unshareFlags + ["--", nft, "add table inet flatline_probe"])
         guard status == 0 else {
@@ -246,9 +255,7 @@ public enum PacketNamespace {
     /// when that is impossible (with the reason).
     public static func reexecute(arguments: [String]) -> String {
         if let problem = problem() { return problem }
-        guard let unshare = ChildProcess.resolve("unshare") ?? ["/usr/bin/unshare", "/bin/unshare"].first(where: { access($0, X_OK) == 0 }) else {
-            return "packet mode needs the unshare program"
-        }
+        guard let unshare else { return "packet mode needs the unshare program (Debian: util-linux)" }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         setenv(marker, "1", 1)
         fflush(nil)

@@ -29,6 +29,10 @@ public struct Scenario: Sendable {
     public var environment: [String: DurationExpression.Value]
     /// Where the faults are carried out: the proxy's stages, or packet rules in a namespace.
     public var network: NetworkMode = .proxy
+    /// Every step as written, for both network modes (`timeline` holds those of `network`).
+    var writtenSteps: [Step] = []
+    /// Where the server section is written (for errors about it found after parsing).
+    var serverLocation: String?
 
     public struct MustFail: Sendable {
         public var check: String
@@ -131,6 +135,9 @@ public struct Step: Sendable {
         case .wait(let d): return "wait \(d)"
         }
     }
+
+    /// The label with the network mode a check is limited to.
+    public var description: String { label + (network.map { " [\($0.rawValue) mode only]" } ?? "") }
 
     public var isCheck: Bool {
         switch kind {

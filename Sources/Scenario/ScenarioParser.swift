@@ -54,7 +54,6 @@ struct ScenarioParser {
         var assertNode: YAMLValue?
         var mustFail: Scenario.MustFail?
         var network = NetworkMode.proxy
-        var networkNode: YAMLValue?
         // Every problem of the file is reported in one pass: each section and each step is read on
         // its own, and what fails is collected.
         var problems: [ScenarioError] = []
@@ -77,7 +76,6 @@ struct ScenarioParser {
                 case "time-limit": timeLimit = try value.duration()
                 case "network":
                     network = try Self.network(value)
-                    networkNode = value
                 case "timeline": timelineNode = value
                 case "assert": assertNode = value
                 case "must-fail":
@@ -126,7 +124,8 @@ struct ScenarioParser {
         }
         if let error = ScenarioError.combined(problems) { throw error }
         try validateTimeline(scenario)
-        return try scenario.in(network, serverLocation: (serverNode ?? networkNode ?? root).location)
+        scenario.serverLocation = serverNode?.location
+        return try scenario.in(network)
     }
 
     static func network(_ node: YAMLValue) throws(ScenarioError) -> NetworkMode {
@@ -142,10 +141,11 @@ extension Scenario {
     /// The scenario as run in `mode` (the file's own `network:`, or `flatline run --network`):
     /// checks written for the other mode are left out, and in packet mode every fault must have a
     /// packet-level form and the server must be one Flatline starts inside the namespace.
-    public func `in`(_ mode: NetworkMode, serverLocation: String? = nil) throws(ScenarioError) -> Scenario {
+    public func `in`(_ mode: NetworkMode) throws(ScenarioError) -> Scenario {
         var scenario = self
         scenario.network = mode
-        scenario.timeline = timeline.filter { $0.network == nil || $0.network == mode }
+        if scenario.writtenSteps.isEmpty { scenario.writtenSteps = timeline }
+        scenario.timeline = scenario.writtenSteps.filter { $0.network == nil || $0.network == mode }
         guard mode == .packet else { return scenario }
         if case .upstream(let address)? = externalServer {
             throw ScenarioError(
