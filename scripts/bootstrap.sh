@@ -10,6 +10,8 @@ dpkg -s libpcap-dev >/dev/null 2>&1 || need_apt+=(libpcap-dev)
 command -v socat >/dev/null 2>&1 || need_apt+=(socat)
 # Packet mode (network: packet): nftables rules in a private network namespace.
 [ -x /usr/sbin/nft ] || command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
+# The report pages are checked in a real browser (headless Chromium) by the tests.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 
 if ((${#need_apt[@]})); then

@@ -112,11 +112,14 @@ public enum Judge {
                     verdict(.failed, "not reached: the window never opened")
                     continue
                 }
-                if let violation = events.first(where: { range.contains($0.t) && pattern.matches($0) }) {
+                let violation = events.first(where: { range.contains($0.t) && pattern.matches($0) })
+                if let violation {
                     verdict(.failed, "\(describe(violation, from: range.lowerBound)) during \(windowText)")
                 } else {
                     verdict(.passed, "none during \(windowText) (\((range.upperBound - range.lowerBound).short))")
                 }
+                verdicts[verdicts.count - 1].window = range
+                verdicts[verdicts.count - 1].violation = violation?.t
             case .action, .wait:
                 if stepTimes[step.index] == nil {
                     verdict(.failed, "not performed: the timeline stopped earlier")

@@ -17,6 +17,14 @@ public struct Recording: Sendable {
     public var complete = true
     /// Read back: the verdicts the run itself wrote, as JSON (to compare with a replay's).
     public var storedVerdicts: [JSONObject] = []
+    /// How long the run took (wall time), and why it could not run, when it could not.
+    public var duration: Duration?
+    public var setupError: String?
+    /// Read back tolerantly: what was wrong with the file (a cut-off last line…), or nil.
+    public var damage: String?
+
+    /// The recording format this version writes and reads; a newer one is refused with a message.
+    public static let format = 1
 
     public init(
         scenarioFile: String, scenarioText: String, configuration: JSONObject, events: [EventRecord], verdicts: [Verdict],
@@ -33,15 +41,18 @@ public struct Recording: Sendable {
 
     public var lines: [String] {
         var lines: [String] = []
-        lines.append(EventRecord(t: .zero, RunnerEventType.scenario, fields: ["file": .string(scenarioFile), "text": .string(scenarioText)]).jsonLine)
+        lines.append(EventRecord(t: .zero, RunnerEventType.scenario, fields: ["file": .string(scenarioFile), "text": .string(scenarioText), "format": .int(Int64(Self.format))]).jsonLine)
         lines.append(EventRecord(t: .zero, RunnerEventType.configuration, fields: configuration).jsonLine)
         lines += events.map(\.jsonLine)
         let end = events.last?.t ?? .zero
         lines += verdicts.map { EventRecord(t: end, RunnerEventType.verdict, fields: $0.json).jsonLine }
-        lines.append(EventRecord(t: end, RunnerEventType.end, fields: [
+        var fields: JSONObject = [
             "events": .int(Int64(events.count)), "verdicts": .int(Int64(verdicts.count)),
             "slack": .string(slack.description), "strict": .bool(strict),
-        ]).jsonLine)
+        ]
+        if let duration { fields["duration_ms"] = .double(duration.roundedMilliseconds) }
+        if let setupError { fields["setup_error"] = .string(setupError) }
+        lines.append(EventRecord(t: end, RunnerEventType.end, fields: fields).jsonLine)
         return lines
     }
 
@@ -50,25 +61,35 @@ public struct Recording: Sendable {
     }
 
     /// Reads a recording back; verdict lines are kept aside (they are recomputed by replay).
-    public static func read(path: String) throws(ConfigurationError) -> Recording {
+    /// `tolerant`: a line that cannot be read ends the recording there (a run killed mid-write),
+    /// and the reason is kept in `damage`, instead of refusing the file.
+    public static func read(path: String, tolerant: Bool = false) throws(ConfigurationError) -> Recording {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigurationError("\(path): cannot read the recording")
         }
         var file = "", scenarioText = "", configuration = JSONObject(), events: [EventRecord] = []
         var stored: [JSONObject] = []
         var end: JSONObject?
+        var damage: String?
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
-            if end != nil { throw ConfigurationError("\(path):\(number + 1): a line after the recording's end record") }
+            if end != nil {
+                if tolerant { damage = "line \(number + 1) comes after the recording's end record"; break }
+                throw ConfigurationError("\(path):\(number + 1): a line after the recording's end record")
+            }
             let record: EventRecord
             do {
                 record = try EventRecord(jsonLine: String(line))
             } catch {
+                if tolerant { damage = "line \(number + 1) cannot be read (\(error.message)); the recording is drawn up to it"; break }
                 throw ConfigurationError("\(path):\(number + 1): \(error.message)")
             }
             switch (record.source, record.type) {
             case ("runner", "scenario"):
                 file = record.fields["file"]?.stringValue ?? ""
                 scenarioText = record.fields["text"]?.stringValue ?? ""
+                if let format = record.fields["format"]?.intValue, format > Int64(Self.format) {
+                    throw ConfigurationError("\(path): recorded by a newer Flatline (recording format \(format); this one reads format \(Self.format)): use that version, or a newer one of this")
+                }
             case ("runner", "configuration"):
                 configuration = record.fields
             case ("runner", "verdict"):
@@ -82,7 +103,10 @@ public struct Recording: Sendable {
         guard !scenarioText.isEmpty else { throw ConfigurationError("\(path): not a Flatline recording (no scenario line)") }
         var recording = Recording(scenarioFile: file, scenarioText: scenarioText, configuration: configuration, events: events, verdicts: [])
         recording.storedVerdicts = stored
+        recording.damage = damage
         if let end {
+            recording.duration = end["duration_ms"]?.doubleValue.map { .nanoseconds(Int64($0 * 1_000_000)) }
+            recording.setupError = end["setup_error"]?.stringValue
             recording.slack = (try? Slack(parsing: end["slack"]?.stringValue ?? "0")) ?? .none
             recording.strict = end["strict"] == true
             // The end record counts what it closes: a recording missing lines in the middle is not complete either.

@@ -27,6 +27,10 @@ public struct RunOptions: Sendable {
     public var flatlineExecutable: String?
     /// Set when the whole run is interrupted (a signal); scenarios in flight stop and say why.
     public var interruption = Interruption()
+    /// Write `report.html` into every run folder.
+    public var report = false
+    /// The invocation's JUnit file, for the report's links.
+    public var junitPath: String?
     /// Receives console lines as they happen.
     public var console: @Sendable (String) -> Void = { print($0) }
 

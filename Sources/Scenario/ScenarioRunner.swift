@@ -103,9 +103,19 @@ public final class ScenarioRunner: Sendable {
         if let setupError { say("  ✗ setup: \(setupError)") }
         var recordingPath: String?
         if let folder {
-            recordingPath = Self.write(
-                scenario: scenario, events: events, verdicts: verdicts, world: world, folder: folder, slack: options.slack, strict: options.strict
+            let recording = Self.recording(
+                scenario: scenario, events: events, verdicts: verdicts, world: world, slack: options.slack, strict: options.strict,
+                duration: ContinuousClock.now - started, setupError: setupError
             )
+            let path = "\(folder)/recording.jsonl"
+            if (try? recording.write(to: path)) != nil { recordingPath = path }
+            if options.report {
+                let html = RunReport.html(RunReport.Input(
+                    recording: recording, scenario: scenario, verdicts: verdicts,
+                    links: RunReport.links(folder: folder, junit: options.junitPath), setupError: setupError
+                ))
+                if (try? html.write(toFile: "\(folder)/report.html", atomically: true, encoding: .utf8)) == nil { say("  ⚠ cannot write \(folder)/report.html") }
+            }
         }
         return ScenarioResult(
             scenario: scenario, verdicts: verdicts, setupError: setupError,
@@ -214,20 +224,16 @@ public final class ScenarioRunner: Sendable {
         return folder
     }
 
-    static func write(
-        scenario: Scenario, events: [EventRecord], verdicts: [Verdict], world: World?, folder: String, slack: Slack, strict: Bool
-    ) -> String? {
-        do {
-            let recording = Recording(
-                scenarioFile: scenario.file, scenarioText: scenario.text, configuration: Self.configuration(scenario, world: world),
-                events: events, verdicts: verdicts, slack: slack, strict: strict
-            )
-            let path = "\(folder)/recording.jsonl"
-            try recording.write(to: path)
-            return path
-        } catch {
-            return nil
-        }
+    static func recording(
+        scenario: Scenario, events: [EventRecord], verdicts: [Verdict], world: World?, slack: Slack, strict: Bool, duration: Duration, setupError: String?
+    ) -> Recording {
+        var recording = Recording(
+            scenarioFile: scenario.file, scenarioText: scenario.text, configuration: Self.configuration(scenario, world: world),
+            events: events, verdicts: verdicts, slack: slack, strict: strict
+        )
+        recording.duration = duration
+        recording.setupError = setupError
+        return recording
     }
 
     private static let sequence = NIOLockedValueBox(0)

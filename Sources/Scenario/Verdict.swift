@@ -23,6 +23,9 @@ public struct Verdict: Sendable, Hashable {
     public var isLowerBound = false
     /// The run time the check was measured from (see ``TimelineRule``).
     public var reference: Duration?
+    /// For an `expect-none`: the window it watched (run times), and where a violation fell.
+    public var window: ClosedRange<Duration>?
+    public var violation: Duration?
 
     public init(
         check: String, label: String, location: String, outcome: Outcome, measured: Duration? = nil, bound: Duration? = nil,

@@ -32,16 +32,40 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print every event.") var verbose = false
     @Flag(help: "Capture the wire with libpcap (capture.pcap in each run folder, wire events in the recording); needs root or CAP_NET_RAW.") var capture = false
     @Flag(help: "Count checks that could not be judged (no capture, no source of their events) as failures.") var strict = false
+    @Flag(help: "Write report.html into every run folder and index.html into --runs-dir (self-contained pages: timeline, expectations).") var report = false
+    @Option(help: "Run one stable part of the files: I/N (e.g. 2/4), split by name and balanced by --durations; writes shard-I-of-N.json for 'flatline report --merge'.") var shard: String?
+    @Option(help: "Scenario durations (JSON: file → seconds, as 'flatline report --merge' writes) to balance --shard; give every shard the same file.") var durations: String?
     @Option(help: "Where faults are carried out: proxy (the proxy's stages) or packet (nftables rules in a private network namespace; needs root or unprivileged user namespaces, and nft). Default: each scenario's own 'network:'.") var network: String?
 
     func run() async throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         let slackValue: Slack
         do { slackValue = try Slack(parsing: slack) } catch { throw ValidationError("--slack: \(error.message)") }
-        let files: [String]
+        var files: [String]
         do { files = try ScenarioFiles.resolve(paths, recursive: recursive) } catch {
             LineWriter.standardError.write("flatline run: \(error)")
             throw ExitCode(2)
+        }
+        let allFiles = files
+        var shardValue: ScenarioShards.Shard?
+        if let shard {
+            do throws(ConfigurationError) {
+                let parsed = try ScenarioShards.Shard(parsing: shard)
+                shardValue = parsed
+                var known: [String: Double] = [:]
+                if let durations {
+                    guard FileManager.default.fileExists(atPath: durations) else { throw ConfigurationError("--durations \(durations): no such file") }
+                    known = try ScenarioShards.durations(at: durations)
+                }
+                files = ScenarioShards.select(files, shard: parsed, durations: known)
+            } catch {
+                LineWriter.standardError.write("flatline run: \(error.message)")
+                throw ExitCode(2)
+            }
+            if noRecord {
+                LineWriter.standardError.write("flatline run: --shard writes its manifest and recordings into --runs-dir for 'flatline report --merge'; it cannot be used with --no-record")
+                throw ExitCode(2)
+            }
         }
         var scenarios: [Scenario] = []
         var invalid = false
@@ -97,6 +121,12 @@ struct RunCommand: AsyncParsableCommand {
         options.flatlineExecutable = currentExecutablePath()
         options.quiet = quiet || jobs > 1
         options.console = { LineWriter.standardOutput.write($0) }
+        options.report = report && !noRecord
+        options.junitPath = junit
+        if report, noRecord {
+            LineWriter.standardError.write("flatline run: --report draws the pages from the recordings; it cannot be used with --no-record")
+            throw ExitCode(2)
+        }
 
         let started = ContinuousClock.now
         // SIGINT, SIGTERM, SIGHUP: the scenarios in flight stop and are torn down, the finished
@@ -133,6 +163,31 @@ struct RunCommand: AsyncParsableCommand {
                 try Reports.junit(results).write(toFile: junit, atomically: true, encoding: .utf8)
             } catch {
                 LineWriter.standardError.write("flatline run: cannot write \(junit): \(error)")
+                throw ExitCode(2)
+            }
+        }
+        if report {
+            let entries = results.map { result in
+                RunIndex.Entry(result: result, link: result.recordingPath.map { RunReport.relativePath(from: runsDir, to: ($0 as NSString).deletingLastPathComponent + "/report.html") })
+            }
+            let indexPath = "\(runsDir)/index.html"
+            let links = junit.map { [("JUnit", RunReport.relativePath(from: runsDir, to: $0))] } ?? []
+            if (try? RunIndex.html(entries, title: "flatline run " + paths.joined(separator: " "), wall: wall, extraLinks: links).write(toFile: indexPath, atomically: true, encoding: .utf8)) != nil {
+                LineWriter.standardOutput.write("report: \(indexPath)")
+            } else {
+                LineWriter.standardError.write("flatline run: cannot write \(indexPath)")
+                throw ExitCode(2)
+            }
+        }
+        if let shardValue {
+            let ran = results.map(\.scenario.file)
+            let runFolders = results.compactMap { $0.recordingPath.map { RunReport.relativePath(from: runsDir, to: ($0 as NSString).deletingLastPathComponent) } }
+            let path = "\(runsDir)/shard-\(shardValue.index)-of-\(shardValue.count).json"
+            do {
+                try ScenarioShards.manifest(shard: shardValue, all: allFiles, ran: ran, folders: runFolders).write(toFile: path, atomically: true, encoding: .utf8)
+                LineWriter.standardOutput.write("shard \(shardValue.description): \(ran.count) of \(allFiles.count) scenario files; manifest \(path)")
+            } catch {
+                LineWriter.standardError.write("flatline run: cannot write \(path): \(error)")
                 throw ExitCode(2)
             }
         }
@@ -244,6 +299,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "A capture (pcap) of the run, to show its wire events beside the others.") var pcap: String?
     @Flag(help: "Count checks that could not be judged as failures (default: as the run did).") var strict = false
     @Flag(help: "Judge with an edited scenario even if its actions differ from the recorded run's.") var force = false
+    @Flag(help: "Write report.html beside the recording, drawn from this replay's verdicts.") var report = false
 
     func run() throws {
         let recording: String
@@ -311,6 +367,23 @@ struct ReplayCommand: ParsableCommand {
                 if stored?["check"]?.stringValue != verdict.check || was != verdict.outcome.rawValue {
                     LineWriter.standardOutput.write("  ≠ \(verdict.check): the run recorded \(was), the replay finds \(verdict.outcome.rawValue)")
                 }
+            }
+        }
+        if report {
+            let folder = (recording as NSString).deletingLastPathComponent
+            let path = (folder.isEmpty ? "." : folder) + "/report.html"
+            var shown = loaded
+            shown.events = events
+            let input = RunReport.Input(
+                recording: shown, scenario: judged, verdicts: verdicts, incomplete: loaded.complete ? nil : "the run was cut short (no end record)",
+                links: RunReport.links(folder: folder.isEmpty ? "." : folder, junit: nil), setupError: loaded.setupError
+            )
+            do {
+                try RunReport.html(input).write(toFile: path, atomically: true, encoding: .utf8)
+                LineWriter.standardOutput.write("report: \(path)")
+            } catch {
+                LineWriter.standardError.write("flatline replay: cannot write \(path): \(error)")
+                throw ExitCode(2)
             }
         }
         let failed = verdicts.filter(\.failed).count
