@@ -3,10 +3,12 @@
 # then as nftables rules in a private namespace — and prints, per scenario and mode, the median and
 # worst of: detection (client disconnected by its heartbeat timeout, after the fault step) and
 # return (client connected, after the heal step). The figures in docs/fidelity.md come from here.
-#   scripts/fidelity.sh [RUNS]
+#   scripts/fidelity.sh [RUNS] [SCENARIOS…]   (default: scenarios/differential/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-10}"
+shift || true
+targets=("${@:-scenarios/differential/}")
 [[ "$runs" =~ ^[0-9]+$ ]] && [ "$runs" -ge 1 ] && [ "$runs" -le 100 ] || { echo "usage: scripts/fidelity.sh [RUNS 1-100]" >&2; exit 2; }
 scripts/bootstrap.sh
 swift build -c release --product flatline >/dev/null
@@ -15,7 +17,7 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 for mode in proxy packet; do
     for i in $(seq "$runs"); do
-        "$flatline" run --quiet --network "$mode" --runs-dir "$out/$mode" scenarios/differential/ >/dev/null || echo "run $i in $mode mode had failures (counted below)" >&2
+        "$flatline" run --quiet --network "$mode" --runs-dir "$out/$mode" "${targets[@]}" >/dev/null || echo "run $i in $mode mode had failures (counted below)" >&2
     done
 done
 python3 - "$out" <<'EOF'
@@ -32,17 +34,19 @@ for mode in ("proxy", "packet"):
             heal = next((e["t"] for e in events if e.get("type") == "step" and "heal" in e.get("label", "")), None)
             detect = next((e["t"] - fault for e in events if fault is not None and e.get("src") == "client" and e.get("type") == "disconnected" and e.get("reason") == "heartbeat-timeout" and e["t"] >= fault), None)
             back = next((e["t"] - heal for e in events if heal is not None and e.get("src") == "client" and e.get("type") == "connected" and e["t"] >= heal), None)
+            ack = next((e["t"] - heal for e in events if heal is not None and e.get("src") == "client" and e.get("type") == "heartbeat-acked" and e["t"] >= heal), None)
             failed = sum(1 for e in events if e.get("type") == "verdict" and e.get("outcome") == "failed")
-            row = rows.setdefault(scenario.replace("differential-", ""), {}).setdefault(mode, {"detect": [], "back": [], "failed": 0, "runs": 0})
+            row = rows.setdefault(scenario.replace("differential-", ""), {}).setdefault(mode, {"detect": [], "back": [], "ack": [], "failed": 0, "runs": 0})
             row["runs"] += 1
             row["failed"] += 1 if failed else 0
             if detect is not None: row["detect"].append(detect)
             if back is not None: row["back"].append(back)
+            if ack is not None: row["ack"].append(ack)
 def fmt(values):
     return f"{statistics.median(values):.0f} / {max(values):.0f}" if values else "—"
-print("| scenario | detection, proxy (median / worst ms) | detection, packet | return after heal, proxy | return after heal, packet | failed runs (proxy, packet) |")
-print("|---|---|---|---|---|---|")
+print("| scenario | detection, proxy (median / worst ms) | detection, packet | connected after heal, proxy | connected after heal, packet | first ack after heal, proxy | first ack after heal, packet | failed runs (proxy, packet) |")
+print("|---|---|---|---|---|---|---|---|")
 for name, modes in sorted(rows.items()):
     p, k = modes.get("proxy", {}), modes.get("packet", {})
-    print(f"| {name} | {fmt(p.get('detect', []))} | {fmt(k.get('detect', []))} | {fmt(p.get('back', []))} | {fmt(k.get('back', []))} | {p.get('failed', 0)}/{p.get('runs', 0)}, {k.get('failed', 0)}/{k.get('runs', 0)} |")
+    print(f"| {name} | {fmt(p.get('detect', []))} | {fmt(k.get('detect', []))} | {fmt(p.get('back', []))} | {fmt(k.get('back', []))} | {fmt(p.get('ack', []))} | {fmt(k.get('ack', []))} | {p.get('failed', 0)}/{p.get('runs', 0)}, {k.get('failed', 0)}/{k.get('runs', 0)} |")
 EOF

@@ -73,7 +73,13 @@ public enum RunReport {
             lanes.append(Lane(name: name, kind: kind))
             return lanes.count - 1
         }
-        func detail(_ event: EventRecord) -> String { event.jsonLine }
+        // Each item's event is kept once, in a JSON block the page reads on click (`data-e`).
+        var details: [String] = []
+        func detail(_ event: EventRecord) -> String { detail(json: event.jsonLine) }
+        func detail(json: String) -> String {
+            details.append(json)
+            return String(details.count - 1)
+        }
         func ms(_ event: EventRecord) -> Double { event.t.milliseconds }
 
         // Steps: a lane of their own, and dashed lines across every lane.
@@ -180,7 +186,7 @@ public enum RunReport {
                 faultOn[event.fields["fault"]?.stringValue ?? ""] = (ms(event), event)
             case "fault-off":
                 let fault = event.fields["fault"]?.stringValue ?? ""
-                if let (start, on) = faultOn.removeValue(forKey: fault) { windows.append((start, ms(event), faultLabel(on), on.jsonLine)) }
+                if let (start, on) = faultOn.removeValue(forKey: fault) { windows.append((start, ms(event), faultLabel(on), detail(on))) }
             case "hold-full", "upstream-failed", "accept-failed", "frame-dropped":
                 items.append(Item(lane: proxyLane, row: proxyRowOf[conn] ?? 0, start: ms(event), end: nil, cssClass: "mark bad", title: "\(event.type) #\(conn)", detail: detail(event)))
             default:
@@ -188,9 +194,9 @@ public enum RunReport {
             }
         }
         for (conn, start) in proxyOpen {
-            items.append(Item(lane: proxyLane, row: proxyRowOf[conn] ?? 0, start: start, end: endMs, cssClass: "conn open", title: "proxy connection \(conn): open at the end", detail: "", label: "#\(conn)"))
+            items.append(Item(lane: proxyLane, row: proxyRowOf[conn] ?? 0, start: start, end: endMs, cssClass: "conn open", title: "proxy connection \(conn): open at the end", detail: detail(json: "{}"), label: "#\(conn)"))
         }
-        for (_, (start, on)) in faultOn { windows.append((start, endMs, faultLabel(on) + " (never healed)", on.jsonLine)) }
+        for (_, (start, on)) in faultOn { windows.append((start, endMs, faultLabel(on) + " (never healed)", detail(on))) }
         lanes[proxyLane].rows = max(1, proxyRows.count)
 
         // The server: its life events as marks.
@@ -225,7 +231,7 @@ public enum RunReport {
             }
             let css = verdict.outcome == .passed ? "check passed" : verdict.outcome == .failed ? "check failed" : "check unjudged"
             let margin = verdict.margin.map { ", margin \(fmt($0.milliseconds)) ms" } ?? ""
-            var item = Item(lane: checksLane, row: checkRow, start: reference, end: max(boundEnd, reference), cssClass: css, title: "\(verdict.symbol) \(verdict.check): \(verdict.label) — \(verdict.message)", detail: EventRecord(t: verdict.reference ?? .zero, RunnerEventType.verdict, fields: verdict.json).jsonLine, label: "\(verdict.symbol) \(verdict.check)\(margin)")
+            var item = Item(lane: checksLane, row: checkRow, start: reference, end: max(boundEnd, reference), cssClass: css, title: "\(verdict.symbol) \(verdict.check): \(verdict.label) — \(verdict.message)", detail: detail(json: EventRecord(t: verdict.reference ?? .zero, RunnerEventType.verdict, fields: verdict.json).jsonLine), label: "\(verdict.symbol) \(verdict.check)\(margin)")
             items.append(item)
             let mark = verdict.violation?.milliseconds ?? (verdict.bound != nil ? verdict.measured.map { reference + $0.milliseconds } : nil)
             if let mark {
@@ -239,7 +245,7 @@ public enum RunReport {
         }
         lanes[checksLane].rows = max(1, checkRow)
 
-        return page(input: input, name: name, endMs: endMs, lanes: lanes, items: items, windows: windows)
+        return page(input: input, name: name, endMs: endMs, lanes: lanes, items: items, windows: windows, details: details)
     }
 
     static func faultLabel(_ on: EventRecord) -> String {
@@ -254,7 +260,7 @@ public enum RunReport {
 
     // MARK: Page
 
-    private static func page(input: Input, name: String, endMs: Double, lanes: [Lane], items: [Item], windows: [(Double, Double, String, String)]) -> String {
+    private static func page(input: Input, name: String, endMs: Double, lanes: [Lane], items: [Item], windows: [(Double, Double, String, String)], details: [String]) -> String {
         let status = status(verdicts: input.verdicts, scenario: input.scenario, setupError: input.setupError, incomplete: input.incomplete != nil)
         var tops: [Double] = []
         var y = 40.0
@@ -273,7 +279,7 @@ public enum RunReport {
         }
         // Fault windows across every lane.
         for (start, end, label, detail) in windows {
-            svg += #"<g class="fault-window" data-a="\#(fmt(start))" data-b="\#(fmt(end))" data-detail="\#(escape(detail))"><rect class="fault" x="\#(x(start))" y="30" width="\#(max(1, x(end) - x(start)))" height="\#(height - 40)"><title>\#(escape(label)): \#(fmt(start))–\#(fmt(end)) ms</title></rect><text class="fault-label" x="\#(x(start) + 3)" y="26" data-a="\#(fmt(start))">\#(escape(label))</text></g>"#
+            svg += #"<g class="fault-window" data-a="\#(fmt(start))" data-b="\#(fmt(end))" data-e="\#(detail)"><rect class="fault" x="\#(x(start))" y="30" width="\#(max(1, x(end) - x(start)))" height="\#(height - 40)"><title>\#(escape(label)): \#(fmt(start))–\#(fmt(end)) ms</title></rect><text class="fault-label" x="\#(x(start) + 3)" y="26" data-a="\#(fmt(start))">\#(escape(label))</text></g>"#
         }
         // Axis ticks (redrawn by the script on zoom).
         svg += #"<g id="axis"></g>"#
@@ -282,7 +288,7 @@ public enum RunReport {
         for item in layered {
             let top = tops[item.lane] + Double(item.row) * rowHeight
             let cls = escape(item.cssClass)
-            let data = #"data-a="\#(fmt(item.start))" data-b="\#(fmt(item.end ?? item.start))" data-detail="\#(escape(item.detail))""#
+            let data = #"data-a="\#(fmt(item.start))" data-b="\#(fmt(item.end ?? item.start))" data-e="\#(item.detail)""#
             if item.cssClass.hasPrefix("step") {
                 svg += #"<g class="\#(cls)" \#(data)><line x1="\#(x(item.start))" x2="\#(x(item.start))" y1="\#(top)" y2="\#(height - 10)"/><text x="\#(x(item.start) + 2)" y="\#(top + 11)" data-a="\#(fmt(item.start))">\#(escape(item.label))</text><title>\#(escape(item.title))</title></g>"#
             } else if let end = item.end {
@@ -336,9 +342,12 @@ public enum RunReport {
             html += "<p class=\"links\">" + input.links.map { #"<a href="\#(escape($0.1))">\#(escape($0.0))</a>"# }.joined(separator: " · ") + "</p>"
         }
         html += "</header>"
+        html += #"<details id="configuration"><summary>Configuration (resolved settings, network mode, seed, ports)</summary>\#(configuration)</details>"#
         html += "<section><h2>Expectations</h2>\(table)</section>"
-        html += #"<section><h2>Timeline <span class="hint">drag to zoom · double-click to reset · click an item for its event</span> <button id="reset">whole run</button></h2><div id="plot">\#(svg)</div><pre id="detail">click a bar, mark or window to see its event</pre></section>"#
-        html += "<section><h2>Configuration</h2>\(configuration)</section>"
+        let faultSpan = windows.isEmpty ? "" : #" <button id="faults" data-a="\#(fmt(max(0, (windows.map(\.0).min() ?? 0) - 300)))" data-b="\#(fmt(min(endMs, (windows.map(\.1).max() ?? endMs) + 1500)))">around the faults</button>"#
+        html += #"<section><h2>Timeline <span class="hint">drag to zoom · double-click to reset · click an item for its event</span> <button id="reset">whole run</button>\#(faultSpan)</h2><div id="plot">\#(svg)</div><pre id="detail">click a bar, mark or window to see its event</pre></section>"#
+        // The events behind the items, as JSON ("</" written "<\/" so that no text ends the block).
+        html += #"<script type="application/json" id="events">["# + details.joined(separator: ",\n").replacingOccurrences(of: "</", with: "<\\/") + "]</script>"
         html += "<script>\(script)</script></body></html>\n"
         return html
     }
@@ -405,9 +414,11 @@ public enum RunReport {
         svg.addEventListener('mouseup',function(ev){if(startX===null)return;var t=toT(ev);var a=Math.max(0,Math.min(t,startX)),b=Math.min(end,Math.max(t,startX));box.remove();startX=null;if(b-a>(t1-t0)/200){t0=a;t1=b;draw()}});
         function reset(){t0=0;t1=end;draw()}
         svg.addEventListener('dblclick',reset);document.getElementById('reset').addEventListener('click',reset);
-        svg.addEventListener('click',function(ev){var g=ev.target.closest('[data-detail]');if(!g)return;
+        var f=document.getElementById('faults');if(f)f.addEventListener('click',function(){t0=parseFloat(f.getAttribute('data-a'));t1=parseFloat(f.getAttribute('data-b'));draw()});
+        var events=[];try{events=JSON.parse(document.getElementById('events').textContent)}catch(e){}
+        svg.addEventListener('click',function(ev){var g=ev.target.closest('[data-e]');if(!g)return;
           svg.querySelectorAll('.selected').forEach(function(s){s.classList.remove('selected')});g.classList.add('selected');
-          var d=g.getAttribute('data-detail');try{d=JSON.stringify(JSON.parse(d),null,2)}catch(e){}
+          var d=JSON.stringify(events[parseInt(g.getAttribute('data-e'),10)],null,2);
           document.getElementById('detail').textContent=d});
         draw();
         document.body.setAttribute('data-ready','1');
