@@ -1,4 +1,4 @@
-public import EventSchema
+import EventSchema
 import Foundation
 
 /// One run as a self-contained HTML page (`report.html` in the run folder): the client, the proxy's
