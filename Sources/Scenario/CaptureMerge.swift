@@ -7,7 +7,8 @@ public enum CaptureMerge {
         let reader = try PcapReader(path: pcap)
         var roles: WireAnalyzer.Roles?
         if let proxy = configuration["proxy_port"]?.intValue, let server = configuration["server_port"]?.intValue {
-            roles = WireAnalyzer.Roles(proxyPort: Int(proxy), serverPort: Int(server))
+            let all = (configuration["proxy_ports"]?.arrayValue ?? []).compactMap(\.intValue).map(Int.init)
+            roles = WireAnalyzer.Roles(proxyPorts: Set(all.isEmpty ? [Int(proxy)] : all), serverPort: Int(server))
         }
         let analyzer = WireAnalyzer(linkType: reader.linkType, roles: roles)
         var wire: [WireEvent] = []

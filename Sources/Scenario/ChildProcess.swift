@@ -56,9 +56,10 @@ final class ChildProcess: Sendable {
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)
     }()
 
+    /// `standardError`: its stderr goes into the same line stream as stdout (a browser's console log).
     init(
-        arguments: [String], environment: [String: String], directory: String? = nil, onLine: @escaping @Sendable (String) -> Void,
-        onExit: @escaping @Sendable (Int32) -> Void
+        arguments: [String], environment: [String: String], directory: String? = nil, standardError: Bool = false,
+        onLine: @escaping @Sendable (String) -> Void, onExit: @escaping @Sendable (Int32) -> Void
     ) throws {
         guard let first = arguments.first else { throw ChildError("an empty command") }
         if let directory {
@@ -83,7 +84,7 @@ final class ChildProcess: Sendable {
         // Spawned from one thread that lives as long as Flatline: the parent-death signal fires when
         // the *thread* that created the child ends, and pool threads come and go.
         let argv = command
-        let (status, child) = SpawnThread.shared.run { Self.spawn(argv, environment: variables, stdout: output, directory: directory) }
+        let (status, child) = SpawnThread.shared.run { Self.spawn(argv, environment: variables, stdout: output, stderr: standardError, directory: directory) }
         close(pipeFDs[1])
         guard status == 0 else {
             close(pipeFDs[0])
@@ -132,11 +133,12 @@ final class ChildProcess: Sendable {
 
     /// posix_spawn with the child's setup: stdout to `stdout`, nothing else of Flatline's open, its
     /// own process group, default signal handling. Returns (status, pid).
-    private static func spawn(_ command: [String], environment: [String], stdout: Int32, directory: String?) -> (Int32, pid_t) {
+    private static func spawn(_ command: [String], environment: [String], stdout: Int32, stderr: Bool, directory: String?) -> (Int32, pid_t) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        if stderr { posix_spawn_file_actions_adddup2(&actions, stdout, 2) }
         // Nothing else of Flatline's reaches the child: an inherited listener (the proxy's, the
         // server's) would keep accepting after Flatline closed it, so 'refuse' and 'server: stop'
         // would not refuse, and a restart could not bind its port.

@@ -18,6 +18,12 @@ public final class EventLog: Sendable {
         var waiters: [Waiter] = []
         var nextWaiter = 0
         var listeners: [@Sendable (EventRecord) -> Void] = []
+        /// Clients (by tag) that report their own events: their observed ones do not count (``ClientSources``).
+        var selfReporting: Set<String> = []
+
+        func counts(_ event: EventRecord) -> Bool {
+            !ClientSources.isObserved(event) || !selfReporting.contains(ClientSources.tag(event))
+        }
     }
 
     private let state = NIOLockedValueBox(State())
@@ -45,9 +51,11 @@ public final class EventLog: Sendable {
             var index = state.events.endIndex
             while index > state.events.startIndex, state.events[index - 1].t > event.t { index -= 1 }
             state.events.insert(event, at: index)
+            if ClientSources.isOwn(event) { state.selfReporting.insert(ClientSources.tag(event)) }
             var ready: [CheckedContinuation<EventRecord?, Never>] = []
+            let counts = state.counts(event)
             state.waiters.removeAll { waiter in
-                guard event.t >= waiter.from, waiter.pattern.matches(event) else { return false }
+                guard event.t >= waiter.from, counts, waiter.pattern.matches(event) else { return false }
                 ready.append(waiter.continuation)
                 return true
             }
@@ -74,7 +82,7 @@ public final class EventLog: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<EventRecord?, Never>) in
                 let registered: Bool = state.withLockedValue { state in
-                    if let match = state.events.first(where: { $0.t >= from && pattern.matches($0) }) {
+                    if let match = state.events.first(where: { $0.t >= from && state.counts($0) && pattern.matches($0) }) {
                         continuation.resume(returning: match)
                         return false
                     }

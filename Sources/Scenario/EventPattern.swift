@@ -1,4 +1,6 @@
 public import EventSchema
+import Foundation
+import NIOConcurrencyHelpers
 import Yams
 
 /// `<source> <type> {field: value, …}`: which events an expectation looks for.
@@ -76,7 +78,33 @@ public struct EventPattern: Sendable, Hashable, CustomStringConvertible {
             let list = allowed.isEmpty ? "it has no fields to filter on" : "its fields are \(allowed.joined(separator: ", "))"
             throw ConfigurationError("\(source) \(type) has no field '\(stray)'\(String.suggestion(for: stray, in: allowed)); \(list)")
         }
+        // `{line: {contains: "ready"}}` and `{line: {matches: "^listening on [0-9]+$"}}`: text tests.
+        for (key, value) in filters {
+            guard let test = value.objectValue else { continue }
+            guard test.keys.count == 1, let op = test.keys.first, ["contains", "matches"].contains(op), let operand = test[op]?.stringValue else {
+                throw ConfigurationError("filter '\(key)' takes a value, {contains: \"text\"} or {matches: \"regular expression\"}")
+            }
+            if op == "matches" {
+                do { _ = try NSRegularExpression(pattern: operand) } catch {
+                    throw ConfigurationError("filter '\(key)': '\(operand)' is not a valid regular expression")
+                }
+            }
+        }
         return EventPattern(source: source, type: type, filters: filters)
+    }
+
+    private static let expressions = NIOLockedValueBox<[String: NSRegularExpression]>([:])
+
+    /// Whether `text` matches the regular expression `pattern` (compiled once).
+    static func text(_ text: String, matches pattern: String) -> Bool {
+        let expression = expressions.withLockedValue { cache -> NSRegularExpression? in
+            if let cached = cache[pattern] { return cached }
+            let compiled = try? NSRegularExpression(pattern: pattern)
+            cache[pattern] = compiled
+            return compiled
+        }
+        guard let expression else { return false }
+        return expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
     }
 
     public func matches(_ event: EventRecord) -> Bool {
@@ -89,6 +117,12 @@ public struct EventPattern: Sendable, Hashable, CustomStringConvertible {
         for (key, expected) in filters {
             guard let actual = event.fields[key] else { return false }
             if actual == expected { continue }
+            if let test = expected.objectValue {
+                let actualText = actual.stringValue ?? actual.description
+                if let needle = test["contains"]?.stringValue, actualText.contains(needle) { continue }
+                if let pattern = test["matches"]?.stringValue, Self.text(actualText, matches: pattern) { continue }
+                return false
+            }
             // `reason: heartbeat-timeout` and `conn: 2` compare as text too.
             let actualText = actual.stringValue ?? actual.description
             let expectedText = expected.stringValue ?? expected.description

@@ -21,18 +21,29 @@ public struct Evidence: Sendable {
         } else {
             wireMissing = capture?.fields["reason"]?.stringValue ?? "the run was not captured (use capture: true or --capture)"
         }
-        // The built-in client reports its own events; an external one only if it prints them.
-        if case .external = scenario.client {
-            let own: Set<String> = [ClientEventType.output.rawValue, ClientEventType.exited.rawValue, ClientEventType.outputTruncated.rawValue]
-            let printed = events.contains { $0.source == "client" && !own.contains($0.type) }
-            clientMissing = printed ? nil : "the external client printed no events in the schema (only output), so nothing observed its connections"
+        // The built-in client reports its own events; an external one if it prints them, and the
+        // proxy observes its connections (ClientObserver) — its heartbeats only when they are
+        // RFC 6455 pings and pongs.
+        if case .external(_, _, let heartbeat, _) = scenario.client {
+            let printed = events.contains(where: ClientSources.isOwn)
+            let observed = events.contains(where: ClientSources.isObserved)
+            if !printed, !observed {
+                clientMissing = "the external client printed no events in the schema (only output), and the proxy saw none of its connections"
+            }
+            if !printed, heartbeat.dialect != .ping {
+                heartbeatMissing = "the external client printed no events, and its heartbeats (\(heartbeat.dialect.name) dialect) are not visible to the proxy; only RFC 6455 pings and pongs are"
+            }
         }
     }
+
+    /// Why the client's heartbeat events are missing (nil: printed by the client, or pings the proxy saw).
+    public var heartbeatMissing: String?
 
     /// Why events of `pattern` cannot have been observed in this run, or nil.
     public func missing(for pattern: EventPattern) -> String? {
         switch pattern.source {
         case "wire": wireMissing
+        case "client" where pattern.type.hasPrefix("heartbeat-"): clientMissing ?? heartbeatMissing
         case "client" where pattern.type != ClientEventType.output.rawValue && pattern.type != ClientEventType.exited.rawValue: clientMissing
         default: nil
         }

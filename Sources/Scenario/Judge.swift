@@ -34,7 +34,7 @@ public enum Judge {
     public static func judge(_ scenario: Scenario, events allEvents: [EventRecord], slack: Slack = .none, strict: Bool = false) -> [Verdict] {
         // Only what happened before teardown counts.
         let cut = allEvents.firstIndex { $0.source == "runner" && $0.type == RunnerEventType.teardown.rawValue } ?? allEvents.endIndex
-        let events = Array(allEvents[..<cut])
+        let events = ClientSources.visible(Array(allEvents[..<cut]))
         let evidence = Evidence(scenario: scenario, events: events)
         var verdicts = checks(scenario, events: events, evidence: evidence, slack: slack)
         if strict {

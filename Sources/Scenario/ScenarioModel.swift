@@ -1,3 +1,4 @@
+import Foundation
 public import FaultProxy
 public import HeartbeatClient
 import EventSchema
@@ -27,6 +28,8 @@ public struct Scenario: Sendable {
     public var mustFail: MustFail?
     /// Values that duration expressions may name (`heartbeat.interval`, `reconnect.delay`…).
     public var environment: [String: DurationExpression.Value]
+    /// A client that is a page in a real browser (headless Chromium), or nil.
+    public var browser: BrowserClient? = nil
     /// Where the faults are carried out: the proxy's stages, or packet rules in a namespace.
     public var network: NetworkMode = .proxy
     /// Every step as written, for both network modes (`timeline` holds those of `network`).
@@ -63,6 +66,41 @@ public enum ClientSpec: Sendable {
         case .builtin(let configuration, _): configuration.reconnect
         case .external(_, _, _, let reconnect): reconnect
         }
+    }
+}
+
+/// `client: {browser: page.html, args: {mode: fixed}}`: the page is opened in headless Chromium
+/// with the proxy's URL and the scenario's settings in its query string; its console lines in the
+/// event schema are its events.
+public struct BrowserClient: Sendable {
+    /// The page, as written (relative to the working directory).
+    public var page: String
+    /// Extra query parameters.
+    public var args: [(String, String)]
+
+    /// The programs tried, in order.
+    static let programs = ["chromium", "chromium-browser", "google-chrome"]
+
+    /// Chromium's command line for `page` (its query string carries the placeholders Flatline fills
+    /// per client); `--user-data-dir` and `--no-sandbox` are added per run.
+    var command: [String] {
+        let absolute = page.hasPrefix("/") ? page : FileManager.default.currentDirectoryPath + "/" + page
+        var query = ["url={url}", "interval={heartbeat.interval.ms}", "timeout={heartbeat.timeout.ms}", "delay={reconnect.delay.ms}"]
+        for (key, value) in args { query.append("\(key)=\(value.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? value)") }
+        return [
+            Self.programs.first { ChildProcess.resolve($0) != nil } ?? "chromium",
+            "--headless", "--disable-gpu", "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+            "--disable-background-timer-throttling", "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows",
+            "--enable-logging=stderr", "--v=0", "file://\(absolute)?" + query.joined(separator: "&"),
+        ]
+    }
+
+    /// A Chromium log line: the console message it carries (`INFO:CONSOLE…] "MESSAGE", source: …`), or nil.
+    static func consoleMessage(_ line: String) -> String? {
+        guard let marker = line.range(of: ":CONSOLE"), let open = line.range(of: "] \"", range: marker.upperBound..<line.endIndex),
+            let close = line.range(of: "\", source: ", options: .backwards), close.lowerBound >= open.upperBound
+        else { return nil }
+        return String(line[open.upperBound..<close.lowerBound])
     }
 }
 

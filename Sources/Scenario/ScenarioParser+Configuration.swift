@@ -69,8 +69,9 @@ extension ScenarioParser {
         return policy
     }
 
-    func client(_ node: YAMLValue, serverPath: String) throws(ScenarioError) -> ClientSpec {
-        let keys = ["heartbeat", "reconnect", "messages", "count", "command", "path", "max-frame-size"]
+    func client(_ node: YAMLValue, serverPath: String) throws(ScenarioError) -> (ClientSpec, BrowserClient?) {
+        let keys = ["heartbeat", "reconnect", "messages", "count", "command", "path", "max-frame-size", "browser", "args"]
+        var browser: BrowserClient?, browserArgs: [(String, String)] = []
         var heartbeat = HeartbeatPolicy(), reconnect = ReconnectPolicy(), count = 1
         var messages: MessageSchedule?, command: [String]?, path = serverPath, maxFrame = 1 << 20
         for (key, _, value) in try node.mapping("client", allowed: keys) {
@@ -90,11 +91,25 @@ extension ScenarioParser {
                 guard command?.isEmpty == false else { throw value.error("the command must not be empty") }
             case "path": path = try value.string()
             case "max-frame-size": maxFrame = try value.int(in: 126...(64 << 20))
+            case "browser":
+                let page = try value.string("a page to open in the browser, e.g. clients/browser/heartcheck.html")
+                guard page.hasSuffix(".html") || page.hasSuffix(".htm") else { throw value.error("'browser' names an HTML page (.html), got '\(page)'") }
+                browser = BrowserClient(page: page, args: [])
+            case "args":
+                for (argKey, _, argValue) in try value.mapping("args", allowed: nil) {
+                    browserArgs.append((argKey, try argValue.string()))
+                }
             default: break
             }
         }
+        if browser != nil, command != nil { throw node.error("a client is a 'command' or a 'browser' page, not both") }
+        if !browserArgs.isEmpty, browser == nil { throw node.error("'args' are the query parameters of a 'browser' page; this client has no 'browser'") }
+        if var page = browser {
+            page.args = browserArgs
+            return (.external(command: page.command, count: count, heartbeat: heartbeat, reconnect: reconnect), page)
+        }
         if let command {
-            return .external(command: command, count: count, heartbeat: heartbeat, reconnect: reconnect)
+            return (.external(command: command, count: count, heartbeat: heartbeat, reconnect: reconnect), nil)
         }
         let configuration = HeartbeatClientConfiguration(
             url: WebSocketURL(host: "127.0.0.1", port: 1, path: path), heartbeat: heartbeat, reconnect: reconnect,
@@ -105,7 +120,7 @@ extension ScenarioParser {
         } catch {
             throw node.error(error.message)
         }
-        return .builtin(configuration, count: count)
+        return (.builtin(configuration, count: count), nil)
     }
 
     /// The server section: the built-in server's settings, or a server of the user's own

@@ -61,7 +61,7 @@ public final class ScenarioRunner: Sendable {
             if scenario.capture || options.capture {
                 let path = folder.map { "\($0)/capture.pcap" }
                 do {
-                    capture = try await WireRecorder.start(log: log, proxyPort: started.proxy.port, serverPort: started.serverPort, path: path)
+                    capture = try await WireRecorder.start(log: log, proxyPorts: started.proxies.map(\.port), serverPort: started.serverPort, path: path)
                     log.record(RunnerEventType.capture, fields: ["status": "started", "path": .string(path ?? "")])
                 } catch {
                     log.record(RunnerEventType.capture, fields: ["status": "skipped", "reason": .string("\(error)")])
@@ -262,6 +262,7 @@ public final class ScenarioRunner: Sendable {
         if let world {
             object["server_port"] = .int(Int64(world.serverPort))
             object["proxy_port"] = .int(Int64(world.proxy.port))
+            if world.proxies.count > 1 { object["proxy_ports"] = .array(world.proxies.map { .int(Int64($0.port)) }) }
         }
         return object
     }

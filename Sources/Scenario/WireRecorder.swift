@@ -14,13 +14,14 @@ import WireCapture
 final class WireRecorder: Sendable {
     private let capture: LiveCapture
 
-    init(log: EventLog, proxyPort: Int, serverPort: Int, path: String?) throws {
+    init(log: EventLog, proxyPorts: [Int], serverPort: Int, path: String?) throws {
         // Packet times are wall-clock; the log counts from the run's monotonic start.
         let originWallMicros = WireRecorder.wallMicros() - (log.now.nanoseconds / 1000)
         let analyzer = NIOLockedValueBox<WireAnalyzer?>(nil)
-        let roles = WireAnalyzer.Roles(proxyPort: proxyPort, serverPort: serverPort)
+        let roles = WireAnalyzer.Roles(proxyPorts: Set(proxyPorts), serverPort: serverPort)
         var linkType: Int32 = PacketDecoder.ethernet
-        capture = try LiveCapture(filter: "tcp port \(proxyPort) or tcp port \(serverPort)", path: path) { packet in
+        let filter = (proxyPorts + [serverPort]).map { "tcp port \($0)" }.joined(separator: " or ")
+        capture = try LiveCapture(filter: filter, path: path) { packet in
             let events = analyzer.withLockedValue { $0?.feed(packet) } ?? []
             for event in events {
                 log.record(EventRecord(t: .microseconds(event.timestampMicros - originWallMicros), event.kind, fields: event.fields))
@@ -32,10 +33,10 @@ final class WireRecorder: Sendable {
 
     /// libpcap's activate and the capture's stop block: they run off Swift's cooperative pool
     /// (two threads here), so that other scenarios' timelines are never held up by them.
-    static func start(log: EventLog, proxyPort: Int, serverPort: Int, path: String?) async throws -> WireRecorder {
+    static func start(log: EventLog, proxyPorts: [Int], serverPort: Int, path: String?) async throws -> WireRecorder {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result { try WireRecorder(log: log, proxyPort: proxyPort, serverPort: serverPort, path: path) })
+                continuation.resume(with: Result { try WireRecorder(log: log, proxyPorts: proxyPorts, serverPort: serverPort, path: path) })
             }
         }
     }

@@ -14,23 +14,29 @@ import WireCapture
 final class World: Sendable {
     let server: any ScenarioServer
     let serverPort: Int
-    let proxy: FaultProxy
+    /// One listener per external client (every connection the proxy sees belongs to one client);
+    /// one for the built-in clients.
+    let proxies: [FaultProxy]
+    var proxy: FaultProxy { proxies[0] }
     let clients: [HeartbeatClient]
     /// Packet mode: the nftables rules that carry out the faults (the proxy only observes them).
     let packets: PacketFilter?
     /// Faults on in the packet filter, in the order they were added.
     private let packetFaults = NIOLockedValueBox<[Fault]>([])
     private let childrenBox = NIOLockedValueBox<[ChildProcess]>([])
+    /// Browser profiles made for this run, removed when it ends.
+    private let profiles: NIOLockedValueBox<[String]>
     private let spawn: @Sendable () throws -> [ChildProcess]
     var children: [ChildProcess] { childrenBox.withLockedValue { $0 } }
 
     private init(
-        server: any ScenarioServer, serverPort: Int, proxy: FaultProxy, packets: PacketFilter?, clients: [HeartbeatClient],
-        spawn: @escaping @Sendable () throws -> [ChildProcess]
+        server: any ScenarioServer, serverPort: Int, proxies: [FaultProxy], packets: PacketFilter?, clients: [HeartbeatClient],
+        profiles: NIOLockedValueBox<[String]>, spawn: @escaping @Sendable () throws -> [ChildProcess]
     ) {
+        self.profiles = profiles
         self.server = server
         self.serverPort = serverPort
-        self.proxy = proxy
+        self.proxies = proxies
         self.packets = packets
         self.clients = clients
         self.spawn = spawn
@@ -67,37 +73,56 @@ final class World: Sendable {
         } catch {
             throw ChildError("cannot start the server: \(error)")
         }
-        let hub = EventHub<ProxyEvent>()
-        hub.onEvent { event in
-            var fields = event.fields
-            fields["proxy"] = nil
-            log.record(EventRecord(t: event.at - log.origin, event.kind, fields: fields))
+        // A listener per external client; the built-in clients share one (they report their own
+        // events). Where each client has its own, its client events are also derived from what the
+        // proxy sees (ClientObserver).
+        let listeners: Int
+        var observe = false
+        switch scenario.client {
+        case .external(_, let count, _, _): (listeners, observe) = (count, true)
+        case .builtin(_, let count): (listeners, observe) = (1, count == 1)
         }
-        let proxy: FaultProxy
-        do {
-            proxy = try await FaultProxy.start(
-                name: scenario.name, upstream: HostPort(host: upstreamHost, port: serverPort),
-                observeFrames: scenario.observeFrames, seed: scenario.seed, hub: hub
-            )
-        } catch {
-            await server.stop()
-            throw ChildError("cannot start the proxy: \(error)")
+        var proxies: [FaultProxy] = []
+        for index in 1...listeners {
+            let tag: JSONValue? = listeners > 1 ? .int(Int64(index)) : nil
+            let observer = observe ? ClientObserver(tag: tag, log: log) : nil
+            let hub = EventHub<ProxyEvent>()
+            hub.onEvent { event in
+                var fields = event.fields
+                fields["proxy"] = nil
+                if let tag { fields["client"] = tag }
+                log.record(EventRecord(t: event.at - log.origin, event.kind, fields: fields))
+                observer?.observe(event)
+            }
+            do {
+                proxies.append(try await FaultProxy.start(
+                    name: scenario.name, upstream: HostPort(host: upstreamHost, port: serverPort),
+                    observeFrames: scenario.observeFrames || observe, seed: scenario.seed &+ UInt64(index - 1), hub: hub
+                ))
+            } catch {
+                for proxy in proxies { await proxy.stop() }
+                await server.stop()
+                throw ChildError("cannot start the proxy: \(error)")
+            }
         }
+        let proxy = proxies[0]
+        let listenerProxies = proxies
         var packets: PacketFilter?
         if scenario.network == .packet {
             do {
                 guard PacketNamespace.inside else {
                     throw ChildError("network: packet runs only inside the private network namespace that 'flatline run' creates")
                 }
-                packets = try PacketFilter.create(legs: PacketLegs(proxyPorts: [proxy.port], serverPort: serverPort))
+                packets = try PacketFilter.create(legs: PacketLegs(proxyPorts: proxies.map(\.port), serverPort: serverPort))
             } catch {
-                await proxy.stop()
+                for proxy in proxies { await proxy.stop() }
                 await server.stop()
                 throw error
             }
         }
         let url = WebSocketURL(host: "127.0.0.1", port: proxy.port, path: scenario.serverPath)
         var clients: [HeartbeatClient] = []
+        let profiles = NIOLockedValueBox<[String]>([])
         var spawn: @Sendable () throws -> [ChildProcess] = { [] }
         switch scenario.client {
         case .builtin(var configuration, let count):
@@ -113,16 +138,38 @@ final class World: Sendable {
                 clients.append(client)
             }
         case .external(let command, let count, _, _):
+            let browser = scenario.browser
+            if let browser, !FileManager.default.fileExists(atPath: browser.page) {
+                for proxy in proxies { await proxy.stop() }
+                await server.stop()
+                throw ChildError("the browser page \(browser.page) does not exist (relative to \(FileManager.default.currentDirectoryPath))")
+            }
             spawn = {
             var children: [ChildProcess] = []
             for index in 1...count {
-                let arguments = CommandTemplate.expand(command, url: url.description, host: "127.0.0.1", port: proxy.port, environment: scenario.environment)
+                let port = listenerProxies[index - 1].port
+                let url = WebSocketURL(host: "127.0.0.1", port: port, path: scenario.serverPath)
+                var arguments = CommandTemplate.expand(command, url: url.description, host: "127.0.0.1", port: port, environment: scenario.environment)
+                if browser != nil {
+                    // A profile of its own per page (removed at the end), and no sandbox for root.
+                    let profile = NSTemporaryDirectory() + "flatline-chromium-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(index)"
+                    try? FileManager.default.createDirectory(atPath: profile, withIntermediateDirectories: true)
+                    profiles.withLockedValue { $0.append(profile) }
+                    arguments.insert(contentsOf: ["--user-data-dir=\(profile)"] + (geteuid() == 0 ? ["--no-sandbox"] : []), at: 1)
+                }
                 let tag: JSONValue? = count > 1 ? .int(Int64(index)) : nil
                 do {
                     let child = try ChildProcess(
                         arguments: arguments,
                         environment: ["FLATLINE_URL": url.description, "FLATLINE_CLIENT": String(index)],
+                        standardError: browser != nil,
                         onLine: { [budget = OutputBudget()] line in
+                            var line = line
+                            if browser != nil {
+                                // Chromium's log: only the page's console lines are the client's.
+                                guard let message = BrowserClient.consoleMessage(line) else { return }
+                                line = message.hasPrefix("Uncaught") ? "page error: \(message)" : message
+                            }
                             guard let admitted = budget.admit(line) else { return }
                             if admitted { World.externalLine(line, tag: tag, log: log) } else {
                                 var fields: JSONObject = ["lines_kept": .int(Int64(OutputBudget.maximumLines)), "bytes_kept": .int(Int64(budget.bytes))]
@@ -145,7 +192,7 @@ final class World: Sendable {
             return children
             }
         }
-        return World(server: server, serverPort: serverPort, proxy: proxy, packets: packets, clients: clients, spawn: spawn)
+        return World(server: server, serverPort: serverPort, proxies: proxies, packets: packets, clients: clients, profiles: profiles, spawn: spawn)
     }
 
     /// A line printed by an external client: an event in the schema, or plain output.
@@ -170,25 +217,25 @@ final class World: Sendable {
             if let packets, PacketRules.form(of: fault) == .success(.rules) {
                 try packets.add(fault)
                 packetFaults.withLockedValue { $0.append(fault) }
-                proxy.announce(fault, enforcedBy: "nftables")
+                for proxy in proxies { proxy.announce(fault, enforcedBy: "nftables") }
             } else {
-                try await proxy.add(fault)
+                for proxy in proxies { try await proxy.add(fault) }
             }
         case .removeFault(let name):
             if let packets, let fault = packetFaults.withLockedValue({ faults in faults.firstIndex { $0.name == name }.map { faults.remove(at: $0) } }) {
                 try packets.remove(fault)
-                proxy.retract(name, enforcedBy: "nftables")
+                for proxy in proxies { proxy.retract(name, enforcedBy: "nftables") }
             } else {
-                try await proxy.remove(name)
+                for proxy in proxies { try await proxy.remove(name) }
             }
         case .heal:
             if let packets {
                 for fault in packetFaults.withLockedValue({ faults in defer { faults.removeAll() }; return faults }).reversed() {
                     try packets.remove(fault)
-                    proxy.retract(fault.name, enforcedBy: "nftables")
+                    for proxy in proxies { proxy.retract(fault.name, enforcedBy: "nftables") }
                 }
             }
-            await proxy.heal()
+            for proxy in proxies { await proxy.heal() }
         case .server(let action):
             switch action {
             case .stop: await server.stop()
@@ -213,8 +260,11 @@ final class World: Sendable {
             _ = await finishesWithin(.seconds(2)) { done in client.close().whenComplete { _ in done() } }
         }
         for child in children { await child.stop() }
+        for profile in profiles.withLockedValue({ profiles in defer { profiles.removeAll() }; return profiles }) {
+            try? FileManager.default.removeItem(atPath: profile)
+        }
         // Teardown is bounded: a component that does not finish is left behind, not waited on forever.
-        _ = await finishesWithin(.seconds(5)) { done in Task { await self.proxy.stop(); done() } }
+        _ = await finishesWithin(.seconds(5)) { done in Task { for proxy in self.proxies { await proxy.stop() }; done() } }
         packets?.stop()
         _ = await finishesWithin(.seconds(5)) { done in Task { await self.server.finish(); done() } }
     }

@@ -17,16 +17,21 @@ public struct WireEvent: Sendable, Hashable {
 /// Not thread-safe: feed it from one thread, or under a lock.
 public final class WireAnalyzer: @unchecked Sendable {
     public struct Roles: Sendable {
-        public var proxyPort: Int
+        /// The proxy's listeners (one per external client).
+        public var proxyPorts: Set<Int>
         public var serverPort: Int
         public init(proxyPort: Int, serverPort: Int) {
-            self.proxyPort = proxyPort
+            self.init(proxyPorts: [proxyPort], serverPort: serverPort)
+        }
+
+        public init(proxyPorts: Set<Int>, serverPort: Int) {
+            self.proxyPorts = proxyPorts
             self.serverPort = serverPort
         }
 
         func name(from source: Endpoint, to destination: Endpoint) -> (String, String) {
-            if destination.port == proxyPort { return ("client", "proxy") }
-            if source.port == proxyPort { return ("proxy", "client") }
+            if proxyPorts.contains(Int(destination.port)) { return ("client", "proxy") }
+            if proxyPorts.contains(Int(source.port)) { return ("proxy", "client") }
             if destination.port == serverPort { return ("proxy", "server") }
             if source.port == serverPort { return ("server", "proxy") }
             return (source.description, destination.description)

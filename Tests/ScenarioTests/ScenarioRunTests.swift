@@ -35,6 +35,28 @@ struct ScenarioRunTests {
         #expect(failure?.message.contains(mustFail.message) == true, "\(path): \(failure?.message ?? "none")")
     }
 
+    /// The built-in client reports its own events, and the proxy's observations of the same
+    /// connections are derived beside them (`observed: true`): both sources agree within a few ms.
+    @Test func observedClientEventsAgreeWithTheClientsOwn() async throws {
+        let folder = NSTemporaryDirectory() + "flatline-runs-\(UInt64.random(in: 0...UInt64.max))"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let recorded = try await run("scenarios/pulled-cable.yaml", runs: folder)
+        #expect(recorded.passed, "\(recorded.verdicts.map(\.line))")
+        let all = try Recording.read(path: try #require(recorded.recordingPath)).events
+        let events = Array(all.prefix { !($0.source == "runner" && $0.type == "teardown") })
+        for type in ["connecting", "connected", "disconnected"] {
+            let own = events.filter { $0.source == "client" && $0.type == type && $0.fields["observed"] == nil }
+            let observed = events.filter { $0.source == "client" && $0.type == type && $0.fields["observed"] == true }
+            #expect(own.count >= 2 && own.count == observed.count, "\(type): \(own.count) own, \(observed.count) observed")
+            for (mine, seen) in zip(own, observed) {
+                let gap = abs((seen.t - mine.t).milliseconds)
+                #expect(gap < 10, "\(type): the client at \(mine.t.milliseconds) ms, the proxy at \(seen.t.milliseconds) ms")
+            }
+        }
+        // The observed ones stand aside for the client's own: the checks counted each event once.
+        #expect(ClientSources.visible(events).filter { $0.fields["observed"] == true }.isEmpty)
+    }
+
     @Test func replayOfARecordingGivesTheSameVerdicts() async throws {
         let folder = NSTemporaryDirectory() + "flatline-runs-\(UInt64.random(in: 0...UInt64.max))"
         let result = try await run("scenarios/pulled-cable.yaml", runs: folder)

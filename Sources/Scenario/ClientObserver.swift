@@ -1,0 +1,106 @@
+public import EventSchema
+import FaultProxy
+import NIOConcurrencyHelpers
+
+/// A client judged from the outside: its `client` events derived from what the proxy saw of its
+/// connections alone (each client has a listener of its own, so every connection belongs to one
+/// client). Derived events carry `observed: true`; they are the client events of a client that
+/// prints none, and stand aside for the client's own where it prints some (``ClientSources``).
+final class ClientObserver: Sendable {
+    private struct Connection {
+        var upgraded = false
+        var ended = false
+    }
+
+    private let tag: JSONValue?
+    private let log: EventLog
+    private let connections = NIOLockedValueBox<[Int64: Connection]>([:])
+
+    init(tag: JSONValue?, log: EventLog) {
+        self.tag = tag
+        self.log = log
+    }
+
+    /// Derives from one proxy event (called on the proxy's thread, with the event's own time).
+    func observe(_ event: ProxyEvent) {
+        guard let conn = event.fields["conn"]?.intValue else { return }
+        var fields: JSONObject = ["conn": .int(conn), "observed": true]
+        if let tag { fields["client"] = tag }
+        func emit(_ type: ClientEventType, _ extra: JSONObject = [:]) {
+            var all = fields
+            for (key, value) in extra { all[key] = value }
+            log.record(EventRecord(t: event.at - log.origin, type, fields: all))
+        }
+        /// The connection's end, once: who closed it and how.
+        func end(_ reason: String) {
+            let first = connections.withLockedValue { connections in
+                defer { connections[conn, default: Connection()].ended = true }
+                return connections[conn]?.ended != true
+            }
+            if first { emit(.disconnected, ["reason": .string(reason)]) }
+        }
+        switch event.kind {
+        case .connOpened:
+            connections.withLockedValue { $0[conn] = Connection() }
+            emit(.connecting)
+        case .upgraded:
+            // A held upgrade answered after the client gave the connection up is not a connection.
+            let live = connections.withLockedValue { connections in
+                connections[conn, default: Connection()].upgraded = true
+                return connections[conn]?.ended != true
+            }
+            if live { emit(.connected) }
+        case .connClosed:
+            let how = event.fields["how"]?.stringValue ?? "fin"
+            if event.fields["side"] == "client" {
+                end("client-\(how)")
+            } else if event.fields["forwarded"] != false {
+                // The server's close reached the client: its connection is over.
+                end("server-\(how)")
+            }
+        case .closedByProxy:
+            if event.fields["side"] == "client" { end("proxy-\(event.fields["how"]?.stringValue ?? "fin")") }
+        case .upstreamFailed:
+            end("server-unreachable")
+        case .connEnded:
+            end("ended")
+        case .frame:
+            // Heartbeats the proxy can see: RFC 6455 pings from the client, pongs back to it.
+            let flow = event.fields["flow"]?.stringValue, opcode = event.fields["opcode"]?.stringValue
+            if flow == Flow.upstream.rawValue, opcode == "ping" { emit(.heartbeatSent) }
+            if flow == Flow.downstream.rawValue, opcode == "pong" { emit(.heartbeatAcked) }
+            // The client's close frame: it has given the connection up (its FIN may follow later).
+            if flow == Flow.upstream.rawValue, opcode == "close" { end("client-close") }
+        default:
+            break
+        }
+    }
+}
+
+/// Which client events count: a client's own, where it prints them; the proxy's observations
+/// (`observed: true`) for a client that prints none. Live waits and the judge use this one rule.
+public enum ClientSources {
+    /// Client events a client's runner produces whatever the client does (they say nothing of its connections).
+    static let runnerMade: Set<String> = [ClientEventType.output.rawValue, ClientEventType.exited.rawValue, ClientEventType.outputTruncated.rawValue]
+
+    static func tag(_ event: EventRecord) -> String { event.fields["client"].map { "\($0)" } ?? "" }
+
+    static func isObserved(_ event: EventRecord) -> Bool { event.source == "client" && event.fields["observed"] == true }
+
+    /// Whether `event` is a client's own report of its connections.
+    static func isOwn(_ event: EventRecord) -> Bool {
+        event.source == "client" && event.fields["observed"] != true && !runnerMade.contains(event.type)
+    }
+
+    /// The clients (by tag) that report their own events.
+    static func selfReporting(_ events: [EventRecord]) -> Set<String> {
+        Set(events.lazy.filter(isOwn).map(tag))
+    }
+
+    /// `events` without the observed events of clients that report their own.
+    public static func visible(_ events: [EventRecord]) -> [EventRecord] {
+        let own = selfReporting(events)
+        guard !own.isEmpty else { return events }
+        return events.filter { !isObserved($0) || !own.contains(tag($0)) }
+    }
+}
