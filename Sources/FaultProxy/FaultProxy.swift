@@ -28,6 +28,8 @@ final class ProxyCore: @unchecked Sendable {
     let group: any EventLoopGroup
     let hub: EventHub<ProxyEvent>
     let state: NIOLockedValueBox<State>
+    /// Connections accepted and not yet active (see ``closeListener(reason:)``).
+    let accepting = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     /// Fixed at creation, so the forwarding path reads it without a lock.
     let observeFrames: Bool
 
@@ -58,6 +60,9 @@ final class ProxyCore: @unchecked Sendable {
             channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 4096)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AcceptTracker(accepting: self.accepting)) }
+                }
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.recvAllocator, value: ProxyCore.readSizing)
@@ -106,6 +111,19 @@ final class ProxyCore: @unchecked Sendable {
             return state.listener
         }
         guard let listener else { return }
+        // NIO closes an accepted connection whose listener is gone before the connection was handed
+        // over (its setup done, not yet active): connections accepted before this point must live
+        // on. Stop accepting, let those become active (bounded), then close.
+        try? await listener.setOption(.autoRead, value: false).get()
+        let deadline = ContinuousClock.now + .milliseconds(500)
+        while ContinuousClock.now < deadline {
+            let pending = accepting.withLockedValue { accepting in
+                accepting = accepting.filter { !$0.value.isActive }
+                return !accepting.isEmpty
+            }
+            if !pending { break }
+            try? await Task.sleep(for: .milliseconds(1))
+        }
         try? await listener.close()
         emit(.listenerClosed, ["reason": .string(reason)])
     }
@@ -392,4 +410,21 @@ public final class FaultProxy: Sendable {
 
     /// Closes the listener and every connection.
     public func stop() async { await core.stop() }
+}
+
+/// Sees every accepted connection before the bootstrap sets it up (it sits before NIO's accept
+/// handler), so that closing the listener can wait for the connections it already accepted.
+final class AcceptTracker: ChannelInboundHandler {
+    typealias InboundIn = any Channel
+    private let accepting: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
+
+    init(accepting: NIOLockedValueBox<[ObjectIdentifier: any Channel]>) { self.accepting = accepting }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let child = unwrapInboundIn(data)
+        let key = ObjectIdentifier(child)
+        accepting.withLockedValue { $0[key] = child }
+        child.closeFuture.whenComplete { [accepting] _ in accepting.withLockedValue { _ = $0.removeValue(forKey: key) } }
+        context.fireChannelRead(data)
+    }
 }

@@ -103,7 +103,8 @@ struct ProxySocketTests {
         try await fixture.proxy.add(Fault(.refuse, name: "down"))
         #expect(throws: SocketError(code: ECONNREFUSED)) { try RawSocket.connect(port: fixture.proxy.port) }
         try client.send("alive")
-        #expect(try await server.read(exactly: 5, within: .seconds(2)).count == 5, "existing connections are unaffected")
+        let got = try await server.read(exactly: 5, within: .seconds(2))
+        #expect(got.count == 5, "existing connections are unaffected; events: \(fixture.events.events.map { $0.record(origin: .zero).jsonLine })")
         try await fixture.proxy.remove("down")
         let (again, _) = try await fixture.connect()
         try again.send("x")
