@@ -78,12 +78,17 @@ final class ClientObserver: Sendable {
 }
 
 /// Which client events count: a client's own, where it prints them; the proxy's observations
-/// (`observed: true`) for a client that prints none. Live waits and the judge use this one rule.
+/// (`observed: true`) of what it does not print — per client and per event type, so that a client
+/// that reports its connections but not its pings still has its pings seen. Live waits and the
+/// judge use this one rule.
 public enum ClientSources {
     /// Client events a client's runner produces whatever the client does (they say nothing of its connections).
     static let runnerMade: Set<String> = [ClientEventType.output.rawValue, ClientEventType.exited.rawValue, ClientEventType.outputTruncated.rawValue]
 
     static func tag(_ event: EventRecord) -> String { event.fields["client"].map { "\($0)" } ?? "" }
+
+    /// The client and the event type: what an own event stands in for.
+    static func key(_ event: EventRecord) -> String { tag(event) + " " + event.type }
 
     static func isObserved(_ event: EventRecord) -> Bool { event.source == "client" && event.fields["observed"] == true }
 
@@ -92,15 +97,15 @@ public enum ClientSources {
         event.source == "client" && event.fields["observed"] != true && !runnerMade.contains(event.type)
     }
 
-    /// The clients (by tag) that report their own events.
+    /// The (client, type) pairs clients report themselves.
     static func selfReporting(_ events: [EventRecord]) -> Set<String> {
-        Set(events.lazy.filter(isOwn).map(tag))
+        Set(events.lazy.filter(isOwn).map(key))
     }
 
-    /// `events` without the observed events of clients that report their own.
+    /// `events` without the observed events that a client reports itself.
     public static func visible(_ events: [EventRecord]) -> [EventRecord] {
         let own = selfReporting(events)
         guard !own.isEmpty else { return events }
-        return events.filter { !isObserved($0) || !own.contains(tag($0)) }
+        return events.filter { !isObserved($0) || !own.contains(key($0)) }
     }
 }

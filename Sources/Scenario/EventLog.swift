@@ -18,11 +18,11 @@ public final class EventLog: Sendable {
         var waiters: [Waiter] = []
         var nextWaiter = 0
         var listeners: [@Sendable (EventRecord) -> Void] = []
-        /// Clients (by tag) that report their own events: their observed ones do not count (``ClientSources``).
+        /// (client, type) pairs reported by the clients themselves: observed ones do not count (``ClientSources``).
         var selfReporting: Set<String> = []
 
         func counts(_ event: EventRecord) -> Bool {
-            !ClientSources.isObserved(event) || !selfReporting.contains(ClientSources.tag(event))
+            !ClientSources.isObserved(event) || !selfReporting.contains(ClientSources.key(event))
         }
     }
 
@@ -51,7 +51,7 @@ public final class EventLog: Sendable {
             var index = state.events.endIndex
             while index > state.events.startIndex, state.events[index - 1].t > event.t { index -= 1 }
             state.events.insert(event, at: index)
-            if ClientSources.isOwn(event) { state.selfReporting.insert(ClientSources.tag(event)) }
+            if ClientSources.isOwn(event) { state.selfReporting.insert(ClientSources.key(event)) }
             var ready: [CheckedContinuation<EventRecord?, Never>] = []
             let counts = state.counts(event)
             state.waiters.removeAll { waiter in

@@ -30,8 +30,9 @@ public struct Evidence: Sendable {
             if !printed, !observed {
                 clientMissing = "the external client printed no events in the schema (only output), and the proxy saw none of its connections"
             }
-            if !printed, heartbeat.dialect != .ping {
-                heartbeatMissing = "the external client printed no events, and its heartbeats (\(heartbeat.dialect.name) dialect) are not visible to the proxy; only RFC 6455 pings and pongs are"
+            let printedHeartbeats = events.contains { ClientSources.isOwn($0) && $0.type.hasPrefix("heartbeat-") }
+            if !printedHeartbeats, heartbeat.dialect != .ping {
+                heartbeatMissing = "the external client printed no heartbeat events, and its heartbeats (\(heartbeat.dialect.name) dialect) are not visible to the proxy; only RFC 6455 pings and pongs are"
             }
         }
     }

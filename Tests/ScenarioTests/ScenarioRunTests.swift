@@ -48,9 +48,12 @@ struct ScenarioRunTests {
             let own = events.filter { $0.source == "client" && $0.type == type && $0.fields["observed"] == nil }
             let observed = events.filter { $0.source == "client" && $0.type == type && $0.fields["observed"] == true }
             #expect(own.count >= 2 && own.count == observed.count, "\(type): \(own.count) own, \(observed.count) observed")
+            // The client says "connecting" before its TCP handshake starts; the proxy sees the accept
+            // after it (a few ms in a debug build on a busy machine).
+            let tolerance = type == "connecting" ? 25.0 : 10.0
             for (mine, seen) in zip(own, observed) {
                 let gap = abs((seen.t - mine.t).milliseconds)
-                #expect(gap < 10, "\(type): the client at \(mine.t.milliseconds) ms, the proxy at \(seen.t.milliseconds) ms")
+                #expect(gap < tolerance, "\(type): the client at \(mine.t.milliseconds) ms, the proxy at \(seen.t.milliseconds) ms")
             }
         }
         // The observed ones stand aside for the client's own: the checks counted each event once.
