@@ -33,8 +33,10 @@ for scenario in sorted(os.listdir(root)):
         end = next((e["t"] for e in events if e.get("type") == "teardown"), float("inf"))
         events = [e for e in events if e["t"] < end]
         labels = [(e["t"], e.get("label", "")) for e in events if e.get("type") == "step"]
-        cut = next((t for t, l in labels if l.startswith("fault") or l.startswith("server stop")), None)
-        heal = next((t for t, l in labels if "heal" in l or l.startswith("server start")), None)
+        # Labels are "fault …" or "at +200ms: fault …".
+        action = lambda l: l.split(": ", 1)[1] if l.startswith("at ") else l
+        cut = next((t for t, l in labels if action(l).startswith(("fault", "server stop"))), None)
+        heal = next((t for t, l in labels if action(l).startswith(("heal", "server start"))), None)
         own = any(e.get("src") == "client" and not e.get("observed") and e.get("type") in ("connected", "disconnected") for e in events)
         mine = [e for e in events if e.get("src") == "client" and bool(e.get("observed")) != own]
         d = next((e["t"] - cut for e in mine if cut is not None and e.get("type") == "disconnected" and e["t"] >= cut), None)

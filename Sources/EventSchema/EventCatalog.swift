@@ -235,19 +235,20 @@ public enum WireEventType: String, CataloguedEvent {
 }
 
 public enum RunnerEventType: String, CataloguedEvent {
-    case scenario, configuration, capture, step, teardown, verdict, end
+    case scenario, configuration, capture, observing, step, teardown, verdict, end
 
     public static var source: EventSource { .runner }
 
     public var fields: [String] {
         switch self {
-        case .scenario: ["file", "text"]
-        case .configuration: ["name", "seed", "settings", "server_port", "proxy_port"]
+        case .scenario: ["file", "text", "format"]
+        case .configuration: ["name", "seed", "network", "settings", "server_port", "proxy_port", "proxy_ports"]
+        case .observing: ["clients"]
         case .capture: ["status", "path", "reason"]
         case .step: ["index", "label", "ok", "error"]
         case .teardown: []
         case .verdict: ["check", "label", "outcome", "ok", "message", "measured_ms", "bound_ms", "margin_ms"]
-        case .end: ["events", "verdicts", "slack", "strict"]
+        case .end: ["events", "verdicts", "slack", "strict", "duration_ms", "setup_error"]
         }
     }
 
@@ -256,6 +257,7 @@ public enum RunnerEventType: String, CataloguedEvent {
         case .scenario: "recordings: the scenario file as it was run"
         case .configuration: "recordings: the resolved settings and the ports"
         case .capture: "the wire capture `started`, or `skipped` with the reason"
+        case .observing: "each of `clients` clients has a proxy listener of its own: its connections are observed (`observed: true` client events), so not seeing one is evidence"
         case .step: "a timeline step began (its time is the reference of the checks that follow)"
         case .teardown: "the run ends; events after it never count"
         case .verdict: "recordings: one per check; `outcome` is passed, failed or not-judged"

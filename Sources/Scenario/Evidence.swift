@@ -25,10 +25,15 @@ public struct Evidence: Sendable {
         // proxy observes its connections (ClientObserver) — its heartbeats only when they are
         // RFC 6455 pings and pongs.
         if case .external(_, _, let heartbeat, _) = scenario.client {
+            // Its connections are observed when it has a proxy listener of its own (recorded as
+            // `runner observing`): then not seeing one is evidence. What the proxy cannot see needs
+            // the client's own events.
             let printed = events.contains(where: ClientSources.isOwn)
-            let observed = events.contains(where: ClientSources.isObserved)
-            if !printed, !observed {
-                clientMissing = "the external client printed no events in the schema (only output), and the proxy saw none of its connections"
+            observing = events.contains { $0.source == "runner" && $0.type == RunnerEventType.observing.rawValue }
+            if !printed {
+                clientMissing = observing
+                    ? "the external client printed no events in the schema (only output), and the proxy cannot observe that"
+                    : "the external client printed no events in the schema (only output), and nothing observed its connections"
             }
             let printedHeartbeats = events.contains { ClientSources.isOwn($0) && $0.type.hasPrefix("heartbeat-") }
             if !printedHeartbeats, heartbeat.dialect != .ping {
@@ -37,6 +42,12 @@ public struct Evidence: Sendable {
         }
     }
 
+    /// Whether the proxy observed each client's connections (ClientObserver).
+    public var observing = false
+
+    /// Client events the proxy derives for every external client (ClientObserver).
+    static let observedTypes: Set<String> = [ClientEventType.connecting.rawValue, ClientEventType.connected.rawValue, ClientEventType.disconnected.rawValue]
+
     /// Why the client's heartbeat events are missing (nil: printed by the client, or pings the proxy saw).
     public var heartbeatMissing: String?
 
@@ -44,8 +55,10 @@ public struct Evidence: Sendable {
     public func missing(for pattern: EventPattern) -> String? {
         switch pattern.source {
         case "wire": wireMissing
-        case "client" where pattern.type.hasPrefix("heartbeat-"): clientMissing ?? heartbeatMissing
-        case "client" where pattern.type != ClientEventType.output.rawValue && pattern.type != ClientEventType.exited.rawValue: clientMissing
+        case "client" where ClientSources.runnerMade.contains(pattern.type): nil
+        case "client" where Self.observedTypes.contains(pattern.type): observing ? nil : clientMissing
+        case "client" where pattern.type.hasPrefix("heartbeat-"): heartbeatMissing
+        case "client": clientMissing.map { "\($0) (\(pattern.type))" }
         default: nil
         }
     }
@@ -53,7 +66,8 @@ public struct Evidence: Sendable {
     func missing(for assertion: Assertion) -> String? {
         switch assertion.kind {
         case .count(let pattern, _, _), .spread(let pattern, _, _): missing(for: pattern)
-        case .maxConcurrent, .reconnectGaps, .reconnectGapsNonDecreasing, .reconnectGapSpread: clientMissing
+        // Connections and the gaps between them are observed where each client has its listener.
+        case .maxConcurrent, .reconnectGaps, .reconnectGapsNonDecreasing, .reconnectGapSpread: observing ? nil : clientMissing
         }
     }
 }

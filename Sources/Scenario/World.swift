@@ -82,6 +82,7 @@ final class World: Sendable {
         case .external(_, let count, _, _): (listeners, observe) = (count, true)
         case .builtin(_, let count): (listeners, observe) = (1, count == 1)
         }
+        if observe { log.record(RunnerEventType.observing, fields: ["clients": .int(Int64(listeners))]) }
         var proxies: [FaultProxy] = []
         for index in 1...listeners {
             let tag: JSONValue? = listeners > 1 ? .int(Int64(index)) : nil

@@ -162,6 +162,12 @@ struct JudgeTests {
         // Once it prints events in the schema, the same checks are judged.
         let printing = events + [ev(1100, "client", "connected", ["conn": 1])]
         #expect(Judge.judge(s, events: printing).map(\.outcome) == [.passed, .passed, .passed, .passed])
+        // And when the proxy observed its connections (a listener of its own), not seeing one is
+        // evidence: a connection during the outage fails the check.
+        let observed = [ev(0, "runner", "observing", ["clients": 1])] + events
+        #expect(Judge.judge(s, events: observed).map(\.outcome) == [.passed, .passed, .passed, .passed])
+        let connectedDuringCable = observed + [ev(500, "client", "connected", ["conn": 1, "observed": true])]
+        #expect(Judge.judge(s, events: connectedDuringCable).map(\.outcome) == [.failed, .passed, .passed, .passed])
     }
 
     @Test func junitMarksNotJudgedAsSkipped() throws {
