@@ -7,12 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-10}"
+[[ "$runs" =~ ^[0-9]+$ ]] && [ "$runs" -ge 1 ] && [ "$runs" -le 100 ] || { echo "usage: scripts/measure-clients.sh [RUNS 1-100] [SCENARIOS…]" >&2; exit 2; }
 shift || true
 targets=("${@:-scenarios/clients/}")
-[[ "$runs" =~ ^[0-9]+$ ]] && [ "$runs" -ge 1 ] && [ "$runs" -le 100 ] || { echo "usage: scripts/measure-clients.sh [RUNS 1-100] [SCENARIOS…]" >&2; exit 2; }
-scripts/bootstrap.sh
-swift build -c release --product flatline >/dev/null
-flatline="$(swift build -c release --show-bin-path)/flatline"
+flatline="$(scripts/release-flatline.sh)"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 for i in $(seq "$runs"); do

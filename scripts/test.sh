@@ -52,6 +52,11 @@ if ! "$flatline" run --quiet --network packet --capture --junit .build/reports/d
     echo "FAILED: the differential scenarios in packet mode"
     status=1
 fi
+echo "--- packet-only scenarios (random packet loss: nftables numgen; must pass)"
+if ! "$flatline" run --quiet --junit .build/reports/packet.xml scenarios/packet/; then
+    echo "FAILED: the packet-only scenarios"
+    status=1
+fi
 if [ "$(id -u)" = 0 ]; then
     echo "--- packet mode as an unprivileged user (a user namespace instead of root; must pass)"
     if ! setpriv --reuid=65534 --regid=65534 --clear-groups --reset-env \
@@ -80,7 +85,7 @@ set +e +o pipefail
 swift_total=$(sed -nE 's/.*Test run with ([0-9]+) tests? .*/\1/p' .build/test-output.txt | tail -n 1)
 swift_failed=$(grep -E '^✘ Test .* failed after' .build/test-output.txt | grep -vc '^✘ Test run with')
 swift_passed=$(( ${swift_total:-0} - ${swift_failed:-0} ))
-reports=(.build/reports/scenarios.xml .build/reports/clients.xml .build/reports/differential-proxy.xml .build/reports/differential-packet.xml .build/reports/negative.xml)
+reports=(.build/reports/scenarios.xml .build/reports/clients.xml .build/reports/differential-proxy.xml .build/reports/differential-packet.xml .build/reports/packet.xml .build/reports/negative.xml)
 scenario_cases=$(cat "${reports[@]}" 2>/dev/null | grep -o '<testcase ' | wc -l)
 scenario_failed=$(cat "${reports[@]}" 2>/dev/null | grep -o '<failure \|<error ' | wc -l)
 py_passed=$(sed -nE 's/^([0-9]+) passed.*/\1/p' .build/pytest-output.txt | tail -n 1)

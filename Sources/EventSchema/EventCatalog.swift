@@ -175,7 +175,7 @@ public enum ProxyEventType: String, CataloguedEvent {
         case .connClosed: ["conn", "side", "how", "forwarded", "detail"]
         case .closedByProxy: ["conn", "side", "how", "fault"]
         case .connEnded: ["conn", "up_bytes", "down_bytes", "up_dropped", "down_dropped"]
-        case .faultOn: ["fault", "kind", "direction", "toxicity", "target", "enforced"]
+        case .faultOn: ["fault", "kind", "direction", "toxicity", "target", "attributes", "enforced"]
         case .faultOff: ["fault", "dropped_bytes", "enforced"]
         case .faultSkipped: ["fault", "conn"]
         case .holdFull: ["conn", "flow", "bytes", "fault"]

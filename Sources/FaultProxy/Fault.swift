@@ -96,6 +96,8 @@ public enum FaultKind: Sendable, Hashable {
     case refuse
     /// Drop matching WebSocket frames, leaving other traffic intact.
     case dropFrames(FrameMatcher)
+    /// Drop `percent` % of the packets at random (packet mode only: a userland proxy sees no packets).
+    case loss(percent: Int)
 
     /// The canonical type name in the control API (Toxiproxy's names for its own toxics).
     public var typeName: String {
@@ -113,6 +115,7 @@ public enum FaultKind: Sendable, Hashable {
         case .close: "close"
         case .refuse: "refuse"
         case .dropFrames: "drop_frames"
+        case .loss: "loss"
         }
     }
 
@@ -136,6 +139,9 @@ public struct Fault: Sendable, Hashable {
         self.toxicity = toxicity
         self.target = target
     }
+
+    /// Its attributes as the control API writes them (`{"latency": 300, "jitter": 0}`).
+    public var attributesJSON: JSONValue { .object(FaultCatalog.spec(of: kind).attributesJSON(kind)) }
 
     public func validate() throws(ConfigurationError) {
         guard !name.isEmpty else { throw ConfigurationError("a fault needs a non-empty name") }
@@ -179,6 +185,8 @@ public struct Fault: Sendable, Hashable {
                 throw ConfigurationError("unknown opcode '\(unknown)'\(suggestion); use \(FrameMatcher.opcodeNames.joined(separator: ", "))")
             }
             if matcher.textPattern == "" { throw ConfigurationError("drop_frames pattern must not be empty") }
+        case .loss(let percent):
+            guard (0...100).contains(percent) else { throw ConfigurationError("loss percent must be between 0 and 100, got \(percent)") }
         case .blackhole, .powerLoss, .close, .refuse:
             break
         }

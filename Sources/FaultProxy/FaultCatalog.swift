@@ -9,6 +9,7 @@ public struct FaultAttribute: Sendable {
         case microseconds = "µs"
         case bytes
         case kilobytesPerSecond = "KB/s"
+        case percent = "%"
         /// A list of WebSocket opcodes (a single name or a list).
         case opcodes
         case text
@@ -58,9 +59,9 @@ public struct FaultAttribute: Sendable {
                 throw ConfigurationError("\(type) \(name) must be at most \(Duration.nanoseconds(range.upperBound * perUnit).flatlineDescription), got \(text)")
             }
             return .duration(duration)
-        case .bytes, .kilobytesPerSecond:
+        case .bytes, .kilobytesPerSecond, .percent:
             guard let number = raw.intValue else {
-                let what = unit == .bytes ? "bytes" : "kilobytes per second"
+                let what = unit == .bytes ? "bytes" : unit == .percent ? "percent" : "kilobytes per second"
                 throw ConfigurationError("\(type) \(name) must be an integer (\(what)), got \(raw)")
             }
             return try integer(number)
@@ -282,6 +283,16 @@ public enum FaultCatalog {
             type: "refuse", scope: .listener, aliases: [], title: "refuse", attributes: [],
             effect: "the listener is closed: new connections are refused (ECONNREFUSED); existing ones live on; healing listens again on the same port",
             build: { _ in .refuse }, values: { _ in [:] }
+        ),
+        FaultSpec(
+            type: "loss", scope: .flow, aliases: ["packet_loss"], title: "packet loss",
+            attributes: [FaultAttribute("percent", .percent, default: 10, range: 0...100)],
+            effect: "packet mode only (network: packet): that share of the packets in the affected direction is dropped at random (nftables numgen), on both legs; TCP retransmits them, so the peers see delays and retransmissions, never a hole. A userland proxy never sees packets, so proxy mode and the control API refuse it",
+            build: { .loss(percent: $0["percent"]!.integer) },
+            values: { kind in
+                guard case .loss(let percent) = kind else { return [:] }
+                return ["percent": .integer(Int64(percent))]
+            }
         ),
         FaultSpec(
             type: "drop_frames", scope: .flow, aliases: [], title: "drop frames",

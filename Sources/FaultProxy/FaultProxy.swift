@@ -228,6 +228,9 @@ final class ProxyCore: @unchecked Sendable {
         } catch {
             throw ProxyError(.badRequest, error.message)
         }
+        if case .loss = fault.kind {
+            throw ProxyError(.badRequest, "loss drops packets, which a userland proxy never sees (it would only delay bytes TCP retransmits): it needs packet mode (a scenario with network: packet)")
+        }
         let outcome: Result<([ProxiedConnection], [UInt64: Bool]), ProxyError> = state.withLockedValue { state in
             guard !state.faults.contains(where: { $0.name == fault.name }) else {
                 return .failure(ProxyError(.conflict, "toxic \(fault.name) already exists on proxy \(name)"))
@@ -244,7 +247,7 @@ final class ProxyCore: @unchecked Sendable {
         let (connections, rolls) = try outcome.get()
         emit(.faultOn, [
             "fault": .string(fault.name), "kind": .string(fault.kind.typeName), "direction": .string(fault.direction.rawValue),
-            "toxicity": .double(fault.toxicity), "target": fault.target.jsonValue,
+            "toxicity": .double(fault.toxicity), "target": fault.target.jsonValue, "attributes": fault.attributesJSON,
         ])
         if fault.kind.scope == .listener {
             await closeListener(reason: "\(fault.kind.typeName) fault \(fault.name)")
@@ -383,7 +386,7 @@ public final class FaultProxy: Sendable {
     public func announce(_ fault: Fault, enforcedBy enforcer: String) {
         core.emit(.faultOn, [
             "fault": .string(fault.name), "kind": .string(fault.kind.typeName), "direction": .string(fault.direction.rawValue),
-            "toxicity": .double(fault.toxicity), "target": fault.target.jsonValue, "enforced": .string(enforcer),
+            "toxicity": .double(fault.toxicity), "target": fault.target.jsonValue, "attributes": fault.attributesJSON, "enforced": .string(enforcer),
         ])
     }
 

@@ -325,7 +325,7 @@ final class ProxiedConnection: @unchecked Sendable {
         case .limitData(let bytes): LimitDataStage(fault: fault, pipe: pipe, limit: bytes)
         case .slowClose(let delay): SlowCloseStage(fault: fault, pipe: pipe, delay: delay)
         case .dropFrames(let matcher): DropFramesStage(fault: fault, pipe: pipe, matcher: matcher, tracker: pipe.tracker)
-        case .powerLoss, .reset, .close, .refuse: nil
+        case .powerLoss, .reset, .close, .refuse, .loss: nil
         }
     }
 

@@ -52,7 +52,7 @@ enum PacketRules {
             .failure(PacketModeUnsupported("fault '\(type)' has no packet-level form: \(why); run this scenario with network: proxy"))
         }
         switch fault.kind {
-        case .blackhole, .hold, .powerLoss, .refuse:
+        case .blackhole, .hold, .powerLoss, .refuse, .loss:
             guard fault.target == .all else {
                 return .failure(PacketModeUnsupported("packet mode applies a fault to every connection; 'target: \(fault.target)' needs network: proxy"))
             }
@@ -79,6 +79,9 @@ enum PacketRules {
         case .powerLoss:
             // The host is gone: nothing in or out, SYNs go unanswered.
             return legs.matches(.both).map { "\($0) drop" }
+        case .loss(let percent):
+            // Each packet in the direction, on either leg, is dropped with that probability.
+            return legs.matches(fault.direction).map { "\($0) numgen random mod 100 < \(percent) drop" }
         case .refuse:
             // The listener answers SYNs with RST (ECONNREFUSED); established connections live on.
             return legs.proxyPorts.map { "tcp dport \($0) tcp flags & (syn | ack) == syn reject with tcp reset" }

@@ -1,4 +1,5 @@
 import EventSchema
+import FaultProxy
 import Foundation
 
 /// One run as a self-contained HTML page (`report.html` in the run folder): the client, the proxy's
@@ -253,7 +254,18 @@ public enum RunReport {
         let direction = on.fields["direction"]?.stringValue ?? ""
         let name = on.fields["fault"]?.stringValue ?? ""
         let enforced = on.fields["enforced"]?.stringValue.map { ", \($0)" } ?? ""
-        return "\(kind) \(direction) '\(name)'\(enforced)"
+        // `latency 300 ms`: the attributes with their units, as the catalog declares them.
+        var attributes = ""
+        if let values = on.fields["attributes"]?.objectValue, let spec = try? FaultCatalog.spec(named: kind) {
+            let parts = spec.attributes.compactMap { attribute -> String? in
+                guard let value = values[attribute.name] else { return nil }
+                let text = value.stringValue ?? value.arrayValue.map { $0.compactMap(\.stringValue).joined(separator: ",") } ?? "\(value)"
+                let unit = [.opcodes, .text, .bytes].contains(attribute.unit) ? (attribute.unit == .bytes ? " B" : "") : " \(attribute.unit.rawValue)"
+                return "\(attribute.name.replacingOccurrences(of: "_", with: " ")) \(text)\(unit)"
+            }
+            if !parts.isEmpty { attributes = " (" + parts.joined(separator: ", ") + ")" }
+        }
+        return "\(kind) \(direction) '\(name)'\(attributes)\(enforced)"
     }
 
     static func fmt(_ ms: Double) -> String { ms >= 100 || ms == ms.rounded() ? String(Int(ms.rounded())) : String(format: ms, decimals: 1) }

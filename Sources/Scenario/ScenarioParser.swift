@@ -148,7 +148,14 @@ extension Scenario {
         scenario.network = mode
         if scenario.writtenSteps.isEmpty { scenario.writtenSteps = timeline }
         scenario.timeline = scenario.writtenSteps.filter { $0.network == nil || $0.network == mode }
-        guard mode == .packet else { return scenario }
+        guard mode == .packet else {
+            for step in scenario.timeline {
+                if case .action(_, .addFault(let fault)) = step.kind, case .loss = fault.kind {
+                    throw ScenarioError(location: step.location, message: "fault 'loss' drops packets, which a userland proxy never sees: it needs network: packet")
+                }
+            }
+            return scenario
+        }
         if case .upstream(let address)? = externalServer {
             throw ScenarioError(
                 location: serverLocation ?? file,

@@ -14,17 +14,20 @@ struct FaultCatalogTests {
         case .microseconds: ("250us", 250)
         case .bytes: attribute.name == "size_variation" ? ("10", 10) : ("100", 100)
         case .kilobytesPerSecond: ("100", 100)
+        case .percent: ("10", 10)
         case .opcodes: ("[pong]", .array(["pong"]))
         case .text: ("heart_beat", "heart_beat")
         }
     }
 
     static func scenario(fault: String) -> String {
+        // Packet loss exists only in packet mode.
         """
         name: catalog
         timeline:
           - fault: \(fault)
           - wait: 10ms
+        network: \(fault.contains("type: loss") ? "packet" : "proxy")
         """
     }
 

@@ -2,31 +2,12 @@ import FaultProxy
 @testable import Scenario
 import Testing
 
-private let base = """
-    name: t
-    client:
-      heartbeat: {dialect: json, interval: 300ms, timeout: 150ms}
-      reconnect: {delay: 200ms}
-    timeline:
-
-    """
-
-private func error(_ text: String, in mode: NetworkMode? = nil) -> String {
-    do {
-        let scenario = try Scenario.parse(text, file: "scenarios/x.yaml")
-        if let mode { _ = try scenario.in(mode) }
-        return "no error"
-    } catch {
-        return error.description
-    }
-}
-
 @Suite("Packet mode: validation and rules")
 struct PacketModeTests {
     @Test func anUnknownModeIsNamedWithASuggestion() {
-        #expect(error("network: pakcet\n" + base + "  - wait: 1s\n") == "scenarios/x.yaml:1:10: unknown network 'pakcet' (did you mean 'packet'?); use proxy (faults in the proxy) or packet (nftables rules in a private network namespace)")
-        #expect(error(base + "  - expect: client connected\n    within: 1s\n    network: packt\n").contains("8:14: unknown network 'packt' (did you mean 'packet'?)"))
-        #expect(error(base + "  - wait: 1s\n    network: packet\n").contains("'network' does not apply to a 'wait' step"))
+        #expect(parseError("network: pakcet\n" + scenarioBase + "  - wait: 1s\n") == "scenarios/x.yaml:1:10: unknown network 'pakcet' (did you mean 'packet'?); use proxy (faults in the proxy) or packet (nftables rules in a private network namespace)")
+        #expect(parseError(scenarioBase + "  - expect: client connected\n    within: 1s\n    network: packt\n").contains("8:14: unknown network 'packt' (did you mean 'packet'?)"))
+        #expect(parseError(scenarioBase + "  - wait: 1s\n    network: packet\n").contains("'network' does not apply to a 'wait' step"))
     }
 
     /// What the kernel cannot do here is refused where it is written, in the file's own mode and
@@ -39,23 +20,31 @@ struct PacketModeTests {
         ("  - fault: {type: blackhole, toxicity: 0.5}\n", "'toxicity: 0.5' needs network: proxy"),
     ])
     func whatTheKernelCannotDoIsRejected(step: String, fragment: String) {
-        #expect(error(base + step) == "no error", "valid in proxy mode")
-        let fromFile = error("network: packet\n" + base + step)
+        #expect(parseError(scenarioBase + step) == "no error", "valid in proxy mode")
+        let fromFile = parseError("network: packet\n" + scenarioBase + step)
         #expect(fromFile.contains(fragment.replacingOccurrences(of: "6:5:", with: "7:5:")), "\(fromFile)")
-        let fromCommandLine = error(base + step, in: .packet)
+        let fromCommandLine = parseError(scenarioBase + step, in: .packet)
         #expect(fromCommandLine.hasPrefix("scenarios/x.yaml:6:5: network: packet: "), "\(fromCommandLine)")
         #expect(fromCommandLine.contains(fragment.replacingOccurrences(of: "6:5: network: packet: ", with: "")), "\(fromCommandLine)")
     }
 
+    /// Random packet loss is the one fault only packet mode has: a userland proxy never sees packets.
+    @Test func lossNeedsPacketMode() {
+        let step = "  - fault: {type: loss, percent: 5}\n"
+        #expect(parseError(scenarioBase + step) == "scenarios/x.yaml:6:5: fault 'loss' drops packets, which a userland proxy never sees: it needs network: packet")
+        #expect(parseError("network: packet\n" + scenarioBase + step) == "no error")
+        #expect(parseError(scenarioBase + "  - fault: {type: loss, percent: 101}\n").contains("loss percent must be at most 100"))
+    }
+
     @Test func anUpstreamServerCannotBeReachedFromTheNamespace() {
-        let text = base.replacingOccurrences(of: "timeline:", with: "server: {upstream: \"127.0.0.1:8080\"}\ntimeline:") + "  - wait: 1s\n"
-        #expect(error(text) == "no error")
-        #expect(error(text, in: .packet).contains("scenarios/x.yaml:5:9: network: packet runs the scenario in a private network namespace, which cannot reach the upstream 127.0.0.1:8080"))
+        let text = scenarioBase.replacingOccurrences(of: "timeline:", with: "server: {upstream: \"127.0.0.1:8080\"}\ntimeline:") + "  - wait: 1s\n"
+        #expect(parseError(text) == "no error")
+        #expect(parseError(text, in: .packet).contains("scenarios/x.yaml:5:9: network: packet runs the scenario in a private network namespace, which cannot reach the upstream 127.0.0.1:8080"))
     }
 
     /// Checks written for one mode apply in that mode only, whichever mode the file was read in.
     @Test func modeOnlyChecksFollowTheMode() throws {
-        let text = base + "  - expect: client connected\n    within: 300ms\n    network: proxy\n  - expect: client connected\n    within: 1300ms\n    network: packet\n"
+        let text = scenarioBase + "  - expect: client connected\n    within: 300ms\n    network: proxy\n  - expect: client connected\n    within: 1300ms\n    network: packet\n"
         let proxy = try Scenario.parse(text, file: "x.yaml")
         #expect(proxy.network == .proxy)
         #expect(proxy.timeline.map(\.index) == [1])
@@ -85,6 +74,7 @@ struct PacketModeTests {
         #expect(PacketRules.afterPowerLoss(legs: legs, epoch: 2) == ["tcp dport 5000 ct mark < 2 reject with tcp reset", "tcp sport 5000 ct mark < 2 drop"])
         let two = PacketLegs(proxyPorts: [4000, 4001], serverPort: 5000)
         #expect(PacketRules.rules(for: Fault(.blackhole, direction: .upstream), legs: two) == ["tcp dport { 4000, 4001 } drop", "tcp dport 5000 drop"])
+        #expect(PacketRules.rules(for: Fault(.loss(percent: 10), direction: .upstream), legs: legs) == ["tcp dport 4000 numgen random mod 100 < 10 drop", "tcp dport 5000 numgen random mod 100 < 10 drop"])
         #expect(PacketRules.form(of: Fault(.reset(after: .zero))) == .success(.proxy))
         #expect(PacketRules.form(of: Fault(.close)) == .success(.proxy))
     }

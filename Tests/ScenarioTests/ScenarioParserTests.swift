@@ -3,29 +3,11 @@ import HeartbeatCore
 import Scenario
 import Testing
 
-private let base = """
-    name: t
-    client:
-      heartbeat: {dialect: json, interval: 300ms, timeout: 150ms}
-      reconnect: {delay: 200ms}
-    timeline:
-
-    """
-
-private func error(_ text: String) -> String {
-    do {
-        _ = try Scenario.parse(text, file: "scenarios/x.yaml")
-        return "no error"
-    } catch {
-        return error.description
-    }
-}
-
 @Suite("Scenario validation")
 struct ScenarioParserTests {
     @Test func unknownFaultSaysWhereAndSuggests() {
-        let text = base + "  - fault: {type: blackhol, direction: both}\n"
-        #expect(error(text) == "scenarios/x.yaml:6:19: unknown fault 'blackhol', did you mean 'blackhole'?")
+        let text = scenarioBase + "  - fault: {type: blackhol, direction: both}\n"
+        #expect(parseError(text) == "scenarios/x.yaml:6:19: unknown fault 'blackhol', did you mean 'blackhole'?")
     }
 
     @Test(arguments: [
@@ -44,20 +26,20 @@ struct ScenarioParserTests {
         ("  - expect: client disconnected {reason: heartbeat-timeout}\n    within: 1s\n", "must be quoted"),
     ])
     func badTimelinesAreRejectedPrecisely(step: String, fragment: String) {
-        let message = error(base + step)
+        let message = parseError(scenarioBase + step)
         #expect(message.contains(fragment), "\(message)")
         #expect(message.hasPrefix("scenarios/x.yaml"), "\(message)")
     }
 
     @Test func badClientSettingsNameTheProblem() {
         let text = "name: t\nclient:\n  heartbeat: {dialect: json, interval: 1s, timeout: 2s}\ntimeline:\n  - wait: 1s\n"
-        #expect(error(text).contains("3:14: heartbeat timeout 2s is not shorter than the interval 1s"))
+        #expect(parseError(text).contains("3:14: heartbeat timeout 2s is not shorter than the interval 1s"))
         let placeholder = "name: t\nclient:\n  command: [node, c.js, \"{heartbeat.intervl.ms}\"]\ntimeline:\n  - wait: 1s\n"
-        #expect(error(placeholder).contains("3:3: unknown placeholder '{heartbeat.intervl.ms}' in the command (did you mean 'heartbeat.interval.ms'?)"))
+        #expect(parseError(placeholder).contains("3:3: unknown placeholder '{heartbeat.intervl.ms}' in the command (did you mean 'heartbeat.interval.ms'?)"))
         let removed = "name: t\nclient:\n  defects: [no-heartbeat]\ntimeline:\n  - wait: 1s\n"
-        #expect(error(removed).contains("unknown key 'defects' in client"))
-        #expect(error("name: t\nclient: {colour: red}\ntimeline: []\n").contains("unknown key 'colour' in client"))
-        #expect(error("timeline: []\n").contains("a scenario needs a 'name'"))
+        #expect(parseError(removed).contains("unknown key 'defects' in client"))
+        #expect(parseError("name: t\nclient: {colour: red}\ntimeline: []\n").contains("unknown key 'colour' in client"))
+        #expect(parseError("timeline: []\n").contains("a scenario needs a 'name'"))
     }
 
     @Test func quotedAndKeyValueFiltersAreEquivalent() throws {
