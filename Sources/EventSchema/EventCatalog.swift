@@ -179,7 +179,7 @@ public enum ProxyEventType: String, CataloguedEvent {
         case .faultOff: ["fault", "dropped_bytes", "enforced"]
         case .faultSkipped: ["fault", "conn"]
         case .holdFull: ["conn", "flow", "bytes", "fault"]
-        case .frame: ["conn", "flow", "opcode", "length", "fin"]
+        case .frame: ["conn", "flow", "opcode", "length", "fin", "text"]
         case .frameDropped: ["conn", "flow", "opcode", "length", "fault"]
         case .eventsDropped: ["count"]
         }
@@ -203,7 +203,7 @@ public enum ProxyEventType: String, CataloguedEvent {
         case .faultOff: "a fault was removed; `dropped_bytes` it discarded"
         case .faultSkipped: "a fault with a toxicity below 1 passed over this connection"
         case .holdFull: "a hold reached its cap; the proxy stopped reading from the sender"
-        case .frame: "a WebSocket frame passed (with observe-frames)"
+        case .frame: "a WebSocket frame passed (with observe-frames, and for every external client); a whole text message up to 512 bytes carries its `text`"
         case .frameDropped: "a drop-frames fault removed a frame"
         case .eventsDropped: "`GET /events` only: this many events were skipped because the reader did not keep up"
         }

@@ -18,6 +18,8 @@ final class FlowPipe {
     unowned let connection: ProxiedConnection
     private(set) var stages: [FaultStage] = []
     var tracker = WebSocketStreamTracker()
+    /// The unmasked payload of the short text frame being observed (its `frame` event carries it).
+    var textSample: [UInt8]?
     private(set) var forwardedBytes = 0
     private(set) var inputBytes = 0
     private(set) var droppedBytes = 0

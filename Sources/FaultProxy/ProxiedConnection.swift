@@ -242,6 +242,9 @@ final class ProxiedConnection: @unchecked Sendable {
 
     // MARK: Observation
 
+    /// Text messages up to this size carry their text in `frame` events (heartbeats are short).
+    static let textSampleLimit: UInt64 = 512
+
     func observe(_ buffer: ByteBuffer, pipe: FlowPipe) {
         let frames = owner?.observeFrames ?? false
         pipe.tracker.split(buffer, onHead: { outcome in
@@ -256,11 +259,38 @@ final class ProxiedConnection: @unchecked Sendable {
                 break
             }
         }) { segment in
-            guard frames, case .frameHeader(let frame, _) = segment else { return }
-            emit(.frame, [
-                "flow": .string(pipe.flow.rawValue), "opcode": .string(frame.opcodeName),
-                "length": .int(Int64(frame.payloadLength)), "fin": .bool(frame.fin),
-            ])
+            guard frames else { return }
+            func frameEvent(_ frame: FrameInfo, text: [UInt8]?) {
+                var fields: JSONObject = [
+                    "flow": .string(pipe.flow.rawValue), "opcode": .string(frame.opcodeName),
+                    "length": .int(Int64(frame.payloadLength)), "fin": .bool(frame.fin),
+                ]
+                if let text { fields["text"] = .string(String(decoding: text, as: UTF8.self)) }
+                emit(.frame, fields)
+            }
+            switch segment {
+            case .frameHeader(let frame, _):
+                // A short whole text message (a heartbeat, typically) is reported with its text,
+                // once its payload is in; anything else at its header.
+                if frame.opcode == 1, frame.fin, frame.payloadLength > 0, frame.payloadLength <= Self.textSampleLimit {
+                    pipe.textSample = []
+                } else {
+                    frameEvent(frame, text: frame.opcode == 1 && frame.fin && frame.payloadLength == 0 ? [] : nil)
+                }
+            case .payload(let frame, let bytes, let offset, let last):
+                guard var sample = pipe.textSample else { return }
+                var payload = Array(bytes.readableBytesView)
+                frame.unmask(&payload, offset: offset)
+                sample += payload
+                if last {
+                    pipe.textSample = nil
+                    frameEvent(frame, text: sample)
+                } else {
+                    pipe.textSample = sample
+                }
+            default:
+                break
+            }
         }
     }
 

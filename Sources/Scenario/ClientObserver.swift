@@ -1,5 +1,6 @@
 public import EventSchema
 import FaultProxy
+import HeartbeatCore
 import NIOConcurrencyHelpers
 
 /// A client judged from the outside: its `client` events derived from what the proxy saw of its
@@ -14,11 +15,32 @@ final class ClientObserver: Sendable {
 
     private let tag: JSONValue?
     private let log: EventLog
+    private let dialect: HeartbeatDialect
     private let connections = NIOLockedValueBox<[Int64: Connection]>([:])
 
-    init(tag: JSONValue?, log: EventLog) {
+    /// `dialect`: what the client's heartbeats look like on the wire (the scenario says).
+    init(tag: JSONValue?, log: EventLog, dialect: HeartbeatDialect) {
         self.tag = tag
         self.log = log
+        self.dialect = dialect
+    }
+
+    /// Whether the proxy can see this dialect's heartbeats: pings, and JSON or text messages.
+    static func canSee(_ dialect: HeartbeatDialect) -> Bool {
+        switch dialect {
+        case .ping, .json, .text: true
+        case .serverPush: false
+        }
+    }
+
+    /// Whether a text message in `flow` is a heartbeat (upstream) or its answer (downstream).
+    func isHeartbeat(_ text: String, flow: String) -> Bool {
+        switch dialect {
+        case .json: text.contains("\"ModeCode\"") && text.contains("heart_beat")
+        case .text(let payload, let reply):
+            flow == Flow.upstream.rawValue ? text == payload : (reply.map { text == $0 } ?? true)
+        case .ping, .serverPush: false
+        }
     }
 
     /// Derives from one proxy event (called on the proxy's thread, with the event's own time).
@@ -69,6 +91,10 @@ final class ClientObserver: Sendable {
             let flow = event.fields["flow"]?.stringValue, opcode = event.fields["opcode"]?.stringValue
             if flow == Flow.upstream.rawValue, opcode == "ping" { emit(.heartbeatSent) }
             if flow == Flow.downstream.rawValue, opcode == "pong" { emit(.heartbeatAcked) }
+            // JSON and text dialects: the heartbeat message and its answer, by their text.
+            if opcode == "text", let flow, let text = event.fields["text"]?.stringValue, isHeartbeat(text, flow: flow) {
+                emit(flow == Flow.upstream.rawValue ? .heartbeatSent : .heartbeatAcked)
+            }
             // The client's close frame: it has given the connection up (its FIN may follow later).
             if flow == Flow.upstream.rawValue, opcode == "close" { end("client-close") }
         default:

@@ -36,8 +36,10 @@ public struct Evidence: Sendable {
                     : "the external client printed no events in the schema (only output), and nothing observed its connections"
             }
             let printedHeartbeats = events.contains { ClientSources.isOwn($0) && $0.type.hasPrefix("heartbeat-") }
-            if !printedHeartbeats, heartbeat.dialect != .ping {
-                heartbeatMissing = "the external client printed no heartbeat events, and its heartbeats (\(heartbeat.dialect.name) dialect) are not visible to the proxy; only RFC 6455 pings and pongs are"
+            if !printedHeartbeats, !(observing && ClientObserver.canSee(heartbeat.dialect)) {
+                heartbeatMissing = observing
+                    ? "the external client printed no heartbeat events, and its heartbeats (\(heartbeat.dialect.name) dialect) are not visible to the proxy"
+                    : "the external client printed no heartbeat events, and nothing observed its connections"
             }
         }
     }

@@ -86,7 +86,7 @@ final class World: Sendable {
         var proxies: [FaultProxy] = []
         for index in 1...listeners {
             let tag: JSONValue? = listeners > 1 ? .int(Int64(index)) : nil
-            let observer = observe ? ClientObserver(tag: tag, log: log) : nil
+            let observer = observe ? ClientObserver(tag: tag, log: log, dialect: scenario.client.heartbeat.dialect) : nil
             let hub = EventHub<ProxyEvent>()
             hub.onEvent { event in
                 var fields = event.fields
