@@ -257,6 +257,11 @@ public final class HeartbeatClient: @unchecked Sendable {
         case .success(true):
             upgraded.insert(id)
             perform(machine.connectionEstablished(id, now: now))
+            if channels[id]?.isActive != true {
+                // The server closed right behind its 101: the close went by before the frame
+                // handler was in place, so nothing else will report it.
+                perform(machine.closed(id, reason: .peerClosed, detail: "connection closed by the peer (FIN) right after the upgrade", now: now))
+            }
         case .success(false):
             break  // UpgradeRefusalHandler reports what the server answered.
         case .failure(let error):

@@ -104,17 +104,22 @@ final class ClientObserver: Sendable {
 }
 
 /// Which client events count: a client's own, where it prints them; the proxy's observations
-/// (`observed: true`) of what it does not print — per client and per event type, so that a client
-/// that reports its connections but not its pings still has its pings seen. Live waits and the
-/// judge use this one rule.
+/// (`observed: true`) of what it does not print — per client, its heartbeats apart, so that a
+/// client that reports its connections but not its pings still has its pings seen. Live waits and
+/// the judge use this one rule.
 public enum ClientSources {
     /// Client events a client's runner produces whatever the client does (they say nothing of its connections).
     static let runnerMade: Set<String> = [ClientEventType.output.rawValue, ClientEventType.exited.rawValue, ClientEventType.outputTruncated.rawValue]
 
     static func tag(_ event: EventRecord) -> String { event.fields["client"].map { "\($0)" } ?? "" }
 
-    /// The client and the event type: what an own event stands in for.
-    static func key(_ event: EventRecord) -> String { tag(event) + " " + event.type }
+    /// What an own event stands in for: the client's heartbeats (by type), or everything else it
+    /// reports — a client that prints any of its connection events reports them all, and prints
+    /// `connecting` before the proxy can see the connection, so its observed events never race
+    /// its own.
+    static func key(_ event: EventRecord) -> String {
+        tag(event) + " " + (event.type.hasPrefix("heartbeat-") ? event.type : "connections")
+    }
 
     static func isObserved(_ event: EventRecord) -> Bool { event.source == "client" && event.fields["observed"] == true }
 
