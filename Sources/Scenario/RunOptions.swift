@@ -51,7 +51,7 @@ public struct ScenarioResult: Sendable {
     /// For a deliberately broken client (`must-fail`): whether the check aimed at it caught it.
     public var caught: Bool? {
         guard let mustFail = scenario.mustFail else { return nil }
-        return verdicts.contains { $0.check == mustFail.check && $0.failed && $0.message.contains(mustFail.message) }
+        return mustFail.caught(by: verdicts)
     }
 
     /// Passed: every check held — or, for a broken client, the check aimed at it caught it.

@@ -33,8 +33,7 @@ public enum RunReport {
     public static func status(verdicts: [Verdict], scenario: Scenario?, setupError: String?, incomplete: Bool) -> String {
         if setupError != nil { return "error" }
         if let mustFail = scenario?.mustFail {
-            let caught = verdicts.contains { $0.check == mustFail.check && $0.failed && $0.message.contains(mustFail.message) }
-            return caught ? "caught" : "failed"
+            return mustFail.caught(by: verdicts) ? "caught" : "failed"
         }
         if verdicts.contains(where: \.failed) { return "failed" }
         return incomplete ? "incomplete" : "passed"

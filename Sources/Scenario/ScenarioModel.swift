@@ -40,6 +40,11 @@ public struct Scenario: Sendable {
     public struct MustFail: Sendable {
         public var check: String
         public var message: String
+
+        /// Whether the check aimed at the broken client failed with the expected message.
+        public func caught(by verdicts: [Verdict]) -> Bool {
+            verdicts.contains { $0.check == check && $0.failed && $0.message.contains(message) }
+        }
     }
 }
 

@@ -13,7 +13,8 @@ struct ReportTests {
         for index in 1...count {
             let shard = try ScenarioShards.Shard(parsing: "\(index)/\(count)")
             let mine = ScenarioShards.select(Self.files, shard: shard, durations: [:])
-            #expect(mine == ScenarioShards.select(Self.files.reversed().reversed(), shard: shard, durations: [:]))
+            // Stable: the order the files are given in does not change the split.
+            #expect(Set(mine) == Set(ScenarioShards.select(Self.files.reversed(), shard: shard, durations: [:])))
             #expect(mine.count >= Self.files.count / count && mine.count <= Self.files.count / count + 1)
             seen += mine
         }
@@ -70,7 +71,7 @@ struct ReportTests {
         #expect(html.contains(#"class="conn abandoned""#))
         #expect(html.contains(#"id="status">failed<"#))
         #expect(!html.contains("<script>alert(1)"), "names are escaped")
-        #expect(!html.contains("http://") || !html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http://"))
+        #expect(!html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http://"), "nothing is loaded from elsewhere")
     }
 
     /// A 60-second run (heartbeats every 150 ms, each a frame on the wire both ways) stays under 500 KB.
