@@ -72,6 +72,23 @@ if ! "$flatline" run --jobs 2 --quiet --capture --junit .build/reports/negative.
 fi
 echo "scenarios: $(( $(date +%s) - start ))s"
 
+echo "--- scale scenarios in a release build: 4,000 clients through a pulled cable, a herd of 1,000 with and without jitter (must pass)"
+start=$(date +%s)
+swift build -c release --product flatline
+release="$(swift build -c release --show-bin-path)/flatline"
+if ! "$release" run --quiet --junit .build/reports/scale.xml scenarios/scale/; then
+    echo "FAILED: the scale scenarios"
+    status=1
+fi
+if [ "$(id -u)" = 0 ]; then
+    echo "--- the 4,000-client scenario as an unprivileged user (must pass)"
+    if ! setpriv --reuid=65534 --regid=65534 --clear-groups --reset-env "$release" run --quiet --no-record scenarios/scale/pulled-cable-4000.yaml; then
+        echo "FAILED: the 4,000-client scenario as nobody"
+        status=1
+    fi
+fi
+echo "scale: $(( $(date +%s) - start ))s"
+
 start=$(date +%s)
 set +e
 FLATLINE_BIN="$flatline" python3 -m pytest -q Tests/python 2>&1 | tee .build/pytest-output.txt
@@ -85,7 +102,7 @@ set +e +o pipefail
 swift_total=$(sed -nE 's/.*Test run with ([0-9]+) tests? .*/\1/p' .build/test-output.txt | tail -n 1)
 swift_failed=$(grep -E '^✘ Test .* failed after' .build/test-output.txt | grep -vc '^✘ Test run with')
 swift_passed=$(( ${swift_total:-0} - ${swift_failed:-0} ))
-reports=(.build/reports/scenarios.xml .build/reports/clients.xml .build/reports/differential-proxy.xml .build/reports/differential-packet.xml .build/reports/packet.xml .build/reports/negative.xml)
+reports=(.build/reports/scenarios.xml .build/reports/clients.xml .build/reports/differential-proxy.xml .build/reports/differential-packet.xml .build/reports/packet.xml .build/reports/negative.xml .build/reports/scale.xml)
 scenario_cases=$(cat "${reports[@]}" 2>/dev/null | grep -o '<testcase ' | wc -l)
 scenario_failed=$(cat "${reports[@]}" 2>/dev/null | grep -o '<failure \|<error ' | wc -l)
 py_passed=$(sed -nE 's/^([0-9]+) passed.*/\1/p' .build/pytest-output.txt | tail -n 1)

@@ -48,7 +48,7 @@ public enum ClientEventType: String, CataloguedEvent {
     public var fields: [String] {
         switch self {
         case .connecting, .connected: ["conn", "attempt"]
-        case .heartbeatSent: ["conn", "seq"]
+        case .heartbeatSent: ["conn", "seq", "late_ms"]
         case .heartbeatAcked: ["conn", "seq", "rtt_ms"]
         case .heartbeatReceived: ["conn"]
         case .messageSent, .messageReceived: ["conn", "bytes"]
@@ -67,7 +67,7 @@ public enum ClientEventType: String, CataloguedEvent {
         switch self {
         case .connecting: "connection `conn` is being made; attempt 0 is the first connection, n the n-th reconnect"
         case .connected: "TCP connected and WebSocket upgrade completed"
-        case .heartbeatSent: "heartbeat number `seq` went out"
+        case .heartbeatSent: "heartbeat number `seq` went out; `late_ms` (built-in client): how long after its due instant its timer fired"
         case .heartbeatAcked: "its reply arrived"
         case .heartbeatReceived: "a server-pushed heartbeat arrived (server-push dialect)"
         case .messageSent: "application traffic sent"

@@ -183,7 +183,7 @@ final class ProxyCore: @unchecked Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(box.value) }
             }
-            .connect(host: upstream.host, port: upstream.port)
+            .connect(hostOrAddress: upstream.host, port: upstream.port)
             .whenComplete { result in
                 switch result {
                 case .success(let channel):

@@ -240,7 +240,7 @@ public final class HeartbeatClient: @unchecked Sendable {
                     negotiation.whenComplete { result in self.upgradeFinished(id, result) }
                 }
             }
-        bootstrap.connect(host: url.host, port: url.port).whenComplete { result in
+        bootstrap.connect(hostOrAddress: url.host, port: url.port).whenComplete { result in
             switch result {
             case .success:
                 self.tcpConnected.insert(id)

@@ -13,7 +13,8 @@ public struct ClientEvent: Sendable, Hashable {
     public enum Kind: Sendable, Hashable {
         case connecting(ConnectionID, attempt: Int)
         case connected(ConnectionID, attempt: Int)
-        case heartbeatSent(ConnectionID, seq: UInt64)
+        /// `late`: how long after its due instant the heartbeat timer fired.
+        case heartbeatSent(ConnectionID, seq: UInt64, late: Duration = .zero)
         case heartbeatAcked(ConnectionID, seq: UInt64, rtt: Duration)
         case serverHeartbeat(ConnectionID)
         case messageReceived(ConnectionID, bytes: Int)
@@ -59,8 +60,8 @@ public struct ClientEvent: Sendable, Hashable {
         switch kind {
         case .connecting(let id, let attempt), .connected(let id, let attempt):
             ["conn": .int(Int64(id.rawValue)), "attempt": .int(Int64(attempt))]
-        case .heartbeatSent(let id, let seq):
-            ["conn": .int(Int64(id.rawValue)), "seq": .int(Int64(seq))]
+        case .heartbeatSent(let id, let seq, let late):
+            ["conn": .int(Int64(id.rawValue)), "seq": .int(Int64(seq)), "late_ms": .double((late.milliseconds * 1000).rounded() / 1000)]
         case .heartbeatAcked(let id, let seq, let rtt):
             ["conn": .int(Int64(id.rawValue)), "seq": .int(Int64(seq)), "rtt_ms": .double((rtt.milliseconds * 1000).rounded() / 1000)]
         case .serverHeartbeat(let id):

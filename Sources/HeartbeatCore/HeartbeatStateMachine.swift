@@ -232,6 +232,8 @@ public struct HeartbeatStateMachine: Sendable {
     /// A timer the machine scheduled went off. Stale timers (replaced or cancelled) are ignored.
     public mutating func timerFired(_ timer: Timer, now: Instant) -> [Action] {
         guard let due = timers[timer], now >= due else { return [] }
+        // The caller passes the later of the loop's clock and the due instant, so this is >= 0.
+        let late = now - due
         timers[timer] = nil
         switch (timer, state) {
         case (.heartbeat, .open(var open)):
@@ -242,7 +244,7 @@ public struct HeartbeatStateMachine: Sendable {
                 let payload = heartbeat.dialect == .ping ? HeartbeatDialect.pingPayload(seq: seq) : nil
                 open.outstanding = Outstanding(seq: seq, sentAt: now, payload: payload)
                 actions.append(.sendHeartbeat(open.id, seq: seq))
-                actions.append(emit(.heartbeatSent(open.id, seq: seq), now))
+                actions.append(emit(.heartbeatSent(open.id, seq: seq, late: late), now))
                 actions.append(schedule(.livenessDeadline, at: now + heartbeat.timeout))
                 state = .open(open)
             }

@@ -171,7 +171,7 @@ public final class HeartbeatServer: Sendable {
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.backlog, value: 4096)  // a herd of thousands reconnects at once
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in self.initializeConnection(channel) }

@@ -113,6 +113,9 @@ public enum ClientSources {
 
     static func tag(_ event: EventRecord) -> String { event.fields["client"].map { "\($0)" } ?? "" }
 
+    /// The number of the client an event belongs to, as text: "1" for a run with one client.
+    static func clientKey(_ event: EventRecord) -> String { event.fields["client"]?.description ?? "1" }
+
     /// What an own event stands in for: the client's heartbeats (by type), or everything else it
     /// reports — a client that prints any of its connection events reports them all, and prints
     /// `connecting` before the proxy can see the connection, so its observed events never race

@@ -10,7 +10,16 @@ public final class EventLog: Sendable {
         var id: Int
         var pattern: EventPattern
         var from: Duration
+        /// Clients that still owe a matching event (nil: any one event will do).
+        var owing: Set<String>?
         var continuation: CheckedContinuation<EventRecord?, Never>
+
+        /// Takes a matching event; true when the waiter is satisfied.
+        mutating func take(_ event: EventRecord) -> Bool {
+            guard owing != nil else { return true }
+            owing!.remove(ClientSources.clientKey(event))
+            return owing!.isEmpty
+        }
     }
 
     private struct State {
@@ -54,10 +63,13 @@ public final class EventLog: Sendable {
             if ClientSources.isOwn(event) { state.selfReporting.insert(ClientSources.key(event)) }
             var ready: [CheckedContinuation<EventRecord?, Never>] = []
             let counts = state.counts(event)
-            state.waiters.removeAll { waiter in
-                guard event.t >= waiter.from, counts, waiter.pattern.matches(event) else { return false }
-                ready.append(waiter.continuation)
-                return true
+            if counts {
+                for index in state.waiters.indices.reversed() {
+                    let waiter = state.waiters[index]
+                    guard event.t >= waiter.from, waiter.pattern.matches(event), state.waiters[index].take(event) else { continue }
+                    ready.append(waiter.continuation)
+                    state.waiters.remove(at: index)
+                }
             }
             return (ready, state.listeners)
         }
@@ -74,7 +86,10 @@ public final class EventLog: Sendable {
     /// or if the waiting task is cancelled (a run's time limit).
     /// The waiter is registered under the log's lock before anything can time it out, and exactly
     /// one of "event recorded", "deadline passed" or "cancelled" resumes it.
-    public func wait(for pattern: EventPattern, from: Duration, until deadline: Duration) async -> EventRecord? {
+    ///
+    /// With `eachOf` (client numbers 1…N): the event that completed the set, once each of those
+    /// clients has produced a matching event.
+    public func wait(for pattern: EventPattern, from: Duration, until deadline: Duration, eachOf clients: Int? = nil) async -> EventRecord? {
         let id = state.withLockedValue { state -> Int in
             state.nextWaiter += 1
             return state.nextWaiter
@@ -82,15 +97,18 @@ public final class EventLog: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<EventRecord?, Never>) in
                 let registered: Bool = state.withLockedValue { state in
-                    if let match = state.events.first(where: { $0.t >= from && state.counts($0) && pattern.matches($0) }) {
-                        continuation.resume(returning: match)
-                        return false
+                    var waiter = Waiter(id: id, pattern: pattern, from: from, owing: clients.map { Set((1...max($0, 1)).map(String.init)) }, continuation: continuation)
+                    for event in state.events where event.t >= from && state.counts(event) && pattern.matches(event) {
+                        if waiter.take(event) {
+                            continuation.resume(returning: event)
+                            return false
+                        }
                     }
                     if Task.isCancelled {
                         continuation.resume(returning: nil)
                         return false
                     }
-                    state.waiters.append(Waiter(id: id, pattern: pattern, from: from, continuation: continuation))
+                    state.waiters.append(waiter)
                     return true
                 }
                 guard registered else { return }

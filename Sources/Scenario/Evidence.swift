@@ -69,7 +69,7 @@ public struct Evidence: Sendable {
         switch assertion.kind {
         case .count(let pattern, _, _), .spread(let pattern, _, _): missing(for: pattern)
         // Connections and the gaps between them are observed where each client has its listener.
-        case .maxConcurrent, .reconnectGaps, .reconnectGapsNonDecreasing, .reconnectGapSpread: observing ? nil : clientMissing
+        case .maxConcurrent, .reconnectGaps, .reconnectGapsNonDecreasing, .reconnectGapSpread, .reconnectGapShortest: observing ? nil : clientMissing
         }
     }
 }

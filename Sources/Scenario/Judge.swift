@@ -63,6 +63,11 @@ public enum Judge {
                 if stepTimes[step.index] == nil {
                     if let missing = evidence.missing(for: pattern) {
                         verdict(.notJudged, "\(pattern) could not be observed (\(missing)), so the rest of the timeline did not run")
+                    } else if step.eachClient, let reference {
+                        let seen = Set(events.lazy.filter { $0.t >= reference && pattern.matches($0) }.map(ClientSources.clientKey))
+                        let missing = (1...max(scenario.client.count, 1)).map(String.init).filter { !seen.contains($0) }
+                        let names = missing.prefix(10).joined(separator: ", ") + (missing.count > 10 ? " and \(missing.count - 10) more" : "")
+                        verdict(.failed, "\(pattern) never happened for \(missing.count) of \(scenario.client.count) clients (client \(names)), so the rest of the timeline did not run")
                     } else {
                         verdict(.failed, "\(pattern) never happened, so the rest of the timeline did not run")
                     }
@@ -78,6 +83,11 @@ public enum Judge {
                 }
                 let bound = slack.widen((try? within.duration(env)) ?? .zero)
                 let earliest = (try? notBefore?.duration(env)) ?? nil
+                if step.eachClient {
+                    let (outcome, message, worst) = eachClient(pattern, clients: scenario.client.count, events: events, from: reference, bound: bound, within: within, earliest: earliest)
+                    verdict(outcome, message, measured: worst, bound: bound)
+                    continue
+                }
                 guard let match = events.first(where: { $0.t >= reference && pattern.matches($0) }) else {
                     let seen = events.filter { $0.t >= reference && $0.source == pattern.source && $0.type == pattern.type }.prefix(3)
                     let instead = seen.isEmpty ? "" : "; saw instead: " + seen.map { describe($0, from: reference) }.joined(separator: ", ")
@@ -159,6 +169,40 @@ public enum Judge {
         return on.map { $0...max($0, off ?? end) }
     }
 
+    /// An `expect … each-client: true`: every client's first matching event at or after `from`
+    /// must come within `bound` (and not before `earliest`). One pass over the events.
+    static func eachClient(
+        _ pattern: EventPattern, clients count: Int, events: [EventRecord], from reference: Duration, bound: Duration, within: DurationExpression, earliest: Duration?
+    ) -> (Verdict.Outcome, String, Duration?) {
+        var first: [String: Duration] = [:]
+        for event in events where event.t >= reference && pattern.matches(event) {
+            let key = ClientSources.clientKey(event)
+            if first[key] == nil { first[key] = event.t - reference }
+        }
+        let keys = (1...max(count, 1)).map(String.init)
+        let measured = keys.compactMap { key in first[key].map { (key, $0) } }.sorted { $0.1 < $1.1 }
+        let missing = keys.filter { first[$0] == nil }
+        let late = measured.filter { $0.1 > bound }
+        let early = earliest.map { e in measured.filter { $0.1 < e } } ?? []
+        let worst = measured.last
+        func list(_ names: [String]) -> String {
+            names.count <= 10 ? names.joined(separator: ", ") : names.prefix(10).joined(separator: ", ") + " and \(names.count - 10) more"
+        }
+        if !missing.isEmpty {
+            return (.failed, "\(missing.count) of \(count) clients: no \(pattern) within \(bound.short) (\(within)): client \(list(missing))", worst?.1)
+        }
+        if !late.isEmpty {
+            let names = late.reversed().map { "\($0.0) (\($0.1.short))" }
+            return (.failed, "\(late.count) of \(count) clients late, bound \(bound.short) (\(within)): client \(list(names)); worst late by \((late.last!.1 - bound).short)", worst?.1)
+        }
+        if !early.isEmpty, let earliest {
+            return (.failed, "\(early.count) of \(count) clients earlier than allowed (not before \(earliest.short)): client \(list(early.map { "\($0.0) (\($0.1.short))" }))", worst?.1)
+        }
+        guard let worst else { return (.failed, "no \(pattern)", nil) }
+        let median = measured[measured.count / 2].1
+        return (.passed, "each of \(count) clients: median \(median.short), worst \(worst.1.short) (client \(worst.0)) ≤ \(bound.short) (margin \((bound - worst.1).short))", worst.1)
+    }
+
     static func describe(_ event: EventRecord, from reference: Duration) -> String {
         var text = "\(event.source) \(event.type)"
         let interesting = event.fields.filter { ["reason", "conn", "client", "attempt", "side", "how"].contains($0.key) }
@@ -217,19 +261,27 @@ public enum Judge {
             guard !gaps.isEmpty else { return verdict(false, "no reconnect happened, so there are no gaps to check") }
             let boundMs = bound.milliseconds
             if let bad = gaps.first(where: { !op.holds($0.milliseconds, boundMs) }) {
-                return verdict(false, "gap of \(bad.short) breaks \(op.rawValue) \(bound.short); gaps: \(gaps.map(\.short).joined(separator: ", "))", measured: bad, bound: bound)
+                return verdict(false, "gap of \(bad.short) breaks \(op.rawValue) \(bound.short); gaps: \(listed(gaps))", measured: bad, bound: bound)
             }
             let lower = op == .greater || op == .greaterOrEqual
             let extreme = lower ? gaps.min()! : gaps.max()!
-            return verdict(true, "\(gaps.count) gaps, all \(op.rawValue) \(bound.short): \(gaps.map(\.short).joined(separator: ", "))", measured: extreme, bound: bound, lower: lower)
+            return verdict(true, "\(gaps.count) gaps, all \(op.rawValue) \(bound.short): \(listed(gaps))", measured: extreme, bound: bound, lower: lower)
         case .reconnectGapsNonDecreasing:
+            // Per client: its own gaps, in order.
+            let perClient = Dictionary(grouping: reconnectGaps(events, perClient: true), by: \.client)
             let gaps = reconnectGaps(events)
-            guard gaps.count >= 2 else { return verdict(false, "fewer than two reconnects, nothing to compare (gaps: \(gaps.map(\.short).joined(separator: ", ")))") }
-            // Timers fire a little late; a gap shorter than the previous by more than 10 ms is a decrease.
-            for index in 1..<gaps.count where gaps[index] + .milliseconds(10) < gaps[index - 1] {
-                return verdict(false, "gap \(index + 1) (\(gaps[index].short)) is shorter than gap \(index) (\(gaps[index - 1].short)); gaps: \(gaps.map(\.short).joined(separator: ", "))")
+            guard perClient.values.contains(where: { $0.count >= 2 }) else {
+                return verdict(false, "fewer than two reconnects of any client, nothing to compare (gaps: \(listed(gaps)))")
             }
-            return verdict(true, "gaps never shrink: \(gaps.map(\.short).joined(separator: ", "))")
+            // Timers fire a little late; a gap shorter than the previous by more than 10 ms is a decrease.
+            for client in perClient.keys.sorted(by: { $0.count == $1.count ? $0 < $1 : $0.count < $1.count }) {
+                let own = perClient[client]!.map(\.gap)
+                for index in own.indices.dropFirst() where own[index] + .milliseconds(10) < own[index - 1] {
+                    let who = perClient.count > 1 ? "client \(client): " : ""
+                    return verdict(false, "\(who)gap \(index + 1) (\(own[index].short)) is shorter than gap \(index) (\(own[index - 1].short)); gaps: \(listed(own))")
+                }
+            }
+            return verdict(true, "gaps never shrink: \(listed(gaps))")
         case .reconnectGapSpread(let op, let expression):
             let gaps = reconnectGaps(events)
             let bound = (try? expression.duration(env)) ?? .zero
@@ -239,6 +291,12 @@ public enum Judge {
             let spread = longest - shortest
             let ok = op.holds(spread.milliseconds, bound.milliseconds)
             return verdict(ok, "\(gaps.count) gaps from \(shortest.short) to \(longest.short), spread \(spread.short) (must be \(op.rawValue) \(bound.short))", measured: spread, bound: bound, lower: op == .greater || op == .greaterOrEqual)
+        case .reconnectGapShortest(let op, let expression):
+            let gaps = reconnectGaps(events)
+            let bound = (try? expression.duration(env)) ?? .zero
+            guard let shortest = gaps.min() else { return verdict(false, "no reconnect happened, so there are no gaps to check") }
+            let ok = op.holds(shortest.milliseconds, bound.milliseconds)
+            return verdict(ok, "shortest of \(gaps.count) gaps \(shortest.short) (must be \(op.rawValue) \(bound.short)); gaps: \(listed(gaps))", measured: shortest, bound: bound, lower: op == .greater || op == .greaterOrEqual)
         case .spread(let pattern, let op, let expression):
             let times = events.filter { pattern.matches($0) }.map(\.t)
             let bound = (try? expression.duration(env)) ?? .zero
@@ -253,16 +311,28 @@ public enum Judge {
 
     /// Per client: time from each `disconnected` to the next `connecting`.
     static func reconnectGaps(_ events: [EventRecord]) -> [Duration] {
+        reconnectGaps(events, perClient: true).map(\.gap)
+    }
+
+    static func reconnectGaps(_ events: [EventRecord], perClient: Bool) -> [(client: String, gap: Duration)] {
         var pending: [String: Duration] = [:]
-        var gaps: [Duration] = []
+        var gaps: [(client: String, gap: Duration)] = []
         for event in events where event.source == "client" {
-            let client = event.fields["client"]?.description ?? "1"
+            let client = ClientSources.clientKey(event)
             if event.type == "disconnected" {
                 if pending[client] == nil { pending[client] = event.t }
             } else if event.type == "connecting", let start = pending.removeValue(forKey: client) {
-                gaps.append(event.t - start)
+                gaps.append((client, event.t - start))
             }
         }
         return gaps
+    }
+
+    /// Durations for a message: all of a few, or a summary and the first ten of many.
+    static func listed(_ values: [Duration]) -> String {
+        guard values.count > 12 else { return values.map(\.short).joined(separator: ", ") }
+        let sorted = values.sorted()
+        return "min \(sorted.first!.short), median \(sorted[sorted.count / 2].short), max \(sorted.last!.short); first ten "
+            + values.prefix(10).map(\.short).joined(separator: ", ")
     }
 }

@@ -116,6 +116,9 @@ public struct Step: Sendable {
     public var kind: Kind
     /// A check that holds in one network mode only (`network: packet`): where the modes must differ.
     public var network: NetworkMode? = nil
+    /// `each-client: true` on an `after` or `expect`: every client must produce the event (the
+    /// `after` goes on when the last one has; the `expect` is measured per client).
+    public var eachClient = false
 
     public enum When: Sendable, Hashable {
         /// From the start of the run.
@@ -135,6 +138,14 @@ public struct Step: Sendable {
         case expectNone(EventPattern, window: Window)
         /// Pause (moves the reference time).
         case wait(DurationExpression)
+
+        /// The event an `after`, `expect` or `expect-none` is about.
+        public var pattern: EventPattern? {
+            switch self {
+            case .after(let pattern, _), .expect(let pattern, _, _), .expectNone(let pattern, _): pattern
+            case .action, .wait: nil
+            }
+        }
     }
 
     public enum Window: Sendable {
@@ -180,7 +191,7 @@ public struct Step: Sendable {
     }
 
     /// The label with the network mode a check is limited to.
-    public var description: String { label + (network.map { " [\($0.rawValue) mode only]" } ?? "") }
+    public var description: String { label + (eachClient ? " (each client)" : "") + (network.map { " [\($0.rawValue) mode only]" } ?? "") }
 
     public var isCheck: Bool {
         switch kind {
@@ -234,6 +245,8 @@ public struct Assertion: Sendable {
         case reconnectGapsNonDecreasing
         /// `reconnect-gaps spread <op> <duration>`: longest minus shortest gap (jitter shows here).
         case reconnectGapSpread(Comparison, DurationExpression)
+        /// The shortest gap of any client (jitter shows as gaps below the delay; timers never fire early).
+        case reconnectGapShortest(Comparison, DurationExpression)
         /// `spread <pattern> <op> <duration>`: last minus first matching event.
         case spread(EventPattern, Comparison, DurationExpression)
     }

@@ -40,6 +40,9 @@ extension ScenarioParser {
             kind = .maxConcurrent(op, right)
         } else if text == "reconnect-gaps non-decreasing" {
             kind = .reconnectGapsNonDecreasing
+        } else if text.hasPrefix("reconnect-gaps shortest ") {
+            let (_, op, right) = try split(text)
+            kind = .reconnectGapShortest(op, right)
         } else if text.hasPrefix("reconnect-gaps spread ") {
             let (_, op, right) = try split(text)
             kind = .reconnectGapSpread(op, right)
@@ -50,7 +53,7 @@ extension ScenarioParser {
             let (left, op, right) = try split(String(text.dropFirst(7)))
             kind = .spread(try eventPattern(left), op, right)
         } else {
-            let forms = ["count <event> <op> N", "max-concurrent client connections <op> N", "reconnect-gaps <op> <duration>", "reconnect-gaps non-decreasing", "reconnect-gaps spread <op> <duration>", "spread <event> <op> <duration>"]
+            let forms = ["count <event> <op> N", "max-concurrent client connections <op> N", "reconnect-gaps <op> <duration>", "reconnect-gaps non-decreasing", "reconnect-gaps spread <op> <duration>", "reconnect-gaps shortest <op> <duration>", "spread <event> <op> <duration>"]
             let head = String(text.split(separator: " ").first ?? "")
             let hint = closestMatch(to: head, in: ["count", "max-concurrent", "reconnect-gaps", "spread"]).map { " (did you mean '\($0)'?)" } ?? ""
             throw node.error("unknown assertion '\(text)'\(hint); the forms are: \(forms.joined(separator: "; "))")

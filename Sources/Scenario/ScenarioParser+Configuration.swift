@@ -85,7 +85,7 @@ extension ScenarioParser {
                 }
                 messages = MessageSchedule(bytes: bytes, every: every)
             case "count":
-                count = try value.int("a client count", in: 1...200)
+                count = try value.int("a client count", in: 1...100_000)
             case "command":
                 command = try value.sequence("a command as a list, e.g. [python3, clients/client.py, \"{url}\"]").map { item throws(ScenarioError) in try item.string() }
                 guard command?.isEmpty == false else { throw value.error("the command must not be empty") }

@@ -9,7 +9,7 @@ import HeartbeatServer
 extension ScenarioParser {
     // MARK: Timeline
 
-    static let stepKeys = ["at", "fault", "heal", "server", "client", "wait", "after", "within", "expect", "not-before", "expect-none", "for", "while", "network"]
+    static let stepKeys = ["at", "fault", "heal", "server", "client", "wait", "after", "within", "expect", "not-before", "expect-none", "for", "while", "network", "each-client"]
 
     func timeline(_ node: YAMLValue, environment: [String: DurationExpression.Value]) throws(ScenarioError) -> [Step] {
         var steps: [Step] = []
@@ -63,7 +63,7 @@ extension ScenarioParser {
             }
             // Keys that belong to another kind of step are mistakes worth naming.
             let allowedExtras: [String: Set<String>] = [
-                "expect": ["within", "not-before", "network"], "expect-none": ["for", "while", "network"], "after": ["within"], "wait": [],
+                "expect": ["within", "not-before", "network", "each-client"], "expect-none": ["for", "while", "network"], "after": ["within", "each-client"], "wait": [],
                 "fault": ["at"], "heal": ["at"], "server": ["at"], "client": ["at"],
             ]
             if let stray = keys.subtracting([kindKeys[0]]).subtracting(allowedExtras[kindKeys[0]] ?? []).sorted().first,
@@ -71,7 +71,14 @@ extension ScenarioParser {
             {
                 throw strayNode.error("'\(stray)' does not apply to a '\(kindKeys[0])' step")
             }
-            return Step(index: index + 1, location: item.location, kind: kind, network: try value("network").map { v throws(ScenarioError) in try Self.network(v) })
+            var step = Step(index: index + 1, location: item.location, kind: kind, network: try value("network").map { v throws(ScenarioError) in try Self.network(v) })
+            if let each = value("each-client") {
+                step.eachClient = try each.bool()
+                if step.eachClient, let pattern = step.kind.pattern, pattern.source != EventSource.client.rawValue {
+                    throw each.error("'each-client' applies to client events; this step waits for \(pattern.source) events")
+                }
+            }
+            return step
         }
     }
 

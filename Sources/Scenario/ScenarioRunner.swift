@@ -143,13 +143,14 @@ public final class ScenarioRunner: Sendable {
         let unobservable = Evidence(wireMissing: Evidence(scenario: scenario, events: log.events).wireMissing)
         var stepTimes: [Int: Duration] = [:]
         var lastDeadline = Duration.zero
-        var pending: [(EventPattern, Duration, Duration)] = []
+        let clients = scenario.client.count
+        var pending: [(EventPattern, Duration, Duration, Int?)] = []
         /// Expectations since the last action that are not decided yet, and windows still open.
-        var undecided: [(EventPattern, Duration, Duration)] = []
+        var undecided: [(EventPattern, Duration, Duration, Int?)] = []
         var windowEnd = Duration.zero
         func settle() async {
             // A step written after expectations runs once they are decided (seen, or out of time).
-            for (pattern, from, deadline) in undecided { _ = await log.wait(for: pattern, from: from, until: deadline) }
+            for (pattern, from, deadline, each) in undecided { _ = await log.wait(for: pattern, from: from, until: deadline, eachOf: each) }
             undecided.removeAll()
             await sleep(until: windowEnd, log: log)
         }
@@ -184,14 +185,14 @@ public final class ScenarioRunner: Sendable {
                 stepTimes[step.index] = recordStep(step, at: log.now)
             case .after(let pattern, let within):
                 let deadline = reference + ((try? within.duration(env)) ?? .seconds(30))
-                guard let event = await log.wait(for: pattern, from: reference, until: deadline) else {
-                    _ = recordStep(step, at: log.now, ["ok": false, "error": .string("\(pattern) did not happen")])
+                guard let event = await log.wait(for: pattern, from: reference, until: deadline, eachOf: step.eachClient ? clients : nil) else {
+                    _ = recordStep(step, at: log.now, ["ok": false, "error": .string(step.eachClient ? "\(pattern) did not happen for each of the \(clients) clients" : "\(pattern) did not happen")])
                     return
                 }
                 stepTimes[step.index] = recordStep(step, at: event.t)
             case .expect(let pattern, let within, _):
                 guard unobservable.missing(for: pattern) == nil else { continue }
-                let entry = (pattern, reference, reference + options.slack.widen((try? within.duration(env)) ?? .zero))
+                let entry = (pattern, reference, reference + options.slack.widen((try? within.duration(env)) ?? .zero), step.eachClient ? clients : nil)
                 pending.append(entry)
                 undecided.append(entry)
             case .expectNone(let pattern, let window):
@@ -205,8 +206,8 @@ public final class ScenarioRunner: Sendable {
         }
         // Let every expectation be decided before judging: an expected event ends its wait early,
         // an expect-none window has to run its course.
-        for (pattern, from, deadline) in pending {
-            _ = await log.wait(for: pattern, from: from, until: deadline)
+        for (pattern, from, deadline, each) in pending {
+            _ = await log.wait(for: pattern, from: from, until: deadline, eachOf: each)
         }
         let last = stepTimes.values.max() ?? .zero
         await sleep(until: max(lastDeadline, last) + .milliseconds(20), log: log)

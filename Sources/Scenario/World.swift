@@ -49,7 +49,31 @@ final class World: Sendable {
         childrenBox.withLockedValue { $0 = started }
     }
 
+    /// Descriptors of this process one client may hold at once, measured (3,300 built-in clients
+    /// through a pulled cable peaked at 19,734): the proxy's two for its connection and, during an
+    /// outage, one for a new attempt beside the old connection it still holds; a built-in client's
+    /// own socket, and its old one until the close grace ends; the in-process server's one. An
+    /// external client's sockets are not Flatline's, its listener and output pipe are.
+    static func descriptors(for scenario: Scenario) -> Int {
+        var count = 3
+        if scenario.externalServer == nil, !scenario.serverProcess { count += 1 }
+        switch scenario.client {
+        case .external: count += 2
+        case .builtin(let configuration, _): count += configuration.heartbeat.effectiveCloseGrace > .zero ? 2 : 1
+        }
+        return count
+    }
+
     static func start(_ scenario: Scenario, log: EventLog, executable: String?) async throws -> World {
+        let count = scenario.client.count
+        let needed = count * descriptors(for: scenario) + 64
+        let limit = OpenFiles.raise(wanting: needed)
+        guard needed <= limit else {
+            throw ChildError(
+                "\(count) clients need about \(needed) open files (\(descriptors(for: scenario)) each at the worst moment of an outage, plus 64), "
+                    + "and this process may open \(limit) (its hard limit, 'ulimit -Hn'; root may raise it): lower the count to \((limit - 64) / descriptors(for: scenario)), or need fewer each: a server of its own process (server: {process: true}) and, for built-in clients, no close grace (heartbeat: {close-grace: 0ms}) need 4"
+            )
+        }
         let server: any ScenarioServer
         var upstreamHost = "127.0.0.1"
         if case .command(let command, let ready, let within, let environment, let directory)? = scenario.externalServer {
@@ -256,11 +280,14 @@ final class World: Sendable {
     }
 
     func stop() async {
-        // A client closes within its close grace; teardown is bounded all the same.
-        for client in clients {
-            _ = await finishesWithin(.seconds(2)) { done in client.close().whenComplete { _ in done() } }
+        // All at once (thousands of clients close in the time of one). A client closes within its
+        // close grace; teardown is bounded all the same.
+        await withTaskGroup(of: Void.self) { group in
+            for client in clients {
+                group.addTask { _ = await finishesWithin(.seconds(2)) { done in client.close().whenComplete { _ in done() } } }
+            }
+            for child in children { group.addTask { await child.stop() } }
         }
-        for child in children { await child.stop() }
         for profile in profiles.withLockedValue({ profiles in defer { profiles.removeAll() }; return profiles }) {
             try? FileManager.default.removeItem(atPath: profile)
         }

@@ -1,6 +1,6 @@
 public import EventSchema
 public import NIOCore
-import NIOPosix
+public import NIOPosix
 public import NIOWebSocket
 import NIOHTTP1
 import NIOConcurrencyHelpers
@@ -144,5 +144,14 @@ public func finishesWithin(_ limit: Duration, _ start: (@escaping @Sendable () -
         }
         start { finish(true) }
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(max(limit, .zero).nanoseconds))) { finish(false) }
+    }
+}
+
+extension ClientBootstrap {
+    /// Connects straight to an IP address written as one (no resolver: thousands of connects at
+    /// once would otherwise queue on getaddrinfo and Happy Eyeballs); a name is resolved as usual.
+    public func connect(hostOrAddress host: String, port: Int) -> EventLoopFuture<any Channel> {
+        if let address = try? SocketAddress(ipAddress: host, port: port) { return connect(to: address) }
+        return connect(host: host, port: port)
     }
 }

@@ -138,7 +138,7 @@ final class TestServer: @unchecked Sendable {
                         close(client)
                         buffer.deallocate()
                         received.lock()
-                        totalReceived = total
+                        totalReceived += total
                         received.unlock()
                         doneSemaphore.signal()
                     }
@@ -147,11 +147,14 @@ final class TestServer: @unchecked Sendable {
         }
     }
 
-    /// Waits for a sink connection to end; returns the bytes it received.
-    func waitForSink() -> Int {
-        doneSemaphore.wait()
+    /// Waits for `connections` sink connections to end; returns the bytes they received together.
+    func waitForSink(connections: Int = 1) -> Int {
+        for _ in 0..<connections { doneSemaphore.wait() }
         received.lock()
-        defer { received.unlock() }
+        defer {
+            totalReceived = 0
+            received.unlock()
+        }
         return totalReceived
     }
 
@@ -219,6 +222,8 @@ final class Child: @unchecked Sendable {
         fail("no \(type) event from \(process.executableURL!.path)")
     }
 
+    var firstLine: String? { lock.withLock { lines.first } }
+
     var residentKiB: Int {
         guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return 0 }
         for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
@@ -255,24 +260,37 @@ func freePort() -> Int {
 
 // MARK: - Measurements
 
-func throughput(port: Int, sink: TestServer, bytes: Int) -> Double {
-    guard let fd = connectTo(port) else { fail("cannot connect to \(port)") }
+/// `streams` connections at once, each sending its share of `bytes`; MB/s of them together.
+func throughput(port: Int, sink: TestServer, bytes: Int, streams: Int = 1) -> Double {
     let chunk = 1 << 20
-    let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 8)
-    memset(buffer, 0x5A, chunk)
-    let start = now()
-    var sent = 0
-    while sent < bytes {
-        guard writeAll(fd, buffer, chunk) else { fail("send failed") }
-        sent += chunk
+    let share = bytes / streams / chunk * chunk
+    let fds = (0..<streams).map { _ -> Int32 in
+        guard let fd = connectTo(port) else { fail("cannot connect to \(port)") }
+        return fd
     }
-    shutdown(fd, Int32(SHUT_WR))
-    let received = sink.waitForSink()
+    let group = DispatchGroup()
+    let start = now()
+    for fd in fds {
+        group.enter()
+        spawnThread {
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 8)
+            memset(buffer, 0x5A, chunk)
+            var sent = 0
+            while sent < share {
+                guard writeAll(fd, buffer, chunk) else { fail("send failed") }
+                sent += chunk
+            }
+            shutdown(fd, Int32(SHUT_WR))
+            buffer.deallocate()
+            group.leave()
+        }
+    }
+    group.wait()
+    let received = sink.waitForSink(connections: streams)
     let elapsed = now() - start
-    close(fd)
-    buffer.deallocate()
-    guard received == bytes else { fail("sink received \(received) of \(bytes) bytes") }
-    return Double(bytes) / elapsed / 1e6
+    for fd in fds { close(fd) }
+    guard received == share * streams else { fail("sink received \(received) of \(share * streams) bytes") }
+    return Double(received) / elapsed / 1e6
 }
 
 func roundTrips(port: Int, count: Int) -> (p50: Double, p99: Double) {
@@ -381,15 +399,15 @@ func faultEffect(flatline: String, api: String, proxyPort: Int, echo: TestServer
 // MARK: - Main
 
 let arguments = CommandLine.arguments
-guard arguments.count >= 2 else { fail("usage: flatline-bench FLATLINE_BINARY [--bytes N] [--rtt N] [--idle N]") }
+guard arguments.count >= 2 else { fail("usage: flatline-bench FLATLINE_BINARY [--relay PATH] [--bytes N] [--rtt N] [--rounds N] [--idle N]") }
 let flatline = arguments[1]
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count, let value = Int(arguments[index + 1]) else { return fallback }
     return value
 }
-let bytes = option("--bytes", 1 << 30)
+let bytes = option("--bytes", 512 << 20)
 let rttCount = option("--rtt", 20_000)
-let idleCount = option("--idle", 5000)
+let idleCount = option("--idle", 8000)
 let rounds = max(1, option("--rounds", 5))
 
 /// Round trips measured `rounds` times, interleaved across candidates by the caller; medians reported.
@@ -405,10 +423,10 @@ func medianRoundTrips(port: Int) -> (p50: Double, p99: Double) {
     return (p50s[p50s.count / 2], p99s[p99s.count / 2])
 }
 let socatPath = ["/usr/bin/socat", "/bin/socat"].first { FileManager.default.isExecutableFile(atPath: $0) }
+let relayPath: String? = arguments.firstIndex(of: "--relay").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
 
-print("flatline-bench: 3 × \(bytes >> 20) MiB stream (median), \(rounds) × \(rttCount) round trips of 64 B (median of the rounds), \(idleCount) idle connections")
+print("flatline-bench: \(rounds) interleaved rounds; per round and path: a \(bytes >> 20) MiB stream, the same over 4 streams, \(rttCount) round trips of 64 B; medians of the rounds; then \(idleCount) idle connections")
 
-// Throughput and round trips: direct, socat, flatline.
 let sink = TestServer(mode: .sink)
 let echo = TestServer(mode: .echo)
 
@@ -425,50 +443,83 @@ func startSocat(upstream: Int) -> (Child, Int)? {
     let port = freePort()
     let child = Child(socatPath, ["TCP-LISTEN:\(port),bind=127.0.0.1,fork,reuseaddr", "TCP:127.0.0.1:\(upstream),nodelay"])
     waitUntilAccepting(port)
-    _ = sink  // socat's probe connection to the sink is harmless
     return (child, port)
 }
 
-var rows: [(String, Double, Double, Double)] = []
-
-/// Throughput measured three times; the median is reported (loopback figures vary run to run).
-func medianThroughput(port: Int) -> Double {
-    var values = (0..<3).map { _ in throughput(port: port, sink: sink, bytes: bytes) }
-    values.sort()
-    return values[1]
+func startRelay(upstream: Int) -> (Child, Int)? {
+    guard let relayPath else { return nil }
+    let child = Child(relayPath, [String(upstream)])
+    let deadline = now() + 10
+    while now() < deadline {
+        if let line = child.firstLine, let port = Int(line) { return (child, port) }
+        usleep(5000)
+    }
+    fail("the relay printed no port")
 }
 
-let direct = medianThroughput(port: sink.port)
-let directRTT = medianRoundTrips(port: echo.port)
-rows.append(("direct loopback", direct, directRTT.p50, directRTT.p99))
+/// A path under test: its name and the ports that lead to the sink and to the echo server.
+struct Path {
+    var name: String
+    var sinkPort: Int
+    var echoPort: Int
+    var children: [Child] = []
+    var single: [Double] = [], four: [Double] = [], p50: [Double] = [], p99: [Double] = []
+}
 
-if let (socatSink, socatSinkPort) = startSocat(upstream: sink.port) {
-    _ = sink.waitForSink()  // the readiness probe
-    let value = medianThroughput(port: socatSinkPort)
-    socatSink.stop()
-    let (socatEcho, socatEchoPort) = startSocat(upstream: echo.port)!
-    let rtt = medianRoundTrips(port: socatEchoPort)
-    socatEcho.stop()
-    rows.append(("socat", value, rtt.p50, rtt.p99))
+var paths = [Path(name: "direct loopback", sinkPort: sink.port, echoPort: echo.port)]
+if let (a, sinkPort) = startSocat(upstream: sink.port), let (b, echoPort) = startSocat(upstream: echo.port) {
+    _ = sink.waitForSink()  // waitUntilAccepting's probe reached the sink
+    paths.append(Path(name: "socat", sinkPort: sinkPort, echoPort: echoPort, children: [a, b]))
 } else {
     print("socat not installed: skipped (apt-get install socat)")
 }
-
+if let (a, sinkPort) = startRelay(upstream: sink.port), let (b, echoPort) = startRelay(upstream: echo.port) {
+    paths.append(Path(name: "C relay", sinkPort: sinkPort, echoPort: echoPort, children: [a, b]))
+} else {
+    print("no C relay given (--relay PATH; scripts/bench-proxy.sh builds it): skipped")
+}
 let (flatSink, flatSinkPort, _) = startFlatline(upstream: sink.port)
-let flatThroughput = medianThroughput(port: flatSinkPort)
-flatSink.stop()
 let (flatEcho, flatEchoPort, flatAPI) = startFlatline(upstream: echo.port)
-let flatRTT = medianRoundTrips(port: flatEchoPort)
-rows.append(("flatline proxy", flatThroughput, flatRTT.p50, flatRTT.p99))
+paths.append(Path(name: "flatline proxy", sinkPort: flatSinkPort, echoPort: flatEchoPort, children: [flatSink, flatEcho]))
+
+// Interleaved: every round measures every path, starting each round with the next one, so a slow
+// spell of the machine falls on all of them alike.
+for round in 0..<rounds {
+    for offset in paths.indices {
+        let index = (round + offset) % paths.count
+        paths[index].single.append(throughput(port: paths[index].sinkPort, sink: sink, bytes: bytes))
+        paths[index].four.append(throughput(port: paths[index].sinkPort, sink: sink, bytes: bytes, streams: 4))
+        let rtt = roundTrips(port: paths[index].echoPort, count: rttCount)
+        paths[index].p50.append(rtt.p50)
+        paths[index].p99.append(rtt.p99)
+    }
+}
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 print("")
-print("                    throughput        ×direct   rtt p50     ×direct   rtt p99     ×direct")
-for (name, mbps, p50, p99) in rows {
+print("path                1 stream     ×direct  4 streams    ×direct  rtt p50    ×direct  rtt p99    ×direct")
+let base = paths[0]
+for path in paths {
     print(
-        name.padding(toLength: 18, withPad: " ", startingAt: 0),
-        String(format: "%8.0f MB/s   %5.2f     %6.1f µs   %5.2f     %6.1f µs   %5.2f", mbps, mbps / direct, p50, p50 / directRTT.p50, p99, p99 / directRTT.p99)
+        path.name.padding(toLength: 18, withPad: " ", startingAt: 0),
+        String(
+            format: "%6.2f GB/s  %5.2f    %6.2f GB/s  %5.2f    %6.1f µs  %5.2f    %6.1f µs  %5.2f",
+            median(path.single) / 1000, median(path.single) / median(base.single), median(path.four) / 1000, median(path.four) / median(base.four),
+            median(path.p50), median(path.p50) / median(base.p50), median(path.p99), median(path.p99) / median(base.p99)
+        )
     )
 }
+if let relay = paths.first(where: { $0.name == "C relay" }), let flat = paths.last {
+    let checks: [(String, Double, Bool)] = [
+        ("1 stream, flatline ÷ C relay (target ≥ 1.00)", median(flat.single) / median(relay.single), median(flat.single) >= median(relay.single)),
+        ("4 streams, flatline ÷ C relay (target ≥ 1.00)", median(flat.four) / median(relay.four), median(flat.four) >= median(relay.four)),
+        ("rtt p50, flatline ÷ C relay (target ≤ 1.00)", median(flat.p50) / median(relay.p50), median(flat.p50) <= median(relay.p50)),
+        ("rtt p99, flatline ÷ C relay (target ≤ 1.00)", median(flat.p99) / median(relay.p99), median(flat.p99) <= median(relay.p99)),
+    ]
+    print("")
+    for (label, ratio, met) in checks { print(String(format: "%@ %.2f  %@", label.padding(toLength: 48, withPad: " ", startingAt: 0), ratio, met ? "met" : "NOT MET")) }
+}
+for path in paths { for child in path.children where child !== flatEcho { child.stop() } }
 
 // Fault effect.
 let effect = faultEffect(flatline: flatline, api: flatAPI, proxyPort: flatEchoPort, echo: echo, rounds: 20)
@@ -481,4 +532,4 @@ let holder = TestServer(mode: .hold)
 let (flatIdle, flatIdlePort, _) = startFlatline(upstream: holder.port)
 let memory = idleMemory(proxy: flatIdle, proxyPort: flatIdlePort, holder: holder, count: idleCount)
 flatIdle.stop()
-print(String(format: "idle connections: %d through flatline: RSS %d KiB → %d KiB, %.1f KiB per proxied connection", idleCount, memory.baseline, memory.loaded, memory.perConnection))
+print(String(format: "idle connections: %d held through flatline: RSS %d KiB → %d KiB, %.2f KiB per proxied connection (target ≤ 5): %@", idleCount, memory.baseline, memory.loaded, memory.perConnection, memory.perConnection <= 5 ? "met" : "NOT MET"))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import WebSocketSupport
 import FaultProxy
 import Foundation
 import EventSchema
@@ -42,6 +43,7 @@ struct ProxyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        OpenFiles.raise()  // a proxy or server for thousands of connections
         let origin = Instant.now
         let format = events
         let hub = EventHub<ProxyEvent>()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import WebSocketSupport
 import EventSchema
 import HeartbeatCore
 import HeartbeatServer
@@ -71,6 +72,7 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        OpenFiles.raise()  // a proxy or server for thousands of connections
         let configuration = try makeConfiguration()
         let origin = Instant.now
         let format = events
