@@ -19,7 +19,7 @@ run() {  # NAME SCENARIO TIMEOUT_MS
     /usr/bin/time -f "%e %U %S %M" -o "$out/$name.time" "$flatline" run --quiet --runs-dir "$out/$name" "$scenario" > "$out/$name.out" 2>&1 || status=$?
     local recording; recording="$(ls "$out/$name"/*/*/recording.jsonl)"
     local start end; start=$(date +%s.%N)
-    "$flatline" replay --quiet "$recording" > /dev/null 2>&1 || true
+    "$flatline" replay "$recording" > /dev/null 2>&1 || true
     end=$(date +%s.%N)
     python3 - "$name" "$out/$name.time" "$recording" "$timeout" "$status" "$start" "$end" <<'PY'
 import json, os, subprocess, sys
@@ -38,5 +38,5 @@ for n in "${counts[@]}"; do
     sed "s/^  count: 4000/  count: $n/; s/^name: pulled-cable-4000/name: pulled-cable-$n/" scenarios/scale/pulled-cable-4000.yaml > "$out/pulled-cable-$n.yaml"
     run "$n built-in clients" "$out/pulled-cable-$n.yaml" 500
 done
-run "200 Python clients" scripts/bench/python-200.yaml 200
+run "200 Python clients" scripts/bench/python-200.yaml 1000
 python3 scripts/lib/stamp_figures.py "$(ls "$out/200 Python clients"/*/*/recording.jsonl)"

@@ -15,7 +15,7 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 for mode in proxy packet; do
     for i in $(seq "$runs"); do
-        "$flatline" run --quiet --network "$mode" --runs-dir "$out/$mode" "${targets[@]}" >/dev/null || echo "run $i in $mode mode had failures (counted below)" >&2
+        "$flatline" run --jobs 1 --quiet --network "$mode" --runs-dir "$out/$mode" "${targets[@]}" >/dev/null || echo "run $i in $mode mode had failures (counted below)" >&2
     done
 done
 python3 - "$out" <<'EOF'

@@ -14,7 +14,7 @@ flatline="$(scripts/release-flatline.sh)"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 for i in $(seq "$runs"); do
-    "$flatline" run --quiet --runs-dir "$out" "${targets[@]}" >/dev/null || echo "run $i had failures (counted below)" >&2
+    "$flatline" run --jobs 1 --quiet --runs-dir "$out" "${targets[@]}" >/dev/null || echo "run $i had failures (counted below)" >&2
 done
 python3 - "$out" <<'EOF'
 import json, os, statistics, sys

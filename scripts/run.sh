@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 swift build --product flatline >&2
-exec "$(swift build --show-bin-path)/flatline" run --jobs 2 scenarios/ "$@"
+exec "$(swift build --show-bin-path)/flatline" run scenarios/ "$@"

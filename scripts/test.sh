@@ -24,14 +24,14 @@ echo "swift tests: $(( $(date +%s) - start ))s"
 
 start=$(date +%s)
 echo "--- bundled scenarios with wire capture (must pass)"
-if ! "$flatline" run --jobs 2 --quiet --capture --junit .build/reports/scenarios.xml scenarios/; then
+if ! "$flatline" run --quiet --capture --junit .build/reports/scenarios.xml scenarios/; then
     echo "FAILED: the bundled scenario suite"
     status=1
 fi
 echo "--- bundled scenarios as an unprivileged user (must pass; wire checks are not judged without capture)"
 if [ "$(id -u)" = 0 ]; then
     if ! setpriv --reuid=65534 --regid=65534 --clear-groups --reset-env \
-        "$flatline" run --jobs 2 --quiet --no-record --capture scenarios/; then
+        "$flatline" run --quiet --no-record --capture scenarios/; then
         echo "FAILED: the bundled scenario suite as nobody"
         status=1
     fi
@@ -39,34 +39,34 @@ else
     echo "(already unprivileged: the run above was it)"
 fi
 echo "--- external clients (must pass)"
-if ! "$flatline" run --quiet --capture --junit .build/reports/clients.xml scenarios/clients/; then
+if ! "$flatline" run --jobs 1 --quiet --capture --junit .build/reports/clients.xml scenarios/clients/; then
     echo "FAILED: the external-client scenarios"
     status=1
 fi
 echo "--- differential scenarios: the same expectations with faults in the proxy, then as packet rules in a namespace (must pass)"
-if ! "$flatline" run --quiet --network proxy --junit .build/reports/differential-proxy.xml scenarios/differential/; then
+if ! "$flatline" run --jobs 1 --quiet --network proxy --junit .build/reports/differential-proxy.xml scenarios/differential/; then
     echo "FAILED: the differential scenarios in proxy mode"
     status=1
 fi
-if ! "$flatline" run --quiet --network packet --capture --junit .build/reports/differential-packet.xml scenarios/differential/; then
+if ! "$flatline" run --jobs 1 --quiet --network packet --capture --junit .build/reports/differential-packet.xml scenarios/differential/; then
     echo "FAILED: the differential scenarios in packet mode"
     status=1
 fi
 echo "--- packet-only scenarios (random packet loss: nftables numgen; must pass)"
-if ! "$flatline" run --quiet --junit .build/reports/packet.xml scenarios/packet/; then
+if ! "$flatline" run --jobs 1 --quiet --junit .build/reports/packet.xml scenarios/packet/; then
     echo "FAILED: the packet-only scenarios"
     status=1
 fi
 if [ "$(id -u)" = 0 ]; then
     echo "--- packet mode as an unprivileged user (a user namespace instead of root; must pass)"
     if ! setpriv --reuid=65534 --regid=65534 --clear-groups --reset-env \
-        "$flatline" run --quiet --no-record --network packet scenarios/differential/pulled-cable.yaml scenarios/differential/node-outage-during-reconnect.yaml scenarios/differential/server-power-loss.yaml; then
+        "$flatline" run --jobs 1 --quiet --no-record --network packet scenarios/differential/pulled-cable.yaml scenarios/differential/node-outage-during-reconnect.yaml scenarios/differential/server-power-loss.yaml; then
         echo "FAILED: packet mode as nobody"
         status=1
     fi
 fi
 echo "--- negative scenarios (each broken client must be caught by the check aimed at it)"
-if ! "$flatline" run --jobs 2 --quiet --capture --junit .build/reports/negative.xml scenarios/negative/; then
+if ! "$flatline" run --quiet --capture --junit .build/reports/negative.xml scenarios/negative/; then
     echo "FAILED: a broken client was not caught (see 'must fail' in .build/reports/negative.xml)"
     status=1
 fi

@@ -16,7 +16,8 @@ def quantile(values, q):
 def main():
     path, timeout = sys.argv[1], float(sys.argv[2])
     late, steady, errors, last_sent, events = [], [], [], {}, 0
-    # Steady state: from the first step (all clients connected and acked) to the first fault.
+    # Steady state: from the first step (all clients connected and acked) to the first fault
+    # (pulled-cable-4000 waits 2 s there).
     settled, faulted = None, None
     for line in open(path):
         event = json.loads(line)
