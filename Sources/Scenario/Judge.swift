@@ -64,10 +64,9 @@ public enum Judge {
                     if let missing = evidence.missing(for: pattern) {
                         verdict(.notJudged, "\(pattern) could not be observed (\(missing)), so the rest of the timeline did not run")
                     } else if step.eachClient, let reference {
-                        let seen = Set(events.lazy.filter { $0.t >= reference && pattern.matches($0) }.map(ClientSources.clientKey))
-                        let missing = (1...max(scenario.client.count, 1)).map(String.init).filter { !seen.contains($0) }
-                        let names = missing.prefix(10).joined(separator: ", ") + (missing.count > 10 ? " and \(missing.count - 10) more" : "")
-                        verdict(.failed, "\(pattern) never happened for \(missing.count) of \(scenario.client.count) clients (client \(names)), so the rest of the timeline did not run")
+                        let first = firstPerClient(pattern, events: events, from: reference)
+                        let missing = clientKeys(scenario.client.count).filter { first[$0] == nil }
+                        verdict(.failed, "\(pattern) never happened for \(missing.count) of \(scenario.client.count) clients (client \(listed(missing))), so the rest of the timeline did not run")
                     } else {
                         verdict(.failed, "\(pattern) never happened, so the rest of the timeline did not run")
                     }
@@ -169,34 +168,46 @@ public enum Judge {
         return on.map { $0...max($0, off ?? end) }
     }
 
-    /// An `expect … each-client: true`: every client's first matching event at or after `from`
-    /// must come within `bound` (and not before `earliest`). One pass over the events.
-    static func eachClient(
-        _ pattern: EventPattern, clients count: Int, events: [EventRecord], from reference: Duration, bound: Duration, within: DurationExpression, earliest: Duration?
-    ) -> (Verdict.Outcome, String, Duration?) {
+    /// Each client's first event matching `pattern` at or after `from`, as time since `from`, by
+    /// client number (one pass).
+    static func firstPerClient(_ pattern: EventPattern, events: [EventRecord], from reference: Duration) -> [String: Duration] {
         var first: [String: Duration] = [:]
         for event in events where event.t >= reference && pattern.matches(event) {
             let key = ClientSources.clientKey(event)
             if first[key] == nil { first[key] = event.t - reference }
         }
-        let keys = (1...max(count, 1)).map(String.init)
+        return first
+    }
+
+    /// The client numbers of a run with `count` clients, as events name them.
+    static func clientKeys(_ count: Int) -> [String] { (1...max(count, 1)).map(String.init) }
+
+    /// Client names for a message: all of a few, or the first ten and how many more.
+    static func listed(_ names: [String]) -> String {
+        names.count <= 10 ? names.joined(separator: ", ") : names.prefix(10).joined(separator: ", ") + " and \(names.count - 10) more"
+    }
+
+    /// An `expect … each-client: true`: every client's first matching event at or after `from`
+    /// must come within `bound` (and not before `earliest`). One pass over the events.
+    static func eachClient(
+        _ pattern: EventPattern, clients count: Int, events: [EventRecord], from reference: Duration, bound: Duration, within: DurationExpression, earliest: Duration?
+    ) -> (Verdict.Outcome, String, Duration?) {
+        let first = firstPerClient(pattern, events: events, from: reference)
+        let keys = clientKeys(count)
         let measured = keys.compactMap { key in first[key].map { (key, $0) } }.sorted { $0.1 < $1.1 }
         let missing = keys.filter { first[$0] == nil }
         let late = measured.filter { $0.1 > bound }
         let early = earliest.map { e in measured.filter { $0.1 < e } } ?? []
         let worst = measured.last
-        func list(_ names: [String]) -> String {
-            names.count <= 10 ? names.joined(separator: ", ") : names.prefix(10).joined(separator: ", ") + " and \(names.count - 10) more"
-        }
         if !missing.isEmpty {
-            return (.failed, "\(missing.count) of \(count) clients: no \(pattern) within \(bound.short) (\(within)): client \(list(missing))", worst?.1)
+            return (.failed, "\(missing.count) of \(count) clients: no \(pattern) within \(bound.short) (\(within)): client \(listed(missing))", worst?.1)
         }
         if !late.isEmpty {
             let names = late.reversed().map { "\($0.0) (\($0.1.short))" }
-            return (.failed, "\(late.count) of \(count) clients late, bound \(bound.short) (\(within)): client \(list(names)); worst late by \((late.last!.1 - bound).short)", worst?.1)
+            return (.failed, "\(late.count) of \(count) clients late, bound \(bound.short) (\(within)): client \(listed(names)); worst late by \((late.last!.1 - bound).short)", worst?.1)
         }
         if !early.isEmpty, let earliest {
-            return (.failed, "\(early.count) of \(count) clients earlier than allowed (not before \(earliest.short)): client \(list(early.map { "\($0.0) (\($0.1.short))" }))", worst?.1)
+            return (.failed, "\(early.count) of \(count) clients earlier than allowed (not before \(earliest.short)): client \(listed(early.map { "\($0.0) (\($0.1.short))" }))", worst?.1)
         }
         guard let worst else { return (.failed, "no \(pattern)", nil) }
         let median = measured[measured.count / 2].1
@@ -268,8 +279,9 @@ public enum Judge {
             return verdict(true, "\(gaps.count) gaps, all \(op.rawValue) \(bound.short): \(listed(gaps))", measured: extreme, bound: bound, lower: lower)
         case .reconnectGapsNonDecreasing:
             // Per client: its own gaps, in order.
-            let perClient = Dictionary(grouping: reconnectGaps(events, perClient: true), by: \.client)
-            let gaps = reconnectGaps(events)
+            let byClient = reconnectGapsByClient(events)
+            let perClient = Dictionary(grouping: byClient, by: \.client)
+            let gaps = byClient.map(\.gap)
             guard perClient.values.contains(where: { $0.count >= 2 }) else {
                 return verdict(false, "fewer than two reconnects of any client, nothing to compare (gaps: \(listed(gaps)))")
             }
@@ -311,10 +323,11 @@ public enum Judge {
 
     /// Per client: time from each `disconnected` to the next `connecting`.
     static func reconnectGaps(_ events: [EventRecord]) -> [Duration] {
-        reconnectGaps(events, perClient: true).map(\.gap)
+        reconnectGapsByClient(events).map(\.gap)
     }
 
-    static func reconnectGaps(_ events: [EventRecord], perClient: Bool) -> [(client: String, gap: Duration)] {
+    /// Each gap with the client it belongs to, in the order they happened.
+    static func reconnectGapsByClient(_ events: [EventRecord]) -> [(client: String, gap: Duration)] {
         var pending: [String: Duration] = [:]
         var gaps: [(client: String, gap: Duration)] = []
         for event in events where event.source == "client" {

@@ -27,11 +27,4 @@ public enum OpenFiles {
         }
         return Int(clamping: limits.rlim_cur)
     }
-
-    /// The soft limit in force now.
-    public static var limit: Int {
-        var limits = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0 else { return 1024 }
-        return Int(clamping: limits.rlim_cur)
-    }
 }
