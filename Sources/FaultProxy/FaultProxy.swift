@@ -213,12 +213,32 @@ final class ProxyCore: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` on every live connection's loop and waits until all have run.
+    /// Runs `body` on every live connection's loop and waits until all have run. Each loop takes
+    /// its connections a slice at a time, one slice per turn of the loop (a timer just ahead ends
+    /// the turn; a task enqueued by a task would run in the same turn), so that the reads and
+    /// timers of the connections that are already flowing are not kept waiting behind thousands of
+    /// connections healed at once.
     func forEachConnection(_ body: @escaping @Sendable (ProxiedConnection) -> Void) async {
-        let connections = state.withLockedValue { Array($0.connections.values) }
-        let futures = connections.map { connection in connection.loop.submit { body(connection) } }
+        let connections = state.withLockedValue { $0.connections.values.sorted { $0.id < $1.id } }
+        var byLoop: [ObjectIdentifier: (any EventLoop, [ProxiedConnection])] = [:]
+        for connection in connections {
+            byLoop[ObjectIdentifier(connection.loop), default: (connection.loop, [])].1.append(connection)
+        }
+        let futures = byLoop.values.map { loop, connections in
+            let done = loop.makePromise(of: Void.self)
+            @Sendable func slice(from start: Int) {
+                let end = min(start + Self.sliceSize, connections.count)
+                for connection in connections[start..<end] { body(connection) }
+                if end == connections.count { done.succeed(()) } else { loop.scheduleTask(in: .microseconds(50)) { slice(from: end) } }
+            }
+            loop.execute { slice(from: 0) }
+            return done.futureResult
+        }
         for future in futures { _ = try? await future.get() }
     }
+
+    /// Connections a loop handles in one turn when a fault goes.
+    static let sliceSize = 64
 
     // MARK: Faults
 
