@@ -30,6 +30,9 @@ public struct Scenario: Sendable {
     public var environment: [String: DurationExpression.Value]
     /// A client that is a page in a real browser (headless Chromium), or nil.
     public var browser: BrowserClient? = nil
+    /// The clients' first connections are spread evenly over this time (`client: {ramp: 4s}`):
+    /// client i of n starts at ramp × (i − 1) / n.
+    public var clientRamp: Duration = .zero
     /// Where the faults are carried out: the proxy's stages, or packet rules in a namespace.
     public var network: NetworkMode = .proxy
     /// Every step as written, for both network modes (`timeline` holds those of `network`).

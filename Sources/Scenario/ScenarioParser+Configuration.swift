@@ -69,10 +69,10 @@ extension ScenarioParser {
         return policy
     }
 
-    func client(_ node: YAMLValue, serverPath: String) throws(ScenarioError) -> (ClientSpec, BrowserClient?) {
-        let keys = ["heartbeat", "reconnect", "messages", "count", "command", "path", "max-frame-size", "browser", "args"]
+    func client(_ node: YAMLValue, serverPath: String, timeLimit: Duration) throws(ScenarioError) -> (ClientSpec, BrowserClient?, ramp: Duration) {
+        let keys = ["heartbeat", "reconnect", "messages", "count", "ramp", "command", "path", "max-frame-size", "browser", "args"]
         var browser: BrowserClient?, browserArgs: [(String, String)] = []
-        var heartbeat = HeartbeatPolicy(), reconnect = ReconnectPolicy(), count = 1
+        var heartbeat = HeartbeatPolicy(), reconnect = ReconnectPolicy(), count = 1, ramp = Duration.zero
         var messages: MessageSchedule?, command: [String]?, path = serverPath, maxFrame = 1 << 20
         for (key, _, value) in try node.mapping("client", allowed: keys) {
             switch key {
@@ -86,6 +86,11 @@ extension ScenarioParser {
                 messages = MessageSchedule(bytes: bytes, every: every)
             case "count":
                 count = try value.int("a client count", in: 1...100_000)
+            case "ramp":
+                ramp = try value.duration()
+                guard ramp < timeLimit else {
+                    throw value.error("the ramp (\(ramp.flatlineDescription)) must be shorter than the scenario's time limit (\(timeLimit.flatlineDescription)); raise 'time-limit' or shorten 'ramp'")
+                }
             case "command":
                 command = try value.sequence("a command as a list, e.g. [python3, clients/client.py, \"{url}\"]").map { item throws(ScenarioError) in try item.string() }
                 guard command?.isEmpty == false else { throw value.error("the command must not be empty") }
@@ -106,10 +111,10 @@ extension ScenarioParser {
         if !browserArgs.isEmpty, browser == nil { throw node.error("'args' are the query parameters of a 'browser' page; this client has no 'browser'") }
         if var page = browser {
             page.args = browserArgs
-            return (.external(command: page.command, count: count, heartbeat: heartbeat, reconnect: reconnect), page)
+            return (.external(command: page.command, count: count, heartbeat: heartbeat, reconnect: reconnect), page, ramp)
         }
         if let command {
-            return (.external(command: command, count: count, heartbeat: heartbeat, reconnect: reconnect), nil)
+            return (.external(command: command, count: count, heartbeat: heartbeat, reconnect: reconnect), nil, ramp)
         }
         let configuration = HeartbeatClientConfiguration(
             url: WebSocketURL(host: "127.0.0.1", port: 1, path: path), heartbeat: heartbeat, reconnect: reconnect,
@@ -120,7 +125,7 @@ extension ScenarioParser {
         } catch {
             throw node.error(error.message)
         }
-        return (.builtin(configuration, count: count), nil)
+        return (.builtin(configuration, count: count), nil, ramp)
     }
 
     /// The server section: the built-in server's settings, or a server of the user's own
@@ -215,6 +220,7 @@ extension ScenarioParser {
             "reconnect.connect-timeout": .duration(reconnect.connectTimeout),
             "reconnect.stable-after": .duration(reconnect.stableAfter),
             "client.count": .number(Double(scenario.client.count)),
+            "client.ramp": .duration(scenario.clientRamp),
         ]
         if case .serverPush(let interval, let tolerance) = heartbeat.dialect {
             env["heartbeat.push-interval"] = .duration(interval)

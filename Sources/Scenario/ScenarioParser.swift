@@ -92,8 +92,8 @@ struct ScenarioParser {
         var server: (HeartbeatServerConfiguration, String, Bool, ExternalServer?) = (HeartbeatServerConfiguration(), "/", false, nil)
         if let serverNode { collect { () throws(ScenarioError) in server = try self.server(serverNode) } }
         var client = ClientSpec.builtin(HeartbeatClientConfiguration(url: WebSocketURL(host: "127.0.0.1", port: 1)), count: 1)
-        var browser: BrowserClient?
-        if let clientNode { collect { () throws(ScenarioError) in (client, browser) = try self.client(clientNode, serverPath: server.1) } }
+        var browser: BrowserClient?, ramp = Duration.zero
+        if let clientNode { collect { () throws(ScenarioError) in (client, browser, ramp) = try self.client(clientNode, serverPath: server.1, timeLimit: timeLimit) } }
         var scenario = Scenario(
             name: name ?? "", summary: summary, file: file, text: text, client: client, server: server.0, serverPath: server.1,
             serverProcess: server.2, observeFrames: observeFrames, seed: seed, capture: capture, timeLimit: timeLimit, timeline: [],
@@ -101,6 +101,7 @@ struct ScenarioParser {
         )
         scenario.externalServer = server.3
         scenario.browser = browser
+        scenario.clientRamp = ramp
         scenario.environment = Self.environment(scenario)
         if case .external(let command, _, _, _) = scenario.client, let clientNode {
             do { try CommandTemplate.validate(command, environment: scenario.environment) } catch { problems.append(clientNode.error(error.message)) }

@@ -26,12 +26,18 @@ final class World: Sendable {
     private let childrenBox = NIOLockedValueBox<[ChildProcess]>([])
     /// Browser profiles made for this run, removed when it ends.
     private let profiles: NIOLockedValueBox<[String]>
-    private let spawn: @Sendable () throws -> [ChildProcess]
+    /// Starts external client `index` (1-based); nil for built-in clients.
+    private let spawn: (@Sendable (Int) throws -> ChildProcess)?
+    private let externalCount: Int
+    private let ramp: Duration
+    /// Set at teardown: clients of a ramp not started by then never start.
+    private let stopping = NIOLockedValueBox(false)
+    private let log: EventLog
     var children: [ChildProcess] { childrenBox.withLockedValue { $0 } }
 
     private init(
         server: any ScenarioServer, serverPort: Int, proxies: [FaultProxy], packets: PacketFilter?, clients: [HeartbeatClient],
-        profiles: NIOLockedValueBox<[String]>, spawn: @escaping @Sendable () throws -> [ChildProcess]
+        profiles: NIOLockedValueBox<[String]>, spawn: (@Sendable (Int) throws -> ChildProcess)?, externalCount: Int, ramp: Duration, log: EventLog
     ) {
         self.profiles = profiles
         self.server = server
@@ -40,13 +46,47 @@ final class World: Sendable {
         self.packets = packets
         self.clients = clients
         self.spawn = spawn
+        self.externalCount = externalCount
+        self.ramp = ramp
+        self.log = log
     }
 
-    /// Starts the clients (after the capture, so that their handshakes are on the wire too).
+    /// When client `index` (0-based) of `count` starts: evenly over the ramp.
+    static func rampOffset(_ index: Int, of count: Int, ramp: Duration) -> Duration {
+        count > 1 ? ramp * (Double(index) / Double(count)) : .zero
+    }
+
+    /// Starts the clients (after the capture, so that their handshakes are on the wire too), all
+    /// at once or spread over the ramp. A command that cannot start at all is a setup error; one
+    /// that fails later in a ramp is a client that never ran, named by the checks.
     func startClients() throws {
-        for client in clients { client.start() }
-        let started = try spawn()
+        for (index, client) in clients.enumerated() { client.start(after: Self.rampOffset(index, of: clients.count, ramp: ramp)) }
+        guard let spawn, externalCount > 0 else { return }
+        let count = externalCount
+        let first = ramp > .zero ? 1 : count
+        var started: [ChildProcess] = []
+        do {
+            for index in 1...first { started.append(try spawn(index)) }
+        } catch {
+            for child in started { child.signal(SIGKILL) }
+            throw error
+        }
         childrenBox.withLockedValue { $0 = started }
+        guard first < count else { return }
+        let origin = ContinuousClock.now, ramp = ramp
+        Task { [self] in
+            for index in (first + 1)...count {
+                try? await Task.sleep(until: origin + Self.rampOffset(index - 1, of: count, ramp: ramp), clock: .continuous)
+                let spawned: Result<ChildProcess, any Error> = stopping.withLockedValue { stopping in
+                    if stopping { return .failure(CancellationError()) }
+                    return Result { try spawn(index) }.map { child in childrenBox.withLockedValue { $0.append(child) }; return child }
+                }
+                if case .failure(let error) = spawned {
+                    if error is CancellationError { return }
+                    log.record(ClientEventType.output, fields: ["line": .string("flatline: could not start this client: \(error)"), "client": .int(Int64(index))])
+                }
+            }
+        }
     }
 
     /// Descriptors of this process one client may hold at once, measured (3,300 built-in clients
@@ -148,7 +188,8 @@ final class World: Sendable {
         let url = WebSocketURL(host: "127.0.0.1", port: proxy.port, path: scenario.serverPath)
         var clients: [HeartbeatClient] = []
         let profiles = NIOLockedValueBox<[String]>([])
-        var spawn: @Sendable () throws -> [ChildProcess] = { [] }
+        var spawn: (@Sendable (Int) throws -> ChildProcess)?
+        var externalCount = 0
         switch scenario.client {
         case .builtin(var configuration, let count):
             configuration.url = url
@@ -169,9 +210,7 @@ final class World: Sendable {
                 await server.stop()
                 throw ChildError("the browser page \(browser.page) does not exist (relative to \(FileManager.default.currentDirectoryPath))")
             }
-            spawn = {
-            var children: [ChildProcess] = []
-            for index in 1...count {
+            spawn = { index in
                 let port = listenerProxies[index - 1].port
                 let url = WebSocketURL(host: "127.0.0.1", port: port, path: scenario.serverPath)
                 var arguments = CommandTemplate.expand(command, url: url.description, host: "127.0.0.1", port: port, environment: scenario.environment)
@@ -183,41 +222,37 @@ final class World: Sendable {
                     arguments.insert(contentsOf: ["--user-data-dir=\(profile)"] + (geteuid() == 0 ? ["--no-sandbox"] : []), at: 1)
                 }
                 let tag: JSONValue? = count > 1 ? .int(Int64(index)) : nil
-                do {
-                    let child = try ChildProcess(
-                        arguments: arguments,
-                        environment: ["FLATLINE_URL": url.description, "FLATLINE_CLIENT": String(index)],
-                        standardError: browser != nil,
-                        onLine: { [budget = OutputBudget()] line in
-                            var line = line
-                            if browser != nil {
-                                // Chromium's log: only the page's console lines are the client's.
-                                guard let message = BrowserClient.consoleMessage(line) else { return }
-                                line = message.hasPrefix("Uncaught") ? "page error: \(message)" : message
-                            }
-                            guard let admitted = budget.admit(line) else { return }
-                            if admitted { World.externalLine(line, tag: tag, log: log) } else {
-                                var fields: JSONObject = ["lines_kept": .int(Int64(OutputBudget.maximumLines)), "bytes_kept": .int(Int64(budget.bytes))]
-                                if let tag { fields["client"] = tag }
-                                log.record(ClientEventType.outputTruncated, fields: fields)
-                            }
-                        },
-                        onExit: { code in
-                            var fields: JSONObject = ["code": .int(Int64(code))]
-                            if let tag { fields["client"] = tag }
-                            log.record(ClientEventType.exited, fields: fields)
+                return try ChildProcess(
+                    arguments: arguments,
+                    environment: ["FLATLINE_URL": url.description, "FLATLINE_CLIENT": String(index)],
+                    standardError: browser != nil,
+                    onLine: { [budget = OutputBudget()] line in
+                        var line = line
+                        if browser != nil {
+                            // Chromium's log: only the page's console lines are the client's.
+                            guard let message = BrowserClient.consoleMessage(line) else { return }
+                            line = message.hasPrefix("Uncaught") ? "page error: \(message)" : message
                         }
-                    )
-                    children.append(child)
-                } catch {
-                    for child in children { child.signal(SIGKILL) }
-                    throw error
-                }
+                        guard let admitted = budget.admit(line) else { return }
+                        if admitted { World.externalLine(line, tag: tag, log: log) } else {
+                            var fields: JSONObject = ["lines_kept": .int(Int64(OutputBudget.maximumLines)), "bytes_kept": .int(Int64(budget.bytes))]
+                            if let tag { fields["client"] = tag }
+                            log.record(ClientEventType.outputTruncated, fields: fields)
+                        }
+                    },
+                    onExit: { code in
+                        var fields: JSONObject = ["code": .int(Int64(code))]
+                        if let tag { fields["client"] = tag }
+                        log.record(ClientEventType.exited, fields: fields)
+                    }
+                )
             }
-            return children
-            }
+            externalCount = count
         }
-        return World(server: server, serverPort: serverPort, proxies: proxies, packets: packets, clients: clients, profiles: profiles, spawn: spawn)
+        return World(
+            server: server, serverPort: serverPort, proxies: proxies, packets: packets, clients: clients, profiles: profiles, spawn: spawn,
+            externalCount: externalCount, ramp: scenario.clientRamp, log: log
+        )
     }
 
     /// A line printed by an external client: an event in the schema, or plain output.
@@ -280,6 +315,7 @@ final class World: Sendable {
     }
 
     func stop() async {
+        stopping.withLockedValue { $0 = true }
         // All at once (thousands of clients close in the time of one). A client closes within its
         // close grace; teardown is bounded all the same.
         await withTaskGroup(of: Void.self) { group in

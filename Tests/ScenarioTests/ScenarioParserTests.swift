@@ -40,6 +40,9 @@ struct ScenarioParserTests {
         #expect(parseError(removed).contains("unknown key 'defects' in client"))
         #expect(parseError("name: t\nclient: {colour: red}\ntimeline: []\n").contains("unknown key 'colour' in client"))
         #expect(parseError("timeline: []\n").contains("a scenario needs a 'name'"))
+        let ramp = "name: t\ntime-limit: 10s\nclient:\n  count: 10\n  ramp: 10s\ntimeline:\n  - wait: 1s\n"
+        #expect(parseError(ramp).contains("5:9: the ramp (10s) must be shorter than the scenario's time limit (10s)"), "\(parseError(ramp))")
+        #expect(parseError(ramp.replacingOccurrences(of: "ramp: 10s", with: "ramp: 9s")) == "no error")
     }
 
     @Test func quotedAndKeyValueFiltersAreEquivalent() throws {

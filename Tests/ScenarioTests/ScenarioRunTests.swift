@@ -141,4 +141,35 @@ struct ScenarioRunTests {
         #expect(result.setupError?.contains("time limit of 1s") == true, "\(String(describing: result.setupError))")
         #expect(took < .seconds(10), "the run took \(took)")
     }
+
+    /// `ramp` spreads the first connections evenly (client i of n starts at ramp × (i − 1) / n), for
+    /// built-in clients and external processes alike. Without it they start together, and the
+    /// check that sees the spread fails.
+    @Test(arguments: [false, true])
+    func aRampSpreadsTheClientsStarts(external: Bool) async throws {
+        let client = external
+            ? "  command: [sh, -c, \"echo started; sleep 5\"]\n  heartbeat: {dialect: json, interval: 300ms, timeout: 150ms}\n"
+            : "  heartbeat: {dialect: json, interval: 300ms, timeout: 150ms}\n"
+        let event = external ? "client output" : "client connecting attempt=0"
+        func text(ramp: Bool) -> String {
+            "name: ramp\nclient:\n  count: 5\n" + (ramp ? "  ramp: 500ms\n" : "") + client
+                + "timeline:\n  - wait: 900ms\nassert:\n  - count \(event) == 5\n  - spread \(event) >= 350ms\n  - spread \(event) <= client.ramp + 300ms\n"
+        }
+        var options = RunOptions()
+        options.runsDirectory = NSTemporaryDirectory() + "flatline-runs-\(UInt64.random(in: 0...UInt64.max))"
+        options.quiet = true
+        defer { try? FileManager.default.removeItem(atPath: options.runsDirectory!) }
+        let ramped = await ScenarioRunner(scenario: try Scenario.parse(text(ramp: true), file: "ramp.yaml"), options: options).run()
+        #expect(ramped.passed, "\(ramped.verdicts.map(\.line)) \(ramped.setupError ?? "")")
+        // Each client no earlier than its own share of the ramp (timers never fire early).
+        let events = try Recording.read(path: try #require(ramped.recordingPath)).events
+            .filter { $0.source == "client" && $0.type == (external ? "output" : "connecting") }
+        let first = try #require(events.first?.t)
+        for event in events {
+            let index = try #require(event.fields["client"]?.intValue)
+            #expect((event.t - first).milliseconds >= Double(index - 1) * 100 - 1, "client \(index) at \((event.t - first).milliseconds) ms")
+        }
+        let together = await ScenarioRunner(scenario: try Scenario.parse(text(ramp: false), file: "ramp.yaml"), options: options).run()
+        #expect(together.verdicts.first { $0.label.hasPrefix("spread") && $0.label.contains(">=") }?.outcome == .failed, "\(together.verdicts.map(\.line))")
+    }
 }
