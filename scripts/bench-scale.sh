@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cost growth: runs the same pulled-cable scenario (scenarios/scale/pulled-cable-4000.yaml with its
-# count replaced) with 10, 100, 1,000 and 4,000 built-in clients, then 200 external Python clients,
+# count replaced and its ramp scaled to 500 starts a second) with 10, 100, 1,000 and 4,000 built-in
+# clients, the largest count again with no ramp, then 200 external Python clients,
 # and prints a table per run: wall time, CPU seconds, peak RSS, recording size, replay time (parse
 # and judge the recording again), heartbeat-timer lateness p50/p99 (whole run and steady state:
 # between "all clients acked" and the fault) and detection error per client (its disconnect minus
@@ -35,8 +36,13 @@ PY
 echo "| run | verdict | wall s | CPU s | peak RSS MiB | recording MB | replay s | timer lateness p50 / p99 ms | steady p99 ms | detection error p50 / p99 / max ms |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for n in "${counts[@]}"; do
-    sed "s/^  count: 4000/  count: $n/; s/^name: pulled-cable-4000/name: pulled-cable-$n/" scenarios/scale/pulled-cable-4000.yaml > "$out/pulled-cable-$n.yaml"
+    # The same start rate at every count: 500 first connections a second.
+    sed "s/^  count: 4000/  count: $n/; s/^  ramp: 8s/  ramp: $((n * 2))ms/; s/^name: pulled-cable-4000/name: pulled-cable-$n/" scenarios/scale/pulled-cable-4000.yaml > "$out/pulled-cable-$n.yaml"
     run "$n built-in clients" "$out/pulled-cable-$n.yaml" 500
 done
+# The largest count once more with every client starting at once (no ramp): what the start costs.
+last="${counts[-1]}"
+sed "/^  ramp: /d; s/^  count: 4000/  count: $last/; s/^name: pulled-cable-4000/name: pulled-cable-$last-at-once/" scenarios/scale/pulled-cable-4000.yaml > "$out/pulled-cable-$last-at-once.yaml"
+run "$last built-in clients, no ramp" "$out/pulled-cable-$last-at-once.yaml" 500
 run "200 Python clients" scripts/bench/python-200.yaml 1000
 python3 scripts/lib/stamp_figures.py "$(ls "$out/200 Python clients"/*/*/recording.jsonl)"
