@@ -130,6 +130,12 @@ final class ProxyCore: @unchecked Sendable {
 
     // MARK: Connections
 
+    /// An accepted connection became active (or was torn down): closing the listener need not
+    /// wait for it.
+    func handedOver(_ channel: any Channel) {
+        _ = accepting.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
     private func accept(_ channel: any Channel) -> EventLoopFuture<Void> {
         // Registering the connection and reading the fault list is one decision under one lock:
         // a fault added concurrently either is in this list or finds the connection registered
@@ -160,9 +166,6 @@ final class ProxyCore: @unchecked Sendable {
                 throw error
             }
             connection.client = handler
-            // A connection accepted while the listener closes (a `refuse`, a stop) may be closed by
-            // NIO before it ever becomes active, so its handler never sees it go: the close future does.
-            channel.closeFuture.whenComplete { _ in connection.loop.execute { connection.legInactive(.client) } }
             let remote = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
             connection.emit(.connOpened, ["client": .string(remote)])
             for fault in applied { connection.install(fault, accepted: true) }
@@ -446,8 +449,9 @@ final class AcceptTracker: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let child = unwrapInboundIn(data)
         let key = ObjectIdentifier(child)
+        // Until it is active (or its pipeline is torn down): see `ProxyCore.handedOver`. Held for
+        // that short while only, so that thousands of idle connections do not keep an entry each.
         accepting.withLockedValue { $0[key] = child }
-        child.closeFuture.whenComplete { [accepting] _ in accepting.withLockedValue { _ = $0.removeValue(forKey: key) } }
         context.fireChannelRead(data)
     }
 }

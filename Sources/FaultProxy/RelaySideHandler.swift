@@ -32,7 +32,22 @@ final class RelaySideHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        guard side == .client else { return }
+        connection.owner?.handedOver(context.channel)
+        // A connection accepted while the listener closes (a `refuse`, a stop) may be closed by NIO
+        // before it ever becomes active, so `channelInactive` never comes; its pipeline is still
+        // torn down. (No close-future callback per connection: thousands of idle ones add up.)
+        let connection = connection
+        context.eventLoop.execute { connection.legInactive(.client) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        // Accepted and handed over: a listener closing now no longer has to wait for it.
+        if side == .client { connection.owner?.handedOver(context.channel) }
+        context.fireChannelActive()
+    }
 
     var isWritable: Bool { context?.channel.isWritable ?? false }
 
