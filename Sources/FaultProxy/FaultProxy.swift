@@ -227,16 +227,17 @@ final class ProxyCore: @unchecked Sendable {
         for connection in connections {
             byLoop[ObjectIdentifier(connection.loop), default: (connection.loop, [])].1.append(connection)
         }
-        let futures = byLoop.values.map { loop, connections in
-            let done = loop.makePromise(of: Void.self)
-            @Sendable func slice(from start: Int) {
+        // Each slice is a task of its own; a loop that is shutting down fails the chain (nothing waits forever).
+        @Sendable func slices(_ connections: [ProxiedConnection], on loop: any EventLoop, from start: Int, after delay: TimeAmount) -> EventLoopFuture<Void> {
+            loop.scheduleTask(in: delay) { () -> Int in
                 let end = min(start + Self.sliceSize, connections.count)
                 for connection in connections[start..<end] { body(connection) }
-                if end == connections.count { done.succeed(()) } else { loop.scheduleTask(in: .microseconds(50)) { slice(from: end) } }
+                return end
+            }.futureResult.flatMap { end in
+                end == connections.count ? loop.makeSucceededVoidFuture() : slices(connections, on: loop, from: end, after: .microseconds(50))
             }
-            loop.execute { slice(from: 0) }
-            return done.futureResult
         }
+        let futures = byLoop.values.map { loop, connections in slices(connections, on: loop, from: 0, after: .zero) }
         for future in futures { _ = try? await future.get() }
     }
 

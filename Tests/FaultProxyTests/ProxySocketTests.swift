@@ -59,6 +59,23 @@ struct ProxySocketTests {
         await fixture.proxy.stop()
     }
 
+    /// A heal reaches every connection, also beyond the slice a loop heals in one turn (64): 300
+    /// connections held by a blackhole each get their own bytes, in order, once it goes.
+    @Test func healingReachesEveryConnectionSliceBySlice() async throws {
+        let fixture = try await ProxyFixture.make()
+        var pairs: [(client: RawSocket, server: RawSocket)] = []
+        for _ in 0..<300 { pairs.append(try await fixture.connect()) }
+        try await fixture.proxy.add(Fault(.blackhole, name: "cable", direction: .both))
+        for (index, pair) in pairs.enumerated() { try pair.client.send("c\(index);") }
+        #expect(try await pairs[299].server.read(within: quietPeriod) == .wouldBlock)
+        try await fixture.proxy.remove("cable")
+        for (index, pair) in pairs.enumerated() {
+            let expected = Array("c\(index);".utf8)
+            #expect(try await pair.server.read(exactly: expected.count, within: .seconds(5)) == expected, "connection \(index)")
+        }
+        await fixture.proxy.stop()
+    }
+
     @Test func newConnectionsDuringBlackholeAreAcceptedAndSilent() async throws {
         let fixture = try await ProxyFixture.make()
         try await fixture.proxy.add(Fault(.blackhole, direction: .both))
