@@ -11,7 +11,39 @@ import Glibc
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("flatline-bench: \(message)\n".utf8))
+    Children.endAll()
     exit(2)
+}
+
+/// The processes this benchmark started and has not stopped yet: ended by PID however the
+/// benchmark ends (a failure, Ctrl-C, SIGTERM, SIGHUP), never left running behind it.
+enum Children {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var running: [Int32: Process] = [:]
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+
+    static func add(_ process: Process) { lock.withLock { running[process.processIdentifier] = process } }
+    static func remove(_ process: Process) { lock.withLock { _ = running.removeValue(forKey: process.processIdentifier) } }
+
+    /// Only processes still running (not yet reaped), so a recycled PID is never signalled.
+    static func endAll() {
+        for (pid, process) in lock.withLock({ running }) where process.isRunning { kill(pid, SIGTERM) }
+    }
+
+    /// A closed stdout (`| head`) no longer kills the benchmark mid-run; signals end the children first.
+    static func installHandlers() {
+        signal(SIGPIPE, SIG_IGN)
+        for number in [SIGINT, SIGTERM, SIGHUP] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                endAll()
+                exit(128 + number)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
 }
 
 func loopbackAddress(_ port: Int) -> sockaddr_in {
@@ -187,6 +219,7 @@ final class Child: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         do { try process.run() } catch { fail("cannot start \(path): \(error)") }
+        Children.add(process)
         let handle = output.fileHandleForReading
         spawnThread { [self] in
             var pending = Data()
@@ -237,6 +270,7 @@ final class Child: @unchecked Sendable {
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
         }
+        Children.remove(process)
     }
 }
 
@@ -398,6 +432,7 @@ func faultEffect(flatline: String, api: String, proxyPort: Int, echo: TestServer
 
 // MARK: - Main
 
+Children.installHandlers()
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else { fail("usage: flatline-bench FLATLINE_BINARY [--relay PATH] [--bytes N] [--rtt N] [--rounds N] [--idle N]") }
 let flatline = arguments[1]
