@@ -26,9 +26,8 @@ final class World: Sendable {
     private let childrenBox = NIOLockedValueBox<[ChildProcess]>([])
     /// Browser profiles made for this run, removed when it ends.
     private let profiles: NIOLockedValueBox<[String]>
-    /// Starts external client `index` (1-based); nil for built-in clients.
-    private let spawn: (@Sendable (Int) throws -> ChildProcess)?
-    private let externalCount: Int
+    /// The external clients: how many, and how to start client `index` (1-based); nil for built-in clients.
+    private let spawn: (count: Int, start: @Sendable (Int) throws -> ChildProcess)?
     private let ramp: Duration
     /// Set at teardown: clients of a ramp not started by then never start.
     private let stopping = NIOLockedValueBox(false)
@@ -37,7 +36,7 @@ final class World: Sendable {
 
     private init(
         server: any ScenarioServer, serverPort: Int, proxies: [FaultProxy], packets: PacketFilter?, clients: [HeartbeatClient],
-        profiles: NIOLockedValueBox<[String]>, spawn: (@Sendable (Int) throws -> ChildProcess)?, externalCount: Int, ramp: Duration, log: EventLog
+        profiles: NIOLockedValueBox<[String]>, spawn: (count: Int, start: @Sendable (Int) throws -> ChildProcess)?, ramp: Duration, log: EventLog
     ) {
         self.profiles = profiles
         self.server = server
@@ -46,7 +45,6 @@ final class World: Sendable {
         self.packets = packets
         self.clients = clients
         self.spawn = spawn
-        self.externalCount = externalCount
         self.ramp = ramp
         self.log = log
     }
@@ -61,8 +59,7 @@ final class World: Sendable {
     /// that fails later in a ramp is a client that never ran, named by the checks.
     func startClients() throws {
         for (index, client) in clients.enumerated() { client.start(after: Self.rampOffset(index, of: clients.count, ramp: ramp)) }
-        guard let spawn, externalCount > 0 else { return }
-        let count = externalCount
+        guard let (count, spawn) = spawn else { return }
         let first = ramp > .zero ? 1 : count
         var started: [ChildProcess] = []
         do {
@@ -188,8 +185,7 @@ final class World: Sendable {
         let url = WebSocketURL(host: "127.0.0.1", port: proxy.port, path: scenario.serverPath)
         var clients: [HeartbeatClient] = []
         let profiles = NIOLockedValueBox<[String]>([])
-        var spawn: (@Sendable (Int) throws -> ChildProcess)?
-        var externalCount = 0
+        var spawn: (count: Int, start: @Sendable (Int) throws -> ChildProcess)?
         switch scenario.client {
         case .builtin(var configuration, let count):
             configuration.url = url
@@ -210,7 +206,7 @@ final class World: Sendable {
                 await server.stop()
                 throw ChildError("the browser page \(browser.page) does not exist (relative to \(FileManager.default.currentDirectoryPath))")
             }
-            spawn = { index in
+            spawn = (count, { index in
                 let port = listenerProxies[index - 1].port
                 let url = WebSocketURL(host: "127.0.0.1", port: port, path: scenario.serverPath)
                 var arguments = CommandTemplate.expand(command, url: url.description, host: "127.0.0.1", port: port, environment: scenario.environment)
@@ -246,12 +242,11 @@ final class World: Sendable {
                         log.record(ClientEventType.exited, fields: fields)
                     }
                 )
-            }
-            externalCount = count
+            })
         }
         return World(
             server: server, serverPort: serverPort, proxies: proxies, packets: packets, clients: clients, profiles: profiles, spawn: spawn,
-            externalCount: externalCount, ramp: scenario.clientRamp, log: log
+            ramp: scenario.clientRamp, log: log
         )
     }
 
