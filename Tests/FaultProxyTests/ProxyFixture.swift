@@ -1,4 +1,6 @@
 import FaultProxy
+import NIOCore
+import NIOPosix
 import EventSchema
 import HeartbeatCore
 import TestSupport
@@ -14,13 +16,14 @@ struct ProxyFixture {
     let proxy: FaultProxy
     let events: EventWaiter<ProxyEvent>
 
-    static func make(observeFrames: Bool = false, upstreamPort: Int? = nil) async throws -> ProxyFixture {
+    static func make(observeFrames: Bool = false, upstreamPort: Int? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> ProxyFixture {
         let listener = try RawListener()
         let events = EventWaiter<ProxyEvent>(describe: { $0.record(origin: .zero).jsonLine })
         let hub = EventHub<ProxyEvent>()
         hub.onEvent { events.record($0) }
         let proxy = try await FaultProxy.start(
             upstream: HostPort(host: "127.0.0.1", port: upstreamPort ?? listener.port),
+            group: group,
             observeFrames: observeFrames,
             seed: 42,
             hub: hub
