@@ -37,7 +37,9 @@ public enum ClientEventType: String, CataloguedEvent {
     case messageSent = "message-sent"
     case messageReceived = "message-received"
     case protocolError = "protocol-error"
+    case closeSent = "close-sent"
     case disconnected
+    case abandoned
     case reconnectScheduled = "reconnect-scheduled"
     case gaveUp = "gave-up"
     case closed, output, exited
@@ -53,7 +55,9 @@ public enum ClientEventType: String, CataloguedEvent {
         case .heartbeatReceived: ["conn"]
         case .messageSent, .messageReceived: ["conn", "bytes"]
         case .protocolError: ["conn", "detail"]
+        case .closeSent: ["conn"]
         case .disconnected: ["conn", "reason", "detail"]
+        case .abandoned: ["conn", "how", "open"]
         case .reconnectScheduled: ["attempt", "delay_ms"]
         case .gaveUp: ["attempts"]
         case .closed: ["by"]
@@ -73,7 +77,9 @@ public enum ClientEventType: String, CataloguedEvent {
         case .messageSent: "application traffic sent"
         case .messageReceived: "application traffic received"
         case .protocolError: "a message that could not be understood (e.g. malformed JSON reply); not fatal by itself"
-        case .disconnected: "the connection was lost or could not be made; `reason` says why"
+        case .closeSent: "observed: the client sent a close frame on `conn` — it *declared* the link dead; its socket may stay open (a close handshake over a dead link never ends)"
+        case .disconnected: "the connection was lost or could not be made; `reason` says why. Observed: the socket is gone — the client's FIN or RST, or the end reached it"
+        case .abandoned: "observed: the client gave `conn` up — its socket released (`how`: `fin`, `rst`, `ended`, …) or a new attempt begun while it was still open (`how: redial`, `open: true`: the old socket leaked); the black-box evidence of detection"
         case .reconnectScheduled: "the next attempt and the delay before it"
         case .gaveUp: "max attempts exhausted; terminal"
         case .closed: "closed by the user; terminal, never reconnects"

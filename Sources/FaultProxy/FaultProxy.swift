@@ -17,6 +17,9 @@ final class ProxyCore: @unchecked Sendable {
         var droppedByFault: [String: Int] = [:]
         var random: SplitMix64
         var stopped = false
+        /// The server behind the proxy is down (stopped or killed): its host refuses connections,
+        /// and so does the listener.
+        var serverDown = false
     }
 
     /// Reads grow to 1 MiB on busy streams and shrink back on idle ones (idle memory stays small).
@@ -194,7 +197,7 @@ final class ProxyCore: @unchecked Sendable {
                     connection.emit(.upstreamConnected)
                 case .failure(let error):
                     let (_, detail) = classify(error)
-                    connection.upstreamFailed("cannot reach upstream \(upstream): \(detail)")
+                    connection.upstreamFailed("cannot reach upstream \(upstream): \(detail)", refused: isConnectionRefused(error))
                 }
             }
     }
@@ -310,8 +313,25 @@ final class ProxyCore: @unchecked Sendable {
     }
 
     var faults: [Fault] { state.withLockedValue { $0.faults } }
-    /// Whether a fault on the listener is on (then it stays closed).
-    var listenerRefused: Bool { faults.contains { $0.kind.scope == .listener } }
+    /// Whether the listener stays closed: a fault on the listener is on, or the server is down.
+    var listenerRefused: Bool {
+        state.withLockedValue { state in state.serverDown || state.faults.contains { $0.kind.scope == .listener } }
+    }
+
+    /// The server went down (its host now refuses connections: the listener closes, as with the
+    /// refuse fault) or came back (the listener opens again unless something else keeps it shut).
+    func setServerDown(_ down: Bool) async throws(ProxyError) {
+        let was = state.withLockedValue { state in
+            defer { state.serverDown = down }
+            return state.serverDown
+        }
+        guard was != down else { return }
+        if down {
+            await closeListener(reason: "the server is down: its host refuses connections")
+        } else if enabled, !listenerRefused, state.withLockedValue({ $0.listener == nil && !$0.stopped }) {
+            try await bind()
+        }
+    }
     var enabled: Bool { state.withLockedValue { $0.enabled } }
 
     /// Toxiproxy's disable: close the listener and every connection (peers see FIN).
@@ -431,6 +451,10 @@ public final class FaultProxy: Sendable {
             throw error
         }
     }
+
+    /// The server behind the proxy is down (stopped or killed) or back: while it is down, new
+    /// connections are refused at the listener, as the server's host would refuse them.
+    public func setServerDown(_ down: Bool) async throws(ProxyError) { try await core.setServerDown(down) }
 
     /// Toxiproxy's enable/disable: disabling closes the listener and every connection.
     public func setEnabled(_ enabled: Bool) async throws(ProxyError) { try await core.setEnabled(enabled) }

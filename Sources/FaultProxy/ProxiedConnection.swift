@@ -213,13 +213,17 @@ final class ProxiedConnection: @unchecked Sendable {
     }
 
     /// The upstream could not be reached: the client is told by a close, the event says why.
-    func upstreamFailed(_ detail: String) {
+    /// The server leg could not be made. A refused dial resets the client leg at once: the client
+    /// learns what it would have learnt from the server's host (ECONNREFUSED), one connection
+    /// later; any other failure (a time-out, no route) closes it with a FIN.
+    func upstreamFailed(_ detail: String, refused: Bool = false) {
         loop.assertInEventLoop()
         emit(.upstreamFailed, ["detail": .string(detail)])
         pendingToServer.removeAll()
         if life.upstreamFailed() {
-            emit(.closedByProxy, ["side": "client", "how": "fin", "fault": "upstream-unreachable"])
-            client?.close(how: .fin)
+            let how: CloseHow = refused ? .rst : .fin
+            emit(.closedByProxy, ["side": "client", "how": .string(how.rawValue), "fault": "upstream-unreachable"])
+            client?.close(how: how)
         }
         checkEnded()
     }

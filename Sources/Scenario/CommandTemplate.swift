@@ -38,8 +38,19 @@ public enum CommandTemplate {
                 for (key, value) in environment.sorted(by: { $0.key < $1.key }) {
                     if case .duration = value { known += ["\(key).ms", "\(key).s"] } else { known.append(key) }
                 }
-                throw ConfigurationError("unknown placeholder '{\(name)}' in the command\(String.suggestion(for: name, in: known)); placeholders are {url}, {host}, {port} and the settings, e.g. {heartbeat.interval.ms}")
+                throw ConfigurationError("unknown placeholder '{\(name)}' in the command\(String.suggestion(for: name, in: known)); placeholders are {url}, {host}, {port}, the settings, e.g. {heartbeat.interval.ms}, and the file's vars, {var.NAME}")
             }
+        }
+    }
+
+    /// `{var.NAME}` replaced by the scenario's vars (at parsing; an unknown one is left for validation to name).
+    static func substitute(_ vars: [String: String], in command: [String]) -> [String] {
+        command.map { argument in
+            var result = argument
+            for name in placeholders(argument) where name.hasPrefix("var.") {
+                if let value = vars[String(name.dropFirst(4))] { result = result.replacingOccurrences(of: "{\(name)}", with: value) }
+            }
+            return result
         }
     }
 

@@ -35,14 +35,34 @@ public struct Evidence: Sendable {
                     ? "the external client printed no events in the schema (only output), and the proxy cannot observe that"
                     : "the external client printed no events in the schema (only output), and nothing observed its connections"
             }
+            selfReporting = events.contains { ClientSources.isOwn($0) && !$0.type.hasPrefix("heartbeat-") }
             let printedHeartbeats = events.contains { ClientSources.isOwn($0) && $0.type.hasPrefix("heartbeat-") }
             if !printedHeartbeats, !(observing && ClientObserver.canSee(heartbeat.dialect)) {
                 heartbeatMissing = observing
                     ? "the external client printed no heartbeat events, and its heartbeats (\(heartbeat.dialect.name) dialect) are not visible to the proxy"
                     : "the external client printed no heartbeat events, and nothing observed its connections"
             }
+        } else {
+            selfReporting = true
+        }
+        // Packet mode: the cable's drop rules act on what the client sends before the proxy sees
+        // it; only a capture sees the client's side of the cable.
+        if scenario.network == .packet, wireMissing != nil, observing, !selfReporting {
+            clientSideHidden = "packet mode without a capture: the cable's drop rules hide what the client sends (its close frame, FIN, RST, new SYNs) from the proxy until the fault is gone, and only a capture sees the client's side of the cable (run with --capture)"
         }
     }
+
+    /// Whether the client reports its own connection events (the built-in client does); then
+    /// those are its events, and the observed ones stand aside.
+    public var selfReporting = false
+
+    /// Why what the client sends cannot be timed from outside (packet mode without a capture), or nil.
+    public var clientSideHidden: String?
+
+    /// Observed-only client events: what a black-box client's connections show from outside.
+    static let blackBoxTypes: Set<String> = [ClientEventType.closeSent.rawValue, ClientEventType.abandoned.rawValue]
+    /// Client events whose instant is the client's own act on its side of the cable.
+    static let clientSideTypes: Set<String> = [ClientEventType.closeSent.rawValue, ClientEventType.abandoned.rawValue, ClientEventType.disconnected.rawValue]
 
     /// Whether the proxy observed each client's connections (ClientObserver).
     public var observing = false
@@ -58,6 +78,15 @@ public struct Evidence: Sendable {
         switch pattern.source {
         case "wire": wireMissing
         case "client" where ClientSources.runnerMade.contains(pattern.type): nil
+        case "client" where Self.blackBoxTypes.contains(pattern.type):
+            if selfReporting {
+                "the client reports its own connection events: `\(pattern.type)` is what Flatline observes of a client that prints none (check `client disconnected`, the client's own word)"
+            } else if !observing {
+                clientMissing ?? "nothing observed the client's connections (\(pattern.type) is observed only where each client has a proxy listener of its own)"
+            } else {
+                clientSideHidden
+            }
+        case "client" where Self.clientSideTypes.contains(pattern.type) && clientSideHidden != nil: clientSideHidden
         case "client" where Self.observedTypes.contains(pattern.type): observing ? nil : clientMissing
         case "client" where pattern.type.hasPrefix("heartbeat-"): heartbeatMissing
         case "client": clientMissing.map { "\($0) (\(pattern.type))" }
@@ -69,7 +98,8 @@ public struct Evidence: Sendable {
         switch assertion.kind {
         case .count(let pattern, _, _), .spread(let pattern, _, _): missing(for: pattern)
         // Connections and the gaps between them are observed where each client has its listener.
-        case .maxConcurrent, .reconnectGaps, .reconnectGapsNonDecreasing, .reconnectGapSpread, .reconnectGapShortest: observing ? nil : clientMissing
+        case .maxConcurrent, .reconnectGaps, .reconnectGapsNonDecreasing, .reconnectGapSpread, .reconnectGapShortest:
+            observing ? clientSideHidden : clientMissing
         }
     }
 }

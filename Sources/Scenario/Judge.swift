@@ -246,6 +246,8 @@ public enum Judge {
         case .maxConcurrent(let op, let expression):
             let bound = (try? expression.number(env)) ?? 1
             var open: [String: Set<Int64>] = [:]
+            /// Connections a client left open when it dialled again: leaks, unless it goes on using them.
+            var left: [String: Set<Int64>] = [:]
             var maximum = 0
             var worst = ""
             for event in events where event.source == "client" {
@@ -254,9 +256,19 @@ public enum Judge {
                     if event.type == "closed" || event.type == "gave-up" { open[client] = [] }
                     continue
                 }
+                // A connection is in use from its upgrade until its socket is gone, the client sent
+                // its close frame or dialled again. A socket kept open after that is a leak (shown
+                // by `abandoned … open=true`), not a second connection — unless the client still
+                // sends on it: then both are in use.
                 switch event.type {
                 case "connected": open[client, default: []].insert(conn)
-                case "disconnected": open[client, default: []].remove(conn)
+                case "disconnected", "close-sent":
+                    open[client, default: []].remove(conn)
+                    left[client, default: []].remove(conn)
+                case "abandoned" where event.fields["how"] == "redial":
+                    if open[client, default: []].remove(conn) != nil { left[client, default: []].insert(conn) }
+                case "heartbeat-sent", "message-sent":
+                    if left[client, default: []].remove(conn) != nil { open[client, default: []].insert(conn) }
                 default: break
                 }
                 if let size = open[client]?.count, size > maximum {
@@ -321,7 +333,9 @@ public enum Judge {
         }
     }
 
-    /// Per client: time from each `disconnected` to the next `connecting`.
+    /// Per client: time from each connection's end to the next `connecting`. The end is the
+    /// client's `disconnected` or, seen from outside, the first of its close frame and its socket
+    /// gone (`close-sent`, `disconnected`); a client that dials again with neither shows no gap.
     static func reconnectGaps(_ events: [EventRecord]) -> [Duration] {
         reconnectGapsByClient(events).map(\.gap)
     }
@@ -332,7 +346,7 @@ public enum Judge {
         var gaps: [(client: String, gap: Duration)] = []
         for event in events where event.source == "client" {
             let client = ClientSources.clientKey(event)
-            if event.type == "disconnected" {
+            if event.type == "disconnected" || event.type == "close-sent" {
                 if pending[client] == nil { pending[client] = event.t }
             } else if event.type == "connecting", let start = pending.removeValue(forKey: client) {
                 gaps.append((client, event.t - start))

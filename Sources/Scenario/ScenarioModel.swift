@@ -37,6 +37,8 @@ public struct Scenario: Sendable {
     public var network: NetworkMode = .proxy
     /// Every step as written, for both network modes (`timeline` holds those of `network`).
     var writtenSteps: [Step] = []
+    /// The file's `vars` as run: their defaults, with `--var` values over them.
+    public var vars: [String: String] = [:]
     /// Where the server section is written (for errors about it found after parsing).
     var serverLocation: String?
 
@@ -47,6 +49,21 @@ public struct Scenario: Sendable {
         /// Whether the check aimed at the broken client failed with the expected message.
         public func caught(by verdicts: [Verdict]) -> Bool {
             verdicts.contains { $0.check == check && $0.failed && $0.message.contains(message) }
+        }
+
+        /// Why the broken client was not caught: what was expected, and what came instead (nil when caught).
+        public func mismatch(in verdicts: [Verdict]) -> String? {
+            guard !caught(by: verdicts) else { return nil }
+            let expected = "expected \(check) to fail with a message containing '\(message)'"
+            guard let verdict = verdicts.first(where: { $0.check == check }) else {
+                let checks = verdicts.map(\.check)
+                return "not caught: \(expected), but the run has no \(check) (its checks: \(checks.isEmpty ? "none" : checks.joined(separator: ", ")))"
+            }
+            switch verdict.outcome {
+            case .passed: return "not caught: \(expected); it passed: \(verdict.message)"
+            case .notJudged: return "not caught: \(expected); it was not judged: \(verdict.message)"
+            case .failed: return "not caught as written: \(check) failed, but its message does not contain '\(message)'; it said: \(verdict.message)"
+            }
         }
     }
 }
@@ -60,6 +77,12 @@ public enum ClientSpec: Sendable {
         switch self {
         case .builtin(_, let count), .external(_, let count, _, _): count
         }
+    }
+
+    /// The client with `{var.NAME}` in its command replaced.
+    func substituting(_ vars: [String: String]) -> ClientSpec {
+        guard case .external(let command, let count, let heartbeat, let reconnect) = self else { return self }
+        return .external(command: CommandTemplate.substitute(vars, in: command), count: count, heartbeat: heartbeat, reconnect: reconnect)
     }
 
     public var heartbeat: HeartbeatPolicy {

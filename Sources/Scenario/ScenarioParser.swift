@@ -6,8 +6,8 @@ import HeartbeatCore
 import HeartbeatServer
 
 extension Scenario {
-    /// Reads and validates a scenario file.
-    public static func load(path: String) throws(ScenarioError) -> Scenario {
+    /// Reads and validates a scenario file. `vars`: values for the file's `vars` (`--var NAME=VALUE`).
+    public static func load(path: String, vars: [String: String] = [:]) throws(ScenarioError) -> Scenario {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ScenarioError(location: path, message: "cannot read the file")
         }
@@ -25,21 +25,23 @@ extension Scenario {
             }
             throw ScenarioError(location: "\(path):\(line):\(column)", message: "the file is not UTF-8 text (an invalid byte here); save it as UTF-8")
         }
-        return try parse(text, file: path)
+        return try parse(text, file: path, vars: vars)
     }
 
     /// Parses and validates scenario text; every error says `file:line:column: what`.
-    public static func parse(_ text: String, file: String) throws(ScenarioError) -> Scenario {
+    public static func parse(_ text: String, file: String, vars: [String: String] = [:]) throws(ScenarioError) -> Scenario {
         let root = try YAMLValue.parse(text, file: file)
-        var parser = ScenarioParser(file: file)
+        var parser = ScenarioParser(file: file, overrides: vars)
         return try parser.scenario(root, text: text)
     }
 }
 
 struct ScenarioParser {
     let file: String
+    /// `--var NAME=VALUE`: values for the file's `vars`.
+    var overrides: [String: String] = [:]
 
-    static let topKeys = ["name", "summary", "client", "server", "proxy", "seed", "capture", "time-limit", "timeline", "assert", "must-fail", "network"]
+    static let topKeys = ["name", "summary", "client", "server", "proxy", "seed", "capture", "time-limit", "timeline", "assert", "must-fail", "network", "vars"]
 
     mutating func scenario(_ root: YAMLValue, text: String) throws(ScenarioError) -> Scenario {
         var name: String?
@@ -60,7 +62,28 @@ struct ScenarioParser {
         func collect(_ body: () throws(ScenarioError) -> Void) {
             do { try body() } catch { problems.append(error) }
         }
-        for (key, _, value) in try root.mapping("a scenario", allowed: Self.topKeys) {
+        let topLevel = try root.mapping("a scenario", allowed: Self.topKeys)
+        // `vars: {mode: fixed}`: named strings with defaults, `{var.mode}` in commands, set with `--var mode=faithful`.
+        var vars: [String: String] = [:]
+        for (key, _, value) in topLevel where key == "vars" {
+            collect { () throws(ScenarioError) in
+                for (name, nameNode, text) in try value.mapping("vars", allowed: nil) {
+                    guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }), !name.isEmpty else {
+                        throw nameNode.error("a var name is letters, digits, '-' and '_', got '\(name)'")
+                    }
+                    vars[name] = try text.string("the var's default value (a string)")
+                }
+            }
+        }
+        for (name, value) in overrides.sorted(by: { $0.key < $1.key }) {
+            guard vars[name] != nil else {
+                let known = vars.keys.sorted()
+                problems.append(root.error("--var \(name)=\(value): the scenario declares no var '\(name)'\(String.suggestion(for: name, in: known)) (its vars: \(known.isEmpty ? "none; declare one under 'vars:'" : known.joined(separator: ", ")))"))
+                continue
+            }
+            vars[name] = value
+        }
+        for (key, _, value) in topLevel {
             collect { () throws(ScenarioError) in
                 switch key {
                 case "name": name = try value.string()
@@ -103,6 +126,11 @@ struct ScenarioParser {
         scenario.browser = browser
         scenario.clientRamp = ramp
         scenario.environment = Self.environment(scenario)
+        scenario.vars = vars
+        scenario.client = scenario.client.substituting(vars)
+        if case .command(let command, let ready, let within, let environment, let directory)? = scenario.externalServer {
+            scenario.externalServer = .command(CommandTemplate.substitute(vars, in: command), ready: ready, readyWithin: within, environment: environment, directory: directory)
+        }
         if case .external(let command, _, _, _) = scenario.client, let clientNode {
             do { try CommandTemplate.validate(command, environment: scenario.environment) } catch { problems.append(clientNode.error(error.message)) }
         }

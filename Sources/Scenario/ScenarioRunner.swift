@@ -61,7 +61,14 @@ public final class ScenarioRunner: Sendable {
             if scenario.capture || options.capture {
                 let path = folder.map { "\($0)/capture.pcap" }
                 do {
-                    capture = try await WireRecorder.start(log: log, proxyPorts: started.proxies.map(\.port), serverPort: started.serverPort, path: path)
+                    var onWire: (@Sendable (WireEvent, Duration) -> Void)?
+                    if started.packets != nil {
+                        let world = started
+                        onWire = { @Sendable event, t in world.observeWire(event, at: t) }
+                    }
+                    capture = try await WireRecorder.start(
+                        log: log, proxyPorts: started.proxies.map(\.port), serverPort: started.serverPort, path: path, onWire: onWire
+                    )
                     log.record(RunnerEventType.capture, fields: ["status": "started", "path": .string(path ?? "")])
                 } catch {
                     log.record(RunnerEventType.capture, fields: ["status": "skipped", "reason": .string("\(error)")])
@@ -100,6 +107,7 @@ public final class ScenarioRunner: Sendable {
         let events = log.events
         let verdicts = setupError == nil ? Judge.judge(scenario, events: events, slack: options.slack, strict: options.strict) : []
         for verdict in verdicts { say("  " + verdict.line) }
+        if setupError == nil, let mismatch = scenario.mustFail?.mismatch(in: verdicts) { say("  ✗ must fail: \(mismatch)") }
         if let setupError { say("  ✗ setup: \(setupError)") }
         var recordingPath: String?
         if let folder {

@@ -14,7 +14,8 @@ import WireCapture
 final class WireRecorder: Sendable {
     private let capture: LiveCapture
 
-    init(log: EventLog, proxyPorts: [Int], serverPort: Int, path: String?) throws {
+    /// `onWire`: each wire event as recorded (packet mode feeds the client observers from it).
+    init(log: EventLog, proxyPorts: [Int], serverPort: Int, path: String?, onWire: (@Sendable (WireEvent, Duration) -> Void)? = nil) throws {
         // Packet times are wall-clock; the log counts from the run's monotonic start.
         let originWallMicros = WireRecorder.wallMicros() - (log.now.nanoseconds / 1000)
         let analyzer = NIOLockedValueBox<WireAnalyzer?>(nil)
@@ -24,7 +25,8 @@ final class WireRecorder: Sendable {
         capture = try LiveCapture(filter: filter, path: path) { packet in
             let events = analyzer.withLockedValue { $0?.feed(packet) } ?? []
             for event in events {
-                log.record(EventRecord(t: .microseconds(event.timestampMicros - originWallMicros), event.kind, fields: event.fields))
+                let recorded = log.record(EventRecord(t: .microseconds(event.timestampMicros - originWallMicros), event.kind, fields: event.fields))
+                onWire?(event, recorded.t)
             }
         }
         linkType = capture.linkType
@@ -33,10 +35,12 @@ final class WireRecorder: Sendable {
 
     /// libpcap's activate and the capture's stop block: they run off Swift's cooperative pool
     /// (two threads here), so that other scenarios' timelines are never held up by them.
-    static func start(log: EventLog, proxyPorts: [Int], serverPort: Int, path: String?) async throws -> WireRecorder {
+    static func start(
+        log: EventLog, proxyPorts: [Int], serverPort: Int, path: String?, onWire: (@Sendable (WireEvent, Duration) -> Void)? = nil
+    ) async throws -> WireRecorder {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result { try WireRecorder(log: log, proxyPorts: proxyPorts, serverPort: serverPort, path: path) })
+                continuation.resume(with: Result { try WireRecorder(log: log, proxyPorts: proxyPorts, serverPort: serverPort, path: path, onWire: onWire) })
             }
         }
     }

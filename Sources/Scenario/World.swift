@@ -32,12 +32,16 @@ final class World: Sendable {
     /// Set at teardown: clients of a ramp not started by then never start.
     private let stopping = NIOLockedValueBox(false)
     private let log: EventLog
+    /// Each observed client's observer, by the port of its proxy listener.
+    private let observers: [Int: ClientObserver]
     var children: [ChildProcess] { childrenBox.withLockedValue { $0 } }
 
     private init(
         server: any ScenarioServer, serverPort: Int, proxies: [FaultProxy], packets: PacketFilter?, clients: [HeartbeatClient],
-        profiles: NIOLockedValueBox<[String]>, spawn: (count: Int, start: @Sendable (Int) throws -> ChildProcess)?, ramp: Duration, log: EventLog
+        profiles: NIOLockedValueBox<[String]>, spawn: (count: Int, start: @Sendable (Int) throws -> ChildProcess)?, ramp: Duration, log: EventLog,
+        observers: [Int: ClientObserver]
     ) {
+        self.observers = observers
         self.profiles = profiles
         self.server = server
         self.serverPort = serverPort
@@ -145,9 +149,11 @@ final class World: Sendable {
         }
         if observe { log.record(RunnerEventType.observing, fields: ["clients": .int(Int64(listeners))]) }
         var proxies: [FaultProxy] = []
+        var observers: [ClientObserver?] = []
         for index in 1...listeners {
             let tag: JSONValue? = listeners > 1 ? .int(Int64(index)) : nil
-            let observer = observe ? ClientObserver(tag: tag, log: log, dialect: scenario.client.heartbeat.dialect) : nil
+            let observer = observe ? ClientObserver(tag: tag, log: log, dialect: scenario.client.heartbeat.dialect, packetMode: scenario.network == .packet) : nil
+            observers.append(observer)
             let hub = EventHub<ProxyEvent>()
             hub.onEvent { event in
                 var fields = event.fields
@@ -246,8 +252,16 @@ final class World: Sendable {
         }
         return World(
             server: server, serverPort: serverPort, proxies: proxies, packets: packets, clients: clients, profiles: profiles, spawn: spawn,
-            ramp: scenario.clientRamp, log: log
+            ramp: scenario.clientRamp, log: log,
+            observers: Dictionary(uniqueKeysWithValues: zip(proxies.map(\.port), observers).compactMap { port, observer in observer.map { (port, $0) } })
         )
+    }
+
+    /// Packet mode: a wire event on a client leg, seen on the client's side of the cable, goes to
+    /// that client's observer (what the client sends reaches the proxy only once the fault is gone).
+    func observeWire(_ event: WireEvent, at t: Duration) {
+        guard let observer = observers[event.destinationPort] else { return }
+        observer.observeWire(event.kind, clientPort: event.sourcePort, opcode: event.fields["opcode"]?.stringValue, at: t)
     }
 
     /// A line printed by an external client: an event in the schema, or plain output.
@@ -292,12 +306,20 @@ final class World: Sendable {
             }
             for proxy in proxies { await proxy.heal() }
         case .server(let action):
+            // While the server is down its host refuses new connections: so does each listener
+            // (in packet mode too), as the refuse fault does — never an accept and then a close.
             switch action {
-            case .stop: await server.stop()
-            case .kill: await server.kill()
+            case .stop:
+                for proxy in proxies { try await proxy.setServerDown(true) }
+                await server.stop()
+            case .kill:
+                for proxy in proxies { try await proxy.setServerDown(true) }
+                await server.kill()
             case .freeze: await server.freeze()
             case .resume: await server.resume()
-            case .start: _ = try await server.start()
+            case .start:
+                _ = try await server.start()
+                for proxy in proxies { try await proxy.setServerDown(false) }
             case .mute: server.setMuted(true)
             case .unmute: server.setMuted(false)
             }

@@ -71,6 +71,13 @@ extension WebSocketFrame {
 }
 
 /// Sorts an I/O or protocol error into the reason a connection was lost, with a readable detail.
+/// Whether `error` is the peer's host refusing the connection (ECONNREFUSED).
+public func isConnectionRefused(_ error: any Error) -> Bool {
+    if let io = error as? IOError { return io.errnoCode == ECONNREFUSED }
+    if let connect = error as? NIOConnectionError, let first = connect.connectionErrors.first { return isConnectionRefused(first.error) }
+    return false
+}
+
 public func classify(_ error: any Error) -> (reason: DisconnectReason, detail: String) {
     if let io = error as? IOError {
         switch io.errnoCode {

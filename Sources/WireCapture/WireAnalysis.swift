@@ -7,6 +7,9 @@ public struct WireEvent: Sendable, Hashable {
     public var timestampMicros: Int64
     public var kind: WireEventType
     public var fields: JSONObject
+    /// The packet's ports (sender's, receiver's): which connection and listener it belongs to.
+    public var sourcePort: Int = 0
+    public var destinationPort: Int = 0
 
     /// The event's `type` in the schema.
     public var type: String { kind.rawValue }
@@ -120,7 +123,10 @@ public final class WireAnalyzer: @unchecked Sendable {
         func event(_ type: WireEventType, _ extra: JSONObject = [:]) {
             var fields: JSONObject = ["from": .string(from), "to": .string(to), "port": .int(Int64(upstream ? segment.source.port : segment.destination.port))]
             for (k, v) in extra { fields[k] = v }
-            events.append(WireEvent(timestampMicros: packet.timestampMicros, kind: type, fields: fields))
+            events.append(WireEvent(
+                timestampMicros: packet.timestampMicros, kind: type, fields: fields,
+                sourcePort: segment.source.port, destinationPort: segment.destination.port
+            ))
         }
         var flow = upstream ? connection.up : connection.down
         flow.packets += 1

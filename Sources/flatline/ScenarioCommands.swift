@@ -35,6 +35,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Write report.html into every run folder and index.html into --runs-dir (self-contained pages: timeline, expectations).") var report = false
     @Option(help: "Run one stable part of the files: I/N (e.g. 2/4), split by name and balanced by --durations; writes shard-I-of-N.json for 'flatline report --merge'.") var shard: String?
     @Option(help: "Scenario durations (JSON: file → seconds, as 'flatline report --merge' writes) to balance --shard; give every shard the same file.") var durations: String?
+    @Option(name: .customLong("var"), help: ArgumentHelp("Set one of a scenario's vars (its 'vars:' section; {var.NAME} in commands), e.g. --var mode=faithful. Repeatable.", valueName: "NAME=VALUE")) var vars: [String] = []
     @Option(help: "Where faults are carried out: proxy (the proxy's stages) or packet (nftables rules in a private network namespace; needs root or unprivileged user namespaces, and nft). Default: each scenario's own 'network:'.") var network: String?
 
     func run() async throws {
@@ -67,11 +68,16 @@ struct RunCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
+        let varValues: [String: String]
+        do { varValues = try parseVars(vars) } catch {
+            LineWriter.standardError.write("flatline run: \(error)")
+            throw ExitCode(2)
+        }
         var scenarios: [Scenario] = []
         var invalid = false
         for file in files {
             do {
-                scenarios.append(try Scenario.load(path: file))
+                scenarios.append(try Scenario.load(path: file, vars: varValues))
             } catch {
                 LineWriter.standardError.write("\(error)")
                 invalid = true
@@ -302,8 +308,14 @@ struct ValidateCommand: ParsableCommand {
 
     @Argument(help: "Scenario files or folders.") var paths: [String]
     @Flag(help: "Include subfolders.") var recursive = false
+    @Option(name: .customLong("var"), help: ArgumentHelp("Set one of a scenario's vars, e.g. --var mode=faithful. Repeatable.", valueName: "NAME=VALUE")) var vars: [String] = []
 
     func run() throws {
+        let varValues: [String: String]
+        do { varValues = try parseVars(vars) } catch {
+            LineWriter.standardError.write("flatline validate: \(error)")
+            throw ExitCode(2)
+        }
         let files: [String]
         do { files = try ScenarioFiles.resolve(paths, recursive: recursive) } catch {
             LineWriter.standardError.write("flatline validate: \(error)")
@@ -312,7 +324,7 @@ struct ValidateCommand: ParsableCommand {
         var invalid = false
         for file in files {
             do {
-                let scenario = try Scenario.load(path: file)
+                let scenario = try Scenario.load(path: file, vars: varValues)
                 let checks = scenario.timeline.filter(\.isCheck).count + scenario.assertions.count
                 LineWriter.standardOutput.write("ok  \(file): \(scenario.name) — \(scenario.timeline.count) steps, \(checks) checks")
             } catch {
@@ -448,4 +460,18 @@ struct ReplayCommand: ParsableCommand {
         let runs = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
         return runs.reversed().map { "\(folder)/\($0)/recording.jsonl" }.first { FileManager.default.fileExists(atPath: $0) }
     }
+}
+
+/// `--var NAME=VALUE` options, each once.
+func parseVars(_ options: [String]) throws(ConfigurationError) -> [String: String] {
+    var values: [String: String] = [:]
+    for option in options {
+        guard let equals = option.firstIndex(of: "="), equals != option.startIndex else {
+            throw ConfigurationError("--var \(option): write NAME=VALUE, e.g. --var mode=faithful")
+        }
+        let name = String(option[..<equals])
+        guard values[name] == nil else { throw ConfigurationError("--var \(name) is given twice") }
+        values[name] = String(option[option.index(after: equals)...])
+    }
+    return values
 }
