@@ -13,6 +13,8 @@ command -v socat >/dev/null 2>&1 || need_apt+=(socat)
 # The report pages are checked in a real browser (headless Chromium) by the tests.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+# clients/java runs as a single source file (java HeartCheck.java), which needs the JDK's compiler.
+command -v javac >/dev/null 2>&1 || need_apt+=(default-jdk-headless)
 
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then

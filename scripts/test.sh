@@ -52,6 +52,11 @@ if ! "$flatline" run --jobs 1 --quiet --network packet --capture --junit .build/
     echo "FAILED: the differential scenarios in packet mode"
     status=1
 fi
+echo "--- black-box clients in packet mode: the proxy is past the cable, the capture sees the client's side (must pass)"
+if ! "$flatline" run --jobs 2 --quiet --network packet --capture --junit .build/reports/blackbox-packet.xml scenarios/clients/*blackbox*.yaml scenarios/clients/java-*.yaml; then
+    echo "FAILED: the black-box client scenarios in packet mode"
+    status=1
+fi
 echo "--- packet-only scenarios (random packet loss: nftables numgen; must pass)"
 if ! "$flatline" run --jobs 1 --quiet --junit .build/reports/packet.xml scenarios/packet/; then
     echo "FAILED: the packet-only scenarios"
@@ -60,7 +65,7 @@ fi
 if [ "$(id -u)" = 0 ]; then
     echo "--- packet mode as an unprivileged user (a user namespace instead of root; must pass)"
     if ! setpriv --reuid=65534 --regid=65534 --clear-groups --reset-env \
-        "$flatline" run --jobs 1 --quiet --no-record --network packet scenarios/differential/pulled-cable.yaml scenarios/differential/node-outage-during-reconnect.yaml scenarios/differential/server-power-loss.yaml; then
+        "$flatline" run --jobs 1 --quiet --no-record --network packet --capture scenarios/differential/pulled-cable.yaml scenarios/differential/node-outage-during-reconnect.yaml scenarios/differential/server-power-loss.yaml scenarios/clients/node-seeds-blackbox-pulled-cable.yaml scenarios/clients/java-abort-pulled-cable.yaml; then
         echo "FAILED: packet mode as nobody"
         status=1
     fi
@@ -102,7 +107,7 @@ set +e +o pipefail
 swift_total=$(sed -nE 's/.*Test run with ([0-9]+) tests? .*/\1/p' .build/test-output.txt | tail -n 1)
 swift_failed=$(grep -E '^✘ Test .* failed after' .build/test-output.txt | grep -vc '^✘ Test run with')
 swift_passed=$(( ${swift_total:-0} - ${swift_failed:-0} ))
-reports=(.build/reports/scenarios.xml .build/reports/clients.xml .build/reports/differential-proxy.xml .build/reports/differential-packet.xml .build/reports/packet.xml .build/reports/negative.xml .build/reports/scale.xml)
+reports=(.build/reports/scenarios.xml .build/reports/clients.xml .build/reports/differential-proxy.xml .build/reports/differential-packet.xml .build/reports/blackbox-packet.xml .build/reports/packet.xml .build/reports/negative.xml .build/reports/scale.xml)
 scenario_cases=$(cat "${reports[@]}" 2>/dev/null | grep -o '<testcase ' | wc -l)
 scenario_failed=$(cat "${reports[@]}" 2>/dev/null | grep -o '<failure \|<error ' | wc -l)
 py_passed=$(sed -nE 's/^([0-9]+) passed.*/\1/p' .build/pytest-output.txt | tail -n 1)

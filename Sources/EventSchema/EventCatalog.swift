@@ -79,7 +79,7 @@ public enum ClientEventType: String, CataloguedEvent {
         case .protocolError: "a message that could not be understood (e.g. malformed JSON reply); not fatal by itself"
         case .closeSent: "observed: the client sent a close frame on `conn` — it *declared* the link dead; its socket may stay open (a close handshake over a dead link never ends)"
         case .disconnected: "the connection was lost or could not be made; `reason` says why. Observed: the socket is gone — the client's FIN or RST, or the end reached it"
-        case .abandoned: "observed: the client gave `conn` up — its socket released (`how`: `fin`, `rst`, `ended`, …) or a new attempt begun while it was still open (`how: redial`, `open: true`: the old socket leaked); the black-box evidence of detection"
+        case .abandoned: "observed: the client gave `conn` up — its socket gone (`how`: the `disconnected` reason, e.g. `client-fin`) or a new attempt begun while it was still open (`how: redial`, `open: true`: the old socket is left behind, a leak); the black-box evidence of detection"
         case .reconnectScheduled: "the next attempt and the delay before it"
         case .gaveUp: "max attempts exhausted; terminal"
         case .closed: "closed by the user; terminal, never reconnects"

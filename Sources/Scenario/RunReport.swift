@@ -113,11 +113,19 @@ public enum RunReport {
                 rowOf[conn] = row
                 return row
             }
+            /// When each connection's upgrade completed: the bar starts at the TCP accept, the
+            /// handshake up to the 101 is a segment of its own.
+            var upgradedAt: [String: Double] = [:]
+            func handshake(_ conn: String, from start: Double, row r: Int, event: EventRecord) {
+                guard let upgraded = upgradedAt.removeValue(forKey: conn), upgraded > start else { return }
+                items.append(Item(lane: laneIndex, row: r, start: start, end: upgraded, cssClass: "conn handshake", title: "connection \(conn): TCP accepted at \(fmt(start)) ms, upgraded (101) at \(fmt(upgraded)) ms", detail: detail(event)))
+            }
             func close(_ conn: String, at t: Double, how: String, event: EventRecord) {
                 guard let (start, first) = open.removeValue(forKey: conn) else { return }
                 let r = row(for: conn, at: start)
                 rowsEnd[r] = t
                 items.append(Item(lane: laneIndex, row: r, start: start, end: t, cssClass: "conn \(how)", title: "connection \(conn): \(first.type) at \(fmt(start)) ms, \(event.type) \(event.fields["reason"]?.stringValue ?? "") at \(fmt(t)) ms", detail: detail(event), label: "#\(conn)"))
+                handshake(conn, from: start, row: r, event: event)
             }
             for event in mine {
                 let conn = event.fields["conn"].map { "\($0)" } ?? "?"
@@ -126,6 +134,7 @@ public enum RunReport {
                     if open[conn] == nil { open[conn] = (ms(event), event); _ = row(for: conn, at: ms(event)) }
                 case "connected":
                     if open[conn] == nil { open[conn] = (ms(event), event); _ = row(for: conn, at: ms(event)) }
+                    upgradedAt[conn] = ms(event)
                     items.append(Item(lane: laneIndex, row: row(for: conn, at: ms(event)), start: ms(event), end: nil, cssClass: "mark connected", title: "connected #\(conn) at \(fmt(ms(event))) ms", detail: detail(event)))
                 case "disconnected":
                     let reason = event.fields["reason"]?.stringValue ?? ""
@@ -133,6 +142,10 @@ public enum RunReport {
                     close(conn, at: ms(event), how: how, event: event)
                 case "closed":
                     for key in Array(open.keys) { close(key, at: ms(event), how: "fin", event: event) }
+                case "close-sent":
+                    items.append(Item(lane: laneIndex, row: row(for: conn, at: ms(event)), start: ms(event), end: nil, cssClass: "mark fin", title: "close frame sent on #\(conn) at \(fmt(ms(event))) ms: declared dead (the socket may stay open)", detail: detail(event)))
+                case "abandoned" where event.fields["how"] == "redial":
+                    items.append(Item(lane: laneIndex, row: row(for: conn, at: ms(event)), start: ms(event), end: nil, cssClass: "mark bad", title: "#\(conn) left open at \(fmt(ms(event))) ms: the client dialled again without releasing it (a leak)", detail: detail(event)))
                 case "heartbeat-sent":
                     sent.append(ms(event))
                     items.append(Item(lane: laneIndex, row: row(for: conn, at: ms(event)), start: ms(event), end: nil, cssClass: "tick sent", title: "heartbeat sent at \(fmt(ms(event))) ms", detail: detail(event)))
@@ -153,6 +166,7 @@ public enum RunReport {
             for (conn, (start, first)) in open {
                 let r = row(for: conn, at: start)
                 items.append(Item(lane: laneIndex, row: r, start: start, end: endMs, cssClass: "conn open", title: "connection \(conn): still open at the end", detail: detail(first), label: "#\(conn)"))
+                handshake(conn, from: start, row: r, event: first)
             }
             lanes[laneIndex].rows = max(1, rowsEnd.count)
         }
@@ -378,7 +392,7 @@ public enum RunReport {
         .lane-bg{fill:#f7f9fa}.lane-name{font-weight:600}
         .fault{fill:#ffb74d;opacity:.22}.fault-label{fill:#b35c00;font-weight:600}
         .step line{stroke:#90a4ae;stroke-dasharray:3 3}.step.failed line{stroke:#c62828}.step text{fill:#455a64}
-        .conn rect{fill:#64b5f6}.conn.abandoned rect{fill:#ffa726}.conn.rst rect{fill:#e57373}.conn.fin rect{fill:#81c784}.conn.open rect{fill:#90caf9}.conn.proxy rect{fill:#b0bec5}
+        .conn rect{fill:#64b5f6}.conn.abandoned rect{fill:#ffa726}.conn.rst rect{fill:#e57373}.conn.fin rect{fill:#81c784}.conn.open rect{fill:#90caf9}.conn.handshake rect{fill:#cfd8dc}.conn.proxy rect{fill:#b0bec5}
         .conn text{fill:#0d1b2a;font-size:10px}
         .tick line{stroke:#546e7a;stroke-width:1.5}.tick.acked line{stroke:#2e7d32}.tick.missed line{stroke:#c62828;stroke-width:3}.tick.frame line{stroke:#9575cd}
         .mark circle{fill:#546e7a}.mark.connected circle{fill:#2e7d32}.mark.bad circle,.mark.rst circle{fill:#c62828}.mark.fin circle{fill:#1565c0}.mark.syn circle{fill:#7cb342}

@@ -176,7 +176,27 @@ struct ProxySocketTests {
         let client = try RawSocket.connect(port: fixture.proxy.port)
         let failed = try await fixture.wait("upstream-failed")
         #expect(failed.fields["detail"]?.stringValue?.contains("cannot reach upstream") == true)
-        #expect(try await client.read(within: .seconds(2)) == .eof)
+        // Refused: the client leg is reset at once, as the server's host would have refused it
+        // (a FIN would look like an accepted connection that the server closed).
+        #expect(try await client.read(within: .seconds(2)) == .error(ECONNRESET))
+        await fixture.proxy.stop()
+    }
+
+    @Test func aServerThatIsDownIsRefusedAtTheListenerAndBackOnTheSamePort() async throws {
+        let fixture = try await ProxyFixture.make()
+        let port = fixture.proxy.port
+        try await fixture.proxy.setServerDown(true)
+        // Refused, as the stopped server's host refuses: no accept and then a close.
+        #expect(throws: SocketError(code: ECONNREFUSED)) { _ = try RawSocket.connect(port: port) }
+        // A refuse fault removed meanwhile does not open it while the server is down.
+        try await fixture.proxy.add(Fault(.refuse, name: "refused"))
+        try await fixture.proxy.remove("refused")
+        #expect(throws: SocketError(code: ECONNREFUSED)) { _ = try RawSocket.connect(port: port) }
+        try await fixture.proxy.setServerDown(false)
+        #expect(fixture.proxy.port == port)
+        let (client, server) = try await fixture.connect()
+        try client.send("back")
+        #expect(try await server.read(within: .seconds(2)) == .data(Array("back".utf8)))
         await fixture.proxy.stop()
     }
 

@@ -44,10 +44,14 @@ struct ScenarioRunTests {
         #expect(recorded.passed, "\(recorded.verdicts.map(\.line))")
         let all = try Recording.read(path: try #require(recorded.recordingPath)).events
         let events = Array(all.prefix { !($0.source == "runner" && $0.type == "teardown") })
-        for type in ["connecting", "connected", "disconnected"] {
-            let own = events.filter { $0.source == "client" && $0.type == type && $0.fields["observed"] == nil }
-            let observed = events.filter { $0.source == "client" && $0.type == type && $0.fields["observed"] == true }
-            #expect(own.count >= 2 && own.count == observed.count, "\(type): \(own.count) own, \(observed.count) observed")
+        // The client's own `disconnected` is its declaration at the deadline, which the proxy sees as
+        // its close frame (`close-sent`); the observed `disconnected` is the socket released, after
+        // the close grace.
+        for (type, seenAs) in [("connecting", "connecting"), ("connected", "connected"), ("disconnected", "close-sent")] {
+            // (Attempts that never connected end without a close frame: only declarations are compared.)
+            let own = events.filter { $0.source == "client" && $0.type == type && $0.fields["observed"] == nil && (type != "disconnected" || $0.fields["reason"] == "heartbeat-timeout") }
+            let observed = events.filter { $0.source == "client" && $0.type == seenAs && $0.fields["observed"] == true }
+            #expect(own.count >= (type == "disconnected" ? 1 : 2) && own.count == observed.count, "\(type): \(own.count) own, \(observed.count) observed")
             // The client says "connecting" before its TCP handshake starts; the proxy sees the accept
             // after it (a few ms in a debug build on a busy machine).
             let tolerance = type == "connecting" ? 25.0 : 10.0
@@ -55,6 +59,13 @@ struct ScenarioRunTests {
                 let gap = abs((seen.t - mine.t).milliseconds)
                 #expect(gap < tolerance, "\(type): the client at \(mine.t.milliseconds) ms, the proxy at \(seen.t.milliseconds) ms")
             }
+        }
+        let declared = events.filter { $0.source == "client" && $0.type == "disconnected" && $0.fields["observed"] == nil && $0.fields["reason"] == "heartbeat-timeout" }
+        let released = events.filter { $0.source == "client" && $0.type == "disconnected" && $0.fields["observed"] == true }
+        for mine in declared {
+            let socketGone = released.first { $0.fields["conn"] == mine.fields["conn"] }
+            let after = try #require(socketGone, "the proxy saw connection \(mine.fields["conn"] ?? "?") released").t - mine.t
+            #expect(after >= .zero && after < .milliseconds(75 + 50), "released \(after) after the declaration (close grace: timeout / 2 = 75 ms)")
         }
         // The observed ones stand aside for the client's own: the checks counted each event once.
         #expect(ClientSources.visible(events).filter { $0.fields["observed"] == true }.isEmpty)
