@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the shipped clients' scenarios (scenarios/clients/) N times (default 10) and prints, per
-# scenario, min / median / max of: detection (the client's disconnect after the fault or the server
-# stop step) and return (its connect after the heal or the server start step), and how many runs
+# scenario, min / median / max of: detection (the client's own disconnect, or for a black-box client
+# its observed `abandoned`, after the fault or the server stop step) and return (its connect after the heal or the server start step), and how many runs
 # passed. The tables in docs/clients.md come from here.
 #   scripts/measure-clients.sh [RUNS] [SCENARIOS…]   (default: scenarios/clients/)
 set -euo pipefail
@@ -37,7 +37,10 @@ for scenario in sorted(os.listdir(root)):
         heal = next((t for t, l in labels if action(l).startswith(("heal", "server start"))), None)
         own = any(e.get("src") == "client" and not e.get("observed") and e.get("type") in ("connected", "disconnected") for e in events)
         mine = [e for e in events if e.get("src") == "client" and bool(e.get("observed")) != own]
-        d = next((e["t"] - cut for e in mine if cut is not None and e.get("type") == "disconnected" and e["t"] >= cut), None)
+        # A self-reporting client's own disconnect; a black-box client's first observed sign of giving
+        # the link up (its socket released or its next attempt: `abandoned`, see docs/events.md).
+        detection = "disconnected" if own else "abandoned"
+        d = next((e["t"] - cut for e in mine if cut is not None and e.get("type") == detection and e["t"] >= cut), None)
         b = next((e["t"] - heal for e in mine if heal is not None and e.get("type") == "connected" and e["t"] >= heal), None)
         if d is not None: detect.append(d)
         if b is not None: back.append(b)

@@ -305,7 +305,7 @@ final class ProxyCore: @unchecked Sendable {
         }
         let dropped = state.withLockedValue { $0.droppedByFault.removeValue(forKey: name) ?? 0 }
         emit(.faultOff, ["fault": .string(name), "dropped_bytes": .int(Int64(dropped))])
-        if fault.kind.scope == .listener, enabled, !listenerRefused { try await bind() }
+        if fault.kind.scope == .listener { try await listenIfWanted() }
     }
 
     func removeAll() async {
@@ -318,31 +318,38 @@ final class ProxyCore: @unchecked Sendable {
         state.withLockedValue { state in state.serverDown || state.faults.contains { $0.kind.scope == .listener } }
     }
 
+    /// Sets a switch of the state and returns what it was, in one step.
+    private func exchange(_ path: WritableKeyPath<State, Bool>, _ value: Bool) -> Bool {
+        state.withLockedValue { state in
+            defer { state[keyPath: path] = value }
+            return state[keyPath: path]
+        }
+    }
+
+    /// Listens again unless the proxy is disabled or stopped, or something keeps the listener shut.
+    func listenIfWanted() async throws(ProxyError) {
+        guard enabled, !listenerRefused, state.withLockedValue({ $0.listener == nil && !$0.stopped }) else { return }
+        try await bind()
+    }
+
     /// The server went down (its host now refuses connections: the listener closes, as with the
     /// refuse fault) or came back (the listener opens again unless something else keeps it shut).
     func setServerDown(_ down: Bool) async throws(ProxyError) {
-        let was = state.withLockedValue { state in
-            defer { state.serverDown = down }
-            return state.serverDown
-        }
-        guard was != down else { return }
+        guard exchange(\.serverDown, down) != down else { return }
         if down {
             await closeListener(reason: "the server is down: its host refuses connections")
-        } else if enabled, !listenerRefused, state.withLockedValue({ $0.listener == nil && !$0.stopped }) {
-            try await bind()
+        } else {
+            try await listenIfWanted()
         }
     }
+
     var enabled: Bool { state.withLockedValue { $0.enabled } }
 
     /// Toxiproxy's disable: close the listener and every connection (peers see FIN).
     func setEnabled(_ enabled: Bool) async throws(ProxyError) {
-        let was = state.withLockedValue { state in
-            defer { state.enabled = enabled }
-            return state.enabled
-        }
-        guard was != enabled else { return }
+        guard exchange(\.enabled, enabled) != enabled else { return }
         if enabled {
-            if !listenerRefused { try await bind() }
+            try await listenIfWanted()
         } else {
             await closeListener(reason: "proxy disabled")
             await forEachConnection { $0.closeByProxy(fault: "proxy-disabled", how: .fin) }
