@@ -98,4 +98,21 @@ struct ReportTests {
         #expect(RunReport.status(verdicts: [], scenario: nil, setupError: nil, incomplete: true) == "incomplete")
         #expect(RunReport.status(verdicts: [], scenario: nil, setupError: "port in use", incomplete: false) == "error")
     }
+
+    @Test func aConnectionsBarStartsAtTheAcceptAndShowsItsHandshake() {
+        let ms = { (n: Int64) in Duration.milliseconds(n) }
+        let events = [
+            EventRecord(t: ms(10), ClientEventType.connecting, fields: ["conn": 1, "observed": true]),
+            EventRecord(t: ms(240), ClientEventType.connected, fields: ["conn": 1, "observed": true]),
+            EventRecord(t: ms(700), ClientEventType.closeSent, fields: ["conn": 1, "observed": true]),
+            EventRecord(t: ms(900), ClientEventType.abandoned, fields: ["conn": 1, "how": "redial", "open": true, "observed": true]),
+            EventRecord(t: ms(900), ClientEventType.connecting, fields: ["conn": 2, "observed": true]),
+        ]
+        let recording = Recording(scenarioFile: "x.yaml", scenarioText: "name: x\ntimeline:\n  - wait: 1s\n", configuration: ["name": "x", "network": "proxy"], events: events, verdicts: [])
+        let html = RunReport.html(RunReport.Input(recording: recording, scenario: nil, verdicts: []))
+        #expect(html.contains("TCP accepted at 10"))
+        #expect(html.contains("upgraded (101) at 240"))
+        #expect(html.contains("close frame sent on #1"))
+        #expect(html.contains("left open at 900"))
+    }
 }
