@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "HeartbeatCore", targets: ["HeartbeatCore"]),
         .library(name: "HeartbeatClient", targets: ["HeartbeatClient"]),
         .library(name: "HeartbeatServer", targets: ["HeartbeatServer"]),
+        .library(name: "FaultModel", targets: ["FaultModel"]),
         .library(name: "FaultProxy", targets: ["FaultProxy"]),
         .library(name: "Scenario", targets: ["Scenario"]),
         .library(name: "WireCapture", targets: ["WireCapture"]),
@@ -57,10 +58,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Fault values and their catalog: what a fault is, without the proxy that carries it out.
+        .target(
+            name: "FaultModel",
+            dependencies: ["EventSchema"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "FaultProxy",
             dependencies: [
                 "EventSchema",
+                "FaultModel",
                 "WebSocketSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -93,6 +101,7 @@ let package = Package(
                 "HeartbeatClient",
                 "HeartbeatServer",
                 "FaultProxy",
+                "FaultModel",
                 "WireCapture",
                 "WebSocketSupport",
                 .product(name: "Yams", package: "Yams"),
@@ -142,6 +151,7 @@ let package = Package(
                 "HeartbeatClient",
                 "HeartbeatServer",
                 "FaultProxy",
+                "FaultModel",
                 "Scenario",
                 "WireCapture",
                 "WebSocketSupport",
@@ -210,6 +220,7 @@ let package = Package(
                 "EventSchema",
                 "TestSupport",
                 "FaultProxy",
+                "FaultModel",
                 "HeartbeatClient",
                 "HeartbeatServer",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -224,7 +235,7 @@ let package = Package(
             name: "WireCaptureTests",
             dependencies: [
                 "EventSchema",
-                "WireCapture", "CPcap", "TestSupport", "FaultProxy", "HeartbeatCore", "Scenario",
+                "WireCapture", "CPcap", "TestSupport", "FaultProxy", "FaultModel", "HeartbeatCore", "Scenario",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -232,7 +243,7 @@ let package = Package(
         .testTarget(
             name: "ScenarioTests",
             dependencies: [
-                "EventSchema", "Scenario", "TestSupport", "HeartbeatCore", "FaultProxy", "WireCapture",
+                "EventSchema", "Scenario", "TestSupport", "HeartbeatCore", "FaultProxy", "FaultModel", "WireCapture",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

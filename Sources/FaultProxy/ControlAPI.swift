@@ -1,4 +1,5 @@
 public import EventSchema
+public import FaultModel
 import NIOConcurrencyHelpers
 public import NIOCore
 import NIOHTTP1

@@ -1,4 +1,5 @@
 import EventSchema
+public import FaultModel
 public import NIOCore
 import NIOConcurrencyHelpers
 public import NIOPosix

@@ -1,4 +1,5 @@
 import EventSchema
+public import FaultModel
 import NIOCore
 import NIOPosix
 import WebSocketSupport

@@ -1,4 +1,5 @@
 public import EventSchema
+public import FaultModel
 
 /// Something the proxy did or saw: connections, faults, WebSocket frames, bytes.
 public struct ProxyEvent: Sendable, Hashable {

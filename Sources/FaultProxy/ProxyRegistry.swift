@@ -1,4 +1,5 @@
 public import EventSchema
+public import FaultModel
 public import NIOCore
 public import NIOPosix
 

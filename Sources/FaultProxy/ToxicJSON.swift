@@ -1,4 +1,5 @@
 public import EventSchema
+public import FaultModel
 
 /// Conversion between ``Fault`` and Toxiproxy's toxic JSON:
 /// `{"name", "type", "stream", "toxicity", "attributes": {...}}`, plus Flatline's `target`.

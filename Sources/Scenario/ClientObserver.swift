@@ -1,6 +1,7 @@
 public import EventSchema
 import WireCapture
 import FaultProxy
+import FaultModel
 import HeartbeatCore
 import NIOConcurrencyHelpers
 

@@ -1,5 +1,6 @@
 import EventSchema
 import FaultProxy
+import FaultModel
 import Foundation
 
 /// One run as a self-contained HTML page (`report.html` in the run folder): the client, the proxy's

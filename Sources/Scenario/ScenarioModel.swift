@@ -1,5 +1,6 @@
 import Foundation
 public import FaultProxy
+public import FaultModel
 public import HeartbeatClient
 import EventSchema
 public import HeartbeatCore

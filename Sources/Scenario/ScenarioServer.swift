@@ -1,6 +1,7 @@
 import Foundation
 import EventSchema
 import FaultProxy
+import FaultModel
 import HeartbeatCore
 import HeartbeatServer
 import NIOConcurrencyHelpers

@@ -1,4 +1,5 @@
 import FaultProxy
+import FaultModel
 import Foundation
 import HeartbeatClient
 import EventSchema

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FaultProxy
+import FaultModel
 import Foundation
 import EventSchema
 import HeartbeatCore

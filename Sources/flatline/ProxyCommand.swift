@@ -1,6 +1,7 @@
 import ArgumentParser
 import WebSocketSupport
 import FaultProxy
+import FaultModel
 import Foundation
 import EventSchema
 import HeartbeatCore

@@ -1,4 +1,5 @@
 @testable import FaultProxy
+import FaultModel
 import Testing
 
 /// The two legs' life without sockets: what happened in, what to do out.

@@ -1,4 +1,5 @@
 import FaultProxy
+import FaultModel
 import EventSchema
 import HeartbeatCore
 import NIOHTTP1

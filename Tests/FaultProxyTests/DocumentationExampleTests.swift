@@ -1,5 +1,6 @@
 // The example of docs/proxy.md, kept compiling and passing.
 import FaultProxy
+import FaultModel
 import HeartbeatClient
 import EventSchema
 import HeartbeatCore

@@ -1,4 +1,5 @@
 import FaultProxy
+import FaultModel
 import NIOCore
 import NIOPosix
 import EventSchema

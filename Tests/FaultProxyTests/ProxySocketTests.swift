@@ -1,4 +1,5 @@
 import FaultProxy
+import FaultModel
 import NIOPosix
 import EventSchema
 import HeartbeatCore

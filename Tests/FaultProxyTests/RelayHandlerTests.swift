@@ -1,4 +1,5 @@
 @testable import FaultProxy
+import FaultModel
 import EventSchema
 import HeartbeatCore
 import NIOCore

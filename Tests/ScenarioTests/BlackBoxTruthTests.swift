@@ -1,5 +1,6 @@
 import EventSchema
 import FaultProxy
+import FaultModel
 import HeartbeatCore
 @testable import Scenario
 import Testing

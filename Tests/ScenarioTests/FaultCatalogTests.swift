@@ -1,5 +1,6 @@
 import EventSchema
 import FaultProxy
+import FaultModel
 import Foundation
 import Scenario
 import Testing

@@ -1,4 +1,5 @@
 import FaultProxy
+import FaultModel
 @testable import Scenario
 import Testing
 

@@ -321,8 +321,9 @@ public enum FaultCatalog {
     public static func spec(named name: String) throws(ConfigurationError) -> FaultSpec {
         let normalized = normalized(name)
         if let spec = specs.first(where: { $0.type == normalized || $0.aliases.contains(normalized) }) { return spec }
-        let hyphenated = typeNames.map { $0.replacingOccurrences(of: "_", with: "-") }
-        if let match = closestMatch(to: name.replacingOccurrences(of: "_", with: "-"), in: hyphenated) {
+        func hyphens(_ text: String) -> String { String(text.map { $0 == "_" ? "-" : $0 }) }
+        let hyphenated = typeNames.map(hyphens)
+        if let match = closestMatch(to: hyphens(name), in: hyphenated) {
             throw ConfigurationError("unknown fault '\(name)', did you mean '\(match)'?")
         }
         throw ConfigurationError("unknown fault '\(name)'; faults are \(hyphenated.joined(separator: ", "))")

@@ -1,8 +1,4 @@
 public import EventSchema
-import NIOCore
-import NIOConcurrencyHelpers
-import NIOPosix
-import WebSocketSupport
 
 /// `host:port` or `[v6]:port`.
 public struct HostPort: Sendable, Hashable, CustomStringConvertible {

@@ -4,7 +4,7 @@ public import EventSchema
 public enum FaultDirection: String, Sendable, Hashable, CaseIterable {
     case upstream, downstream, both
 
-    func includes(_ flow: Flow) -> Bool {
+    public func includes(_ flow: Flow) -> Bool {
         switch self {
         case .both: true
         case .upstream: flow == .upstream
