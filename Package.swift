@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "HeartbeatServer", targets: ["HeartbeatServer"]),
         .library(name: "FaultModel", targets: ["FaultModel"]),
         .library(name: "FaultProxy", targets: ["FaultProxy"]),
+        .library(name: "ScenarioModel", targets: ["ScenarioModel"]),
         .library(name: "Scenario", targets: ["Scenario"]),
         .library(name: "WireCapture", targets: ["WireCapture"]),
         .executable(name: "flatline", targets: ["flatline"]),
@@ -93,9 +94,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Scenario values: settings, steps, faults, checks; the parser with file:line:col errors,
+        // validation, duration expressions, event patterns, the YAML encoder. No NIO, no libpcap.
+        .target(
+            name: "ScenarioModel",
+            dependencies: [
+                "EventSchema",
+                "HeartbeatCore",
+                "FaultModel",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Scenario",
             dependencies: [
+                "ScenarioModel",
                 "EventSchema",
                 "HeartbeatCore",
                 "HeartbeatClient",
@@ -153,6 +167,7 @@ let package = Package(
                 "FaultProxy",
                 "FaultModel",
                 "Scenario",
+                "ScenarioModel",
                 "WireCapture",
                 "WebSocketSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -235,7 +250,7 @@ let package = Package(
             name: "WireCaptureTests",
             dependencies: [
                 "EventSchema",
-                "WireCapture", "CPcap", "TestSupport", "FaultProxy", "FaultModel", "HeartbeatCore", "Scenario",
+                "WireCapture", "CPcap", "TestSupport", "FaultProxy", "FaultModel", "HeartbeatCore", "Scenario", "ScenarioModel",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -243,7 +258,7 @@ let package = Package(
         .testTarget(
             name: "ScenarioTests",
             dependencies: [
-                "EventSchema", "Scenario", "TestSupport", "HeartbeatCore", "FaultProxy", "FaultModel", "WireCapture",
+                "EventSchema", "Scenario", "ScenarioModel", "TestSupport", "HeartbeatCore", "FaultProxy", "FaultModel", "WireCapture",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

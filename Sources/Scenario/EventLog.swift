@@ -1,3 +1,4 @@
+public import ScenarioModel
 import Dispatch
 public import EventSchema
 import NIOConcurrencyHelpers

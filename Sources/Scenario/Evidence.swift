@@ -1,3 +1,4 @@
+public import ScenarioModel
 public import EventSchema
 
 /// What a run could have observed: a check whose events no source of the run could produce is

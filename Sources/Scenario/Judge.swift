@@ -1,3 +1,4 @@
+public import ScenarioModel
 public import EventSchema
 
 extension Duration {

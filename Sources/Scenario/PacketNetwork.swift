@@ -7,15 +7,6 @@ import NIOConcurrencyHelpers
 import Glibc
 #endif
 
-/// Where a scenario's faults are carried out.
-public enum NetworkMode: String, Sendable, CaseIterable {
-    /// In the proxy's userland stages (the default; works anywhere).
-    case proxy
-    /// As nftables rules on the packets of the client↔proxy and proxy↔server legs, inside a private
-    /// network namespace; the proxy stays in place as the observer.
-    case packet
-}
-
 /// The two legs of a scenario, by port: the proxy's listener(s) on the client side, the server's
 /// port on the other. Every packet of the scenario is on loopback and has one of them as its
 /// source or destination port.
@@ -39,39 +30,6 @@ struct PacketLegs: Sendable, Hashable {
 
 /// How each fault kind is carried out at packet level, and the rules it becomes.
 enum PacketRules {
-    enum Form: Equatable {
-        /// nftables rules while the fault is on.
-        case rules
-        /// The proxy's own RST or FIN: a real one from a real kernel, exactly what the network does.
-        case proxy
-    }
-
-    /// How `fault` is carried out in packet mode, or why it cannot be.
-    static func form(of fault: Fault) -> Result<Form, PacketModeUnsupported> {
-        let type = fault.kind.typeName
-        func no(_ why: String) -> Result<Form, PacketModeUnsupported> {
-            .failure(PacketModeUnsupported("fault '\(type)' has no packet-level form: \(why); run this scenario with network: proxy"))
-        }
-        switch fault.kind {
-        case .blackhole, .hold, .powerLoss, .refuse, .loss:
-            guard fault.target == .all else {
-                return .failure(PacketModeUnsupported("packet mode applies a fault to every connection; 'target: \(fault.target)' needs network: proxy"))
-            }
-            guard fault.toxicity >= 1 else {
-                return .failure(PacketModeUnsupported("packet mode applies a fault to every connection; 'toxicity: \(fault.toxicity)' needs network: proxy"))
-            }
-            return .success(.rules)
-        case .reset, .close:
-            return .success(.proxy)
-        case .latency: return no("this kernel has no netem, so packets cannot be delayed")
-        case .bandwidth: return no("this kernel has no netem or tc shaping here, so packets cannot be throttled")
-        case .slicer: return no("cutting writes into pieces is a userland effect (the kernel coalesces segments anyway)")
-        case .limitData, .slowClose: return no("it acts on the byte stream and its close, which a packet filter does not see")
-        case .timeout: return no("Toxiproxy's timeout discards bytes from the stream, which TCP never does; use blackhole")
-        case .dropFrames: return no("TCP would retransmit a dropped frame's packets; removing frames is a userland effect")
-        }
-    }
-
     /// The rules while `fault` is on (for `.rules` faults).
     static func rules(for fault: Fault, legs: PacketLegs) -> [String] {
         switch fault.kind {
@@ -97,11 +55,6 @@ enum PacketRules {
     static func afterPowerLoss(legs: PacketLegs, epoch: Int) -> [String] {
         ["tcp dport \(legs.serverPort) ct mark < \(epoch) reject with tcp reset", "tcp sport \(legs.serverPort) ct mark < \(epoch) drop"]
     }
-}
-
-struct PacketModeUnsupported: Error, CustomStringConvertible, Equatable {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// The nftables rules of one scenario run: one table, a chain per fault. Every connection to the

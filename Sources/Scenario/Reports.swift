@@ -1,3 +1,4 @@
+public import ScenarioModel
 import Foundation
 public import EventSchema
 

@@ -1,3 +1,4 @@
+import ScenarioModel
 public import EventSchema
 import Foundation
 

@@ -1,3 +1,4 @@
+public import ScenarioModel
 import FaultProxy
 import FaultModel
 import Foundation

@@ -1,3 +1,4 @@
+public import ScenarioModel
 import EventSchema
 import FaultProxy
 import FaultModel

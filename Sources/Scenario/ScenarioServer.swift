@@ -1,3 +1,4 @@
+import ScenarioModel
 import Foundation
 import EventSchema
 import FaultProxy

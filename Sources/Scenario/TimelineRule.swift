@@ -1,3 +1,4 @@
+public import ScenarioModel
 public import EventSchema
 
 /// The one rule for "which instant is a check measured from", used by the live walker (to know

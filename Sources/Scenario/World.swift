@@ -1,3 +1,4 @@
+import ScenarioModel
 import FaultProxy
 import FaultModel
 import Foundation
@@ -223,6 +224,7 @@ final class World: Sendable {
                     try? FileManager.default.createDirectory(atPath: profile, withIntermediateDirectories: true)
                     profiles.withLockedValue { $0.append(profile) }
                     arguments.insert(contentsOf: ["--user-data-dir=\(profile)"] + (geteuid() == 0 ? ["--no-sandbox"] : []), at: 1)
+                    if arguments.first == BrowserClient.program { arguments[0] = World.browserProgram }
                 }
                 let tag: JSONValue? = count > 1 ? .int(Int64(index)) : nil
                 return try ChildProcess(
@@ -265,6 +267,10 @@ final class World: Sendable {
         observer.observeWire(event.kind, clientPort: event.sourcePort, opcode: event.fields["opcode"]?.stringValue, at: t)
     }
 
+    /// The browser programs tried for a `browser:` client, in order: the first one installed.
+    static let browserPrograms = ["chromium", "chromium-browser", "google-chrome"]
+    static let browserProgram = browserPrograms.first { ChildProcess.resolve($0) != nil } ?? "chromium"
+
     /// A line printed by an external client: an event in the schema, or plain output.
     static func externalLine(_ line: String, tag: JSONValue?, log: EventLog) {
         let at = Instant.now
@@ -284,7 +290,7 @@ final class World: Sendable {
     func perform(_ action: Step.Action) async throws {
         switch action {
         case .addFault(let fault):
-            if let packets, PacketRules.form(of: fault) == .success(.rules) {
+            if let packets, PacketForm.of(fault) == .success(.rules) {
                 try packets.add(fault)
                 packetFaults.withLockedValue { $0.append(fault) }
                 for proxy in proxies { proxy.announce(fault, enforcedBy: "nftables") }

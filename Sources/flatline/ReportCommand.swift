@@ -2,6 +2,7 @@ import ArgumentParser
 import EventSchema
 import Foundation
 import Scenario
+import ScenarioModel
 
 #if canImport(Glibc)
 import Glibc

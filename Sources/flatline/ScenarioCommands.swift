@@ -3,6 +3,7 @@ import Foundation
 import EventSchema
 import HeartbeatCore
 import Scenario
+import ScenarioModel
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import Dispatch
 import Scenario
+import ScenarioModel
 
 #if canImport(Glibc)
 import Glibc

@@ -3,6 +3,7 @@ import FaultProxy
 import FaultModel
 import HeartbeatCore
 @testable import Scenario
+@testable import ScenarioModel
 import Testing
 import WireCapture
 

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 @testable import Scenario
+@testable import ScenarioModel
 import Testing
 
 @Suite("External processes")

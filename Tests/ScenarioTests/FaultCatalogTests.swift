@@ -3,6 +3,7 @@ import FaultProxy
 import FaultModel
 import Foundation
 import Scenario
+import ScenarioModel
 import Testing
 
 /// Every fault kind goes through the scenario decoder and the Toxiproxy decoder alike.

@@ -1,6 +1,7 @@
 import EventSchema
 import HeartbeatCore
 import Scenario
+import ScenarioModel
 import Testing
 
 private func scenario(_ timeline: String, assert: String = "") throws -> Scenario {

@@ -1,6 +1,7 @@
 import FaultProxy
 import FaultModel
 @testable import Scenario
+@testable import ScenarioModel
 import Testing
 
 @Suite("Packet mode: validation and rules")
@@ -76,7 +77,7 @@ struct PacketModeTests {
         let two = PacketLegs(proxyPorts: [4000, 4001], serverPort: 5000)
         #expect(PacketRules.rules(for: Fault(.blackhole, direction: .upstream), legs: two) == ["tcp dport { 4000, 4001 } drop", "tcp dport 5000 drop"])
         #expect(PacketRules.rules(for: Fault(.loss(percent: 10), direction: .upstream), legs: legs) == ["tcp dport 4000 numgen random mod 100 < 10 drop", "tcp dport 5000 numgen random mod 100 < 10 drop"])
-        #expect(PacketRules.form(of: Fault(.reset(after: .zero))) == .success(.proxy))
-        #expect(PacketRules.form(of: Fault(.close)) == .success(.proxy))
+        #expect(PacketForm.of(Fault(.reset(after: .zero))) == .success(.proxy))
+        #expect(PacketForm.of(Fault(.close)) == .success(.proxy))
     }
 }

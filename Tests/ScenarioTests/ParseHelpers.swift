@@ -1,4 +1,5 @@
 import Scenario
+import ScenarioModel
 
 /// A scenario with a built-in client and an empty timeline, for steps to be appended.
 let scenarioBase = """

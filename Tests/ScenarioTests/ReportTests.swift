@@ -1,6 +1,7 @@
 import EventSchema
 import Foundation
 @testable import Scenario
+@testable import ScenarioModel
 import Testing
 
 @Suite("Reports: pages, index, shards")

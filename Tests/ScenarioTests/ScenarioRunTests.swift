@@ -2,6 +2,7 @@ import Foundation
 import EventSchema
 import HeartbeatCore
 import Scenario
+import ScenarioModel
 import Testing
 import WireCapture
 

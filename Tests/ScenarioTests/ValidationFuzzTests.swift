@@ -1,6 +1,7 @@
 import EventSchema
 import Foundation
 import Scenario
+import ScenarioModel
 import Testing
 
 /// A bounded, seeded fuzz of validation: mutants of every bundled scenario must never crash or

@@ -1,10 +1,7 @@
-import FaultProxy
 import FaultModel
 import Foundation
-import HeartbeatClient
 import EventSchema
 import HeartbeatCore
-import HeartbeatServer
 
 // Timeline steps: actions, waits, expectations, faults.
 extension ScenarioParser {

@@ -1,10 +1,7 @@
-import FaultProxy
 import FaultModel
 import Foundation
-import HeartbeatClient
 import EventSchema
 import HeartbeatCore
-import HeartbeatServer
 
 // Assertions over the whole run.
 extension ScenarioParser {

@@ -1,10 +1,7 @@
-import FaultProxy
 import FaultModel
 import Foundation
-import HeartbeatClient
 import EventSchema
 import HeartbeatCore
-import HeartbeatServer
 
 // The client and server sections, and the settings bounds can name.
 extension ScenarioParser {

@@ -1,10 +1,7 @@
-import FaultProxy
 import FaultModel
 import Foundation
-import HeartbeatClient
 import EventSchema
 import HeartbeatCore
-import HeartbeatServer
 
 // Checks across the whole timeline (fault names, order of times, what an external client can do).
 extension ScenarioParser {

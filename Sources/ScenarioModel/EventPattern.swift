@@ -1,6 +1,6 @@
 public import EventSchema
 import Foundation
-import NIOConcurrencyHelpers
+import Synchronization
 import Yams
 
 /// `<source> <type> {field: value, …}`: which events an expectation looks for.
@@ -93,11 +93,11 @@ public struct EventPattern: Sendable, Hashable, CustomStringConvertible {
         return EventPattern(source: source, type: type, filters: filters)
     }
 
-    private static let expressions = NIOLockedValueBox<[String: NSRegularExpression]>([:])
+    private static let expressions = Mutex<[String: NSRegularExpression]>([:])
 
     /// Whether `text` matches the regular expression `pattern` (compiled once).
     static func text(_ text: String, matches pattern: String) -> Bool {
-        let expression = expressions.withLockedValue { cache -> NSRegularExpression? in
+        let expression = expressions.withLock { cache -> NSRegularExpression? in
             if let cached = cache[pattern] { return cached }
             let compiled = try? NSRegularExpression(pattern: pattern)
             cache[pattern] = compiled

@@ -1,10 +1,7 @@
-import FaultProxy
 import FaultModel
 import Foundation
-import HeartbeatClient
 import EventSchema
 import HeartbeatCore
-import HeartbeatServer
 
 extension Scenario {
     /// Reads and validates a scenario file. `vars`: values for the file's `vars` (`--var NAME=VALUE`).
@@ -194,7 +191,7 @@ extension Scenario {
         }
         for step in scenario.timeline {
             guard case .action(_, .addFault(let fault)) = step.kind else { continue }
-            if case .failure(let reason) = PacketRules.form(of: fault) {
+            if case .failure(let reason) = PacketForm.of(fault) {
                 throw ScenarioError(location: step.location, message: "network: packet: \(reason)")
             }
         }
