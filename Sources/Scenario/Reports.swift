@@ -51,7 +51,7 @@ public enum Reports {
         lines.append("scenario".padding(nameWidth) + "  result  checks   not judged  smallest margin   time")
         for result in results {
             let passed = result.verdicts.filter { $0.outcome == .passed }.count
-            let status = result.setupError != nil ? "ERROR " : result.caught == true ? "caught" : (result.passed ? "pass  " : "FAIL  ")
+            let status = result.outcome.column
             let margin = result.smallestMargin.map { $0.short } ?? "—"
             let checks = "\(passed)/\(result.verdicts.count)"
             let unjudged = result.notJudged == 0 ? "—" : String(result.notJudged)
@@ -81,21 +81,28 @@ public enum Reports {
         // A broken client's scenario is one case (caught or not); any other, one case per check.
         func cases(_ result: ScenarioResult) -> Int { result.caught != nil ? 1 : max(1, result.verdicts.count) }
         func failures(_ result: ScenarioResult) -> Int {
-            if result.setupError != nil { return 0 }
-            if let caught = result.caught { return caught ? 0 : 1 }
-            return result.verdicts.filter(\.failed).count
+            switch result.outcome {
+            case .error, .notRun: return 0
+            case .caught: return 0
+            case .failed where result.caught != nil: return 1
+            default: return result.verdicts.filter(\.failed).count
+            }
         }
+        func errors(_ result: ScenarioResult) -> Int { result.outcome == .error ? 1 : 0 }
         func skipped(_ result: ScenarioResult) -> Int { result.caught != nil ? 0 : result.notJudged }
         let totalTests = results.reduce(0) { $0 + cases($1) }
-        let totalFailures = results.reduce(0) { $0 + failures($1) + ($1.setupError == nil ? 0 : 1) }
+        let totalFailures = results.reduce(0) { $0 + failures($1) + errors($1) }
         let totalSkipped = results.reduce(0) { $0 + skipped($1) }
         xml += #"<testsuites name="flatline" tests="\#(totalTests)" failures="\#(totalFailures)" skipped="\#(totalSkipped)">"# + "\n"
         for result in results {
             let failureCount = failures(result)
             let seconds = String(format: result.duration.milliseconds / 1000, decimals: 3)
-            xml += #"  <testsuite name="\#(escape(result.scenario.file))" tests="\#(cases(result))" failures="\#(failureCount)" errors="\#(result.setupError == nil ? 0 : 1)" skipped="\#(skipped(result))" time="\#(seconds)">"# + "\n"
+            xml += #"  <testsuite name="\#(escape(result.scenario.file))" tests="\#(cases(result))" failures="\#(failureCount)" errors="\#(errors(result))" skipped="\#(skipped(result))" time="\#(seconds)">"# + "\n"
             if let setupError = result.setupError {
                 xml += #"    <testcase name="setup" classname="\#(escape(result.scenario.name))" time="\#(seconds)"><error message="\#(escape(setupError))"/></testcase>"# + "\n"
+            }
+            if let reason = result.notRun {
+                xml += #"    <testcase name="setup" classname="\#(escape(result.scenario.name))" time="0.000"><skipped message="not run: \#(escape(reason))"/></testcase>"# + "\n"
             }
             if let mustFail = result.scenario.mustFail, result.setupError == nil {
                 // A broken client: one case, passed when the check aimed at it caught it.

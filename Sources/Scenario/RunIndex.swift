@@ -81,7 +81,7 @@ public enum RunIndex {
     public struct Entry: Sendable {
         public var name: String
         public var file: String
-        public var status: String
+        public var status: RunOutcome
         public var duration: Duration
         public var smallestMargin: Duration?
         public var checks: Int
@@ -94,28 +94,22 @@ public enum RunIndex {
         public init(result: ScenarioResult, link: String?, incomplete: Bool = false) {
             name = result.scenario.name
             file = result.scenario.file
-            status = RunReport.status(verdicts: result.verdicts, scenario: result.scenario, setupError: result.setupError, incomplete: incomplete)
+            status = RunOutcome.decide(
+                verdicts: result.verdicts, mustFail: result.scenario.mustFail, setupError: result.setupError, notRun: result.notRun != nil, incomplete: incomplete
+            )
             duration = result.duration
             smallestMargin = result.smallestMargin
             checks = result.verdicts.count
             failedChecks = result.verdicts.filter(\.failed).count
             notJudged = result.notJudged
             self.link = link
-            note = result.setupError
-        }
-    }
-
-    static func rank(_ status: String) -> Int {
-        switch status {
-        case "failed", "error": 0
-        case "incomplete": 1
-        default: 2
+            note = result.setupError ?? result.notRun.map { "not run: \($0)" }
         }
     }
 
     public static func html(_ entries: [Entry], title: String, wall: Duration? = nil, extraLinks: [(String, String)] = []) -> String {
-        let ordered = entries.sorted { (rank($0.status), $0.name, $0.file) < (rank($1.status), $1.name, $1.file) }
-        let failed = entries.filter { rank($0.status) == 0 }.count
+        let ordered = entries.sorted { ($0.status.rank, $0.name, $0.file) < ($1.status.rank, $1.name, $1.file) }
+        let failed = entries.filter { $0.status.rank == 0 }.count
         let total = entries.reduce(Duration.zero) { $0 + $1.duration }
         let slowest = entries.max { $0.duration < $1.duration }
         let smallest = entries.compactMap(\.smallestMargin).min()
@@ -131,11 +125,11 @@ public enum RunIndex {
         if !extraLinks.isEmpty { html += "<p class=\"links\">" + extraLinks.map { #"<a href="\#(escape($0.1))">\#(escape($0.0))</a>"# }.joined(separator: " · ") + "</p>" }
         html += "</header><section><table class=\"checks index\"><thead><tr><th></th><th>scenario</th><th>verdict</th><th>checks</th><th>duration</th><th>smallest margin</th><th>file</th></tr></thead><tbody>"
         for entry in ordered {
-            let row = rank(entry.status) == 0 ? "failed" : rank(entry.status) == 1 ? "unjudged" : "passed"
+            let row = entry.status.rank == 0 ? "failed" : entry.status.rank == 1 ? "unjudged" : "passed"
             let symbol = row == "failed" ? "✗" : row == "unjudged" ? "–" : "✓"
             let name = entry.link.map { #"<a href="\#(escape($0))">\#(escape(entry.name))</a>"# } ?? escape(entry.name)
             let checks = "\(entry.checks - entry.failedChecks - entry.notJudged)/\(entry.checks)" + (entry.notJudged > 0 ? " (\(entry.notJudged) not judged)" : "")
-            html += #"<tr class="\#(row)" data-scenario="\#(escape(entry.name))"><td>\#(symbol)</td><td>\#(name)\#(entry.note.map { "<div class=\"where\">\(escape($0))</div>" } ?? "")</td><td>\#(entry.status)</td><td>\#(checks)</td>"#
+            html += #"<tr class="\#(row)" data-scenario="\#(escape(entry.name))"><td>\#(symbol)</td><td>\#(name)\#(entry.note.map { "<div class=\"where\">\(escape($0))</div>" } ?? "")</td><td>\#(entry.status.rawValue)</td><td>\#(checks)</td>"#
             html += "<td>\(RunReport.fmt(entry.duration.milliseconds)) ms</td><td>\(entry.smallestMargin.map { RunReport.fmt($0.milliseconds) + " ms" } ?? "—")</td><td class=\"where\">\(escape(entry.file))</td></tr>"
         }
         html += "</tbody></table></section></body></html>\n"

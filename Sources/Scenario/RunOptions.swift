@@ -50,6 +50,14 @@ public struct ScenarioResult: Sendable {
     /// The console timeline of this run (for JUnit's system-out).
     public var timeline: [String]
 
+    /// The scenario never started (the run was interrupted first): why.
+    public var notRun: String?
+
+    /// What the run came to, decided once.
+    public var outcome: RunOutcome {
+        RunOutcome.decide(verdicts: verdicts, mustFail: scenario.mustFail, setupError: setupError, notRun: notRun != nil)
+    }
+
     /// For a deliberately broken client (`must-fail`): whether the check aimed at it caught it.
     public var caught: Bool? {
         guard let mustFail = scenario.mustFail else { return nil }
@@ -57,14 +65,17 @@ public struct ScenarioResult: Sendable {
     }
 
     /// Passed: every check held — or, for a broken client, the check aimed at it caught it.
-    public var passed: Bool {
-        guard setupError == nil else { return false }
-        if let caught { return caught }
-        return !verdicts.contains(where: \.failed)
-    }
+    public var passed: Bool { outcome.succeeded }
 
     /// Checks that could not be judged (they count as passed unless the run is strict).
     public var notJudged: Int { verdicts.filter { $0.outcome == .notJudged }.count }
+
+    /// A scenario that never started because the run was interrupted first (`reason`).
+    public static func notRun(_ scenario: Scenario, reason: String) -> ScenarioResult {
+        var result = ScenarioResult(scenario: scenario, verdicts: [], setupError: nil, duration: .zero, recordingPath: nil, timeline: [])
+        result.notRun = reason
+        return result
+    }
 
     public init(
         scenario: Scenario, verdicts: [Verdict], setupError: String?, duration: Duration, recordingPath: String?, timeline: [String]

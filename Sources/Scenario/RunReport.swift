@@ -32,13 +32,8 @@ public enum RunReport {
     }
 
     /// The overall verdict of a run, as the page and the index show it.
-    public static func status(verdicts: [Verdict], scenario: Scenario?, setupError: String?, incomplete: Bool) -> String {
-        if setupError != nil { return "error" }
-        if let mustFail = scenario?.mustFail {
-            return mustFail.caught(by: verdicts) ? "caught" : "failed"
-        }
-        if verdicts.contains(where: \.failed) { return "failed" }
-        return incomplete ? "incomplete" : "passed"
+    public static func status(verdicts: [Verdict], scenario: Scenario?, setupError: String?, incomplete: Bool) -> RunOutcome {
+        RunOutcome.decide(verdicts: verdicts, mustFail: scenario?.mustFail, setupError: setupError, incomplete: incomplete)
     }
 
     // MARK: Layout
@@ -358,9 +353,9 @@ public enum RunReport {
         configuration += "</table>"
 
         let summary = input.scenario?.summary ?? ""
-        var html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(escape(name)) — \(status) — Flatline</title>"
+        var html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(escape(name)) — \(status.rawValue) — Flatline</title>"
         html += "<style>\(css)</style></head><body>"
-        html += #"<header><h1>\#(escape(name)) <span class="status \#(status)" id="status">\#(status)</span></h1>"#
+        html += #"<header><h1>\#(escape(name)) <span class="status \#(status.cssClass)" id="status">\#(status.rawValue)</span></h1>"#
         html += #"<p class="file">\#(escape(input.recording.scenarioFile))</p>"#
         if !summary.isEmpty { html += "<p class=\"summary\">\(escape(summary))</p>" }
         if let incomplete = input.incomplete { html += #"<p class="incomplete" id="incomplete">⚠ incomplete: \#(escape(incomplete))</p>"# }
@@ -385,7 +380,7 @@ public enum RunReport {
         body{font:13px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:16px 24px;color:#1d232a;background:#fff}
         h1{font-size:20px;margin:0 0 4px}h2{font-size:15px;margin:18px 0 6px}.hint{font-weight:normal;color:#6b7785;font-size:12px}
         .status{font-size:13px;padding:2px 8px;border-radius:10px;vertical-align:middle;color:#fff}
-        .status.passed,.status.caught{background:#2e7d32}.status.failed,.status.error{background:#c62828}.status.incomplete{background:#ef6c00}
+        .status.passed,.status.caught{background:#2e7d32}.status.failed,.status.error{background:#c62828}.status.incomplete,.status.not-judged,.status.not-run{background:#ef6c00}
         .file{color:#6b7785;margin:0}.summary{max-width:1100px}.incomplete{color:#c62828;font-weight:600}
         table{border-collapse:collapse}td,th{padding:3px 8px;border-bottom:1px solid #e3e7eb;text-align:left;vertical-align:top}
         table.checks tr.failed{background:#fdecea}table.checks tr.failed td:first-child{color:#c62828;font-weight:700}

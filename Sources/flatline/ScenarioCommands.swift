@@ -155,6 +155,7 @@ struct RunCommand: AsyncParsableCommand {
             } else if quiet {
                 for verdict in result.verdicts where verdict.outcome != .passed { LineWriter.standardOutput.write("\(result.scenario.name): \(verdict.line)") }
                 if let error = result.setupError { LineWriter.standardOutput.write("\(result.scenario.name): ✗ setup: \(error)") }
+                if let reason = result.notRun { LineWriter.standardOutput.write("\(result.scenario.name): – not run: \(reason)") }
             }
             if verbose, let path = result.recordingPath { LineWriter.standardOutput.write("  recording: \(path)") }
         }
@@ -200,7 +201,7 @@ struct RunCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
-        let lostRecordings = results.filter { !noRecord && $0.recordingPath == nil && !($0.setupError ?? "").hasPrefix("not run") }
+        let lostRecordings = results.filter { !noRecord && $0.recordingPath == nil && $0.outcome != .notRun }
         for result in lostRecordings { LineWriter.standardError.write("flatline run: the recording of \(result.scenario.name) could not be written") }
         if let problem = LineWriter.outputFailure.withLockedValue({ $0 }) {
             LineWriter.standardError.write("flatline run: the output was lost (\(problem))")
@@ -208,11 +209,11 @@ struct RunCommand: AsyncParsableCommand {
         }
         if !lostRecordings.isEmpty { throw ExitCode(2) }
         if let reason = interruption.reason {
-            LineWriter.standardError.write("flatline run: interrupted by \(reason); \(results.filter { $0.setupError == nil }.count) of \(scenarios.count) scenarios finished")
+            LineWriter.standardError.write("flatline run: interrupted by \(reason); \(results.filter { $0.outcome != .notRun }.count) of \(scenarios.count) scenarios finished")
             throw ExitCode(128 + TerminationSignals.number(reason))
         }
-        if results.contains(where: { $0.setupError != nil }) { throw ExitCode(2) }
-        if results.contains(where: { !$0.passed }) { throw ExitCode(1) }
+        if results.contains(where: { $0.outcome == .error }) { throw ExitCode(2) }
+        if results.contains(where: { !$0.outcome.succeeded }) { throw ExitCode(1) }
     }
 
     /// Why recordings cannot be written to `folder`, or nil.
@@ -255,10 +256,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             // Scenarios that never started (the run was interrupted) are reported, not dropped.
             return results.enumerated().map { index, result in
-                result ?? ScenarioResult(
-                    scenario: scenarios[index], verdicts: [], setupError: "not run: \(options.interruption.reason ?? "the run was cancelled") first",
-                    duration: .zero, recordingPath: nil, timeline: []
-                )
+                result ?? .notRun(scenarios[index], reason: "\(options.interruption.reason ?? "the run was cancelled") first")
             }
         }
     }

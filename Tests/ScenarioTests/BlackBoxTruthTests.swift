@@ -200,4 +200,20 @@ struct BlackBoxTruthTests {
         let unknown = text.replacingOccurrences(of: "{var.mode}", with: "{var.speed}")
         #expect(throws: ScenarioError.self) { try Scenario.parse(unknown, file: "t.yaml") }
     }
+
+    @Test func theRunsOutcomeIsDecidedOnce() {
+        func verdict(_ outcome: Verdict.Outcome, _ message: String = "") -> Verdict {
+            Verdict(check: "step 2", label: "", location: "", outcome: outcome, message: message)
+        }
+        let mustFail = Scenario.MustFail(check: "step 2", message: "late by")
+        #expect(RunOutcome.decide(verdicts: [verdict(.passed)], mustFail: nil, setupError: nil) == .passed)
+        #expect(RunOutcome.decide(verdicts: [verdict(.passed), verdict(.failed)], mustFail: nil, setupError: nil) == .failed)
+        #expect(RunOutcome.decide(verdicts: [verdict(.notJudged)], mustFail: nil, setupError: nil) == .notJudged)
+        #expect(RunOutcome.decide(verdicts: [verdict(.failed, "late by 3ms")], mustFail: mustFail, setupError: nil) == .caught)
+        #expect(RunOutcome.decide(verdicts: [verdict(.passed)], mustFail: mustFail, setupError: nil) == .failed)
+        #expect(RunOutcome.decide(verdicts: [], mustFail: nil, setupError: "port in use") == .error)
+        #expect(RunOutcome.decide(verdicts: [], mustFail: nil, setupError: nil, notRun: true) == .notRun)
+        #expect(RunOutcome.decide(verdicts: [verdict(.passed)], mustFail: nil, setupError: nil, incomplete: true) == .incomplete)
+        #expect(RunOutcome.allCases.filter(\.succeeded) == [.passed, .caught, .notJudged, .incomplete])
+    }
 }
