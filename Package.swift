@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "FaultModel", targets: ["FaultModel"]),
         .library(name: "FaultProxy", targets: ["FaultProxy"]),
         .library(name: "ScenarioModel", targets: ["ScenarioModel"]),
+        .library(name: "ScenarioJudging", targets: ["ScenarioJudging"]),
+        .library(name: "ScenarioReporting", targets: ["ScenarioReporting"]),
         .library(name: "Scenario", targets: ["Scenario"]),
         .library(name: "WireCapture", targets: ["WireCapture"]),
         .executable(name: "flatline", targets: ["flatline"]),
@@ -106,10 +108,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Judging a recording: the judge, evidence, verdicts, one RunOutcome. No NIO.
+        .target(
+            name: "ScenarioJudging",
+            dependencies: ["EventSchema", "HeartbeatCore", "FaultModel", "ScenarioModel"],
+            swiftSettings: swiftSettings
+        ),
+        // Console tables, JUnit, HTML pages, the index, shards and their manifest. No NIO.
+        .target(
+            name: "ScenarioReporting",
+            dependencies: ["EventSchema", "FaultModel", "ScenarioModel", "ScenarioJudging"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Scenario",
             dependencies: [
                 "ScenarioModel",
+                "ScenarioJudging",
+                "ScenarioReporting",
                 "EventSchema",
                 "HeartbeatCore",
                 "HeartbeatClient",
@@ -168,6 +184,8 @@ let package = Package(
                 "FaultModel",
                 "Scenario",
                 "ScenarioModel",
+                "ScenarioJudging",
+                "ScenarioReporting",
                 "WireCapture",
                 "WebSocketSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -250,7 +268,7 @@ let package = Package(
             name: "WireCaptureTests",
             dependencies: [
                 "EventSchema",
-                "WireCapture", "CPcap", "TestSupport", "FaultProxy", "FaultModel", "HeartbeatCore", "Scenario", "ScenarioModel",
+                "WireCapture", "CPcap", "TestSupport", "FaultProxy", "FaultModel", "HeartbeatCore", "Scenario", "ScenarioModel", "ScenarioJudging", "ScenarioReporting",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -258,7 +276,7 @@ let package = Package(
         .testTarget(
             name: "ScenarioTests",
             dependencies: [
-                "EventSchema", "Scenario", "ScenarioModel", "TestSupport", "HeartbeatCore", "FaultProxy", "FaultModel", "WireCapture",
+                "EventSchema", "Scenario", "ScenarioModel", "ScenarioJudging", "ScenarioReporting", "TestSupport", "HeartbeatCore", "FaultProxy", "FaultModel", "WireCapture",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import ScenarioJudging
 public import ScenarioModel
 import Dispatch
 public import EventSchema

@@ -1,3 +1,5 @@
+import ScenarioReporting
+public import ScenarioJudging
 public import ScenarioModel
 import FaultProxy
 import FaultModel
@@ -23,14 +25,6 @@ public final class ScenarioRunner: Sendable {
         self.options = options
     }
 
-    /// Events shown when not verbose.
-    static let highlighted: Set<String> = [
-        "client connected", "client disconnected", "client reconnect-scheduled", "client gave-up", "client closed",
-        "client protocol-error", "client exited", "server reaped", "server stopped", "server killed", "server frozen",
-        "server resumed", "server muted", "proxy fault-on", "proxy fault-off", "proxy conn-closed", "proxy closed-by-proxy",
-        "proxy upstream-failed", "wire fin", "wire rst",
-    ]
-
     public func run() async -> ScenarioResult {
         let started = ContinuousClock.now
         let origin = Instant.now
@@ -43,9 +37,7 @@ public final class ScenarioRunner: Sendable {
             if !options.quiet { options.console(line) }
         }
         log.onRecord { event in
-            let key = "\(event.source) \(event.type)"
-            guard options.verbose || Self.highlighted.contains(key) || (event.source == "runner" && event.type == "step") else { return }
-            let line = event.source == "runner" && event.type == "step" ? Self.describeStep(event) : "    " + event.humanLine
+            guard let line = TimelineLines.line(for: event, verbose: options.verbose) else { return }
             timeline.withLockedValue { $0.append(line) }
             if !options.quiet { options.console(line) }
         }
@@ -132,15 +124,6 @@ public final class ScenarioRunner: Sendable {
             duration: ContinuousClock.now - started, recordingPath: recordingPath,
             timeline: timeline.withLockedValue { $0 }
         )
-    }
-
-    static func describeStep(_ event: EventRecord) -> String {
-        let label = event.fields["label"]?.stringValue ?? ""
-        let index = event.fields["index"]?.intValue ?? 0
-        let failed = event.fields["ok"] == false
-        let error = event.fields["error"]?.stringValue.map { ": \($0)" } ?? ""
-        let seconds = Double(event.t.nanoseconds) / 1e9
-        return String(format: seconds, decimals: 3).leftPadded(8) + "s ⏵ step \(index): \(label)" + (failed ? " — FAILED\(error)" : "")
     }
 
     /// Walks the timeline. Times are relative to the run's start; every check's reference comes
@@ -277,8 +260,4 @@ public final class ScenarioRunner: Sendable {
         }
         return object
     }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }

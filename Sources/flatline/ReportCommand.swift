@@ -2,6 +2,8 @@ import ArgumentParser
 import EventSchema
 import Foundation
 import Scenario
+import ScenarioJudging
+import ScenarioReporting
 import ScenarioModel
 
 #if canImport(Glibc)

@@ -3,6 +3,8 @@ import Foundation
 import EventSchema
 import HeartbeatCore
 import Scenario
+import ScenarioJudging
+import ScenarioReporting
 import ScenarioModel
 
 #if canImport(Glibc)

@@ -1,5 +1,7 @@
 import Dispatch
 import Scenario
+import ScenarioJudging
+import ScenarioReporting
 import ScenarioModel
 
 #if canImport(Glibc)

@@ -3,6 +3,8 @@ import FaultProxy
 import FaultModel
 import HeartbeatCore
 @testable import Scenario
+import ScenarioJudging
+import ScenarioReporting
 @testable import ScenarioModel
 import Testing
 import WireCapture

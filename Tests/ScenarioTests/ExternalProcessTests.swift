@@ -4,6 +4,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 @testable import Scenario
+import ScenarioJudging
+import ScenarioReporting
 @testable import ScenarioModel
 import Testing
 

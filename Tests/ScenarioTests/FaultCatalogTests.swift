@@ -3,6 +3,8 @@ import FaultProxy
 import FaultModel
 import Foundation
 import Scenario
+import ScenarioJudging
+import ScenarioReporting
 import ScenarioModel
 import Testing
 

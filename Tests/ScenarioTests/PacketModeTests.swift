@@ -1,6 +1,8 @@
 import FaultProxy
 import FaultModel
 @testable import Scenario
+import ScenarioJudging
+import ScenarioReporting
 @testable import ScenarioModel
 import Testing
 

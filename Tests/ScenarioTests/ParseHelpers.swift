@@ -1,4 +1,6 @@
 import Scenario
+import ScenarioJudging
+import ScenarioReporting
 import ScenarioModel
 
 /// A scenario with a built-in client and an empty timeline, for steps to be appended.

@@ -1,6 +1,8 @@
 import EventSchema
 import Foundation
 @testable import Scenario
+import ScenarioJudging
+import ScenarioReporting
 @testable import ScenarioModel
 import Testing
 

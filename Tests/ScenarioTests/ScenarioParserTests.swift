@@ -1,6 +1,8 @@
 import EventSchema
 import HeartbeatCore
 import Scenario
+import ScenarioJudging
+import ScenarioReporting
 import ScenarioModel
 import Testing
 

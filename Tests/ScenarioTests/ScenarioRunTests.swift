@@ -2,6 +2,8 @@ import Foundation
 import EventSchema
 import HeartbeatCore
 import Scenario
+import ScenarioJudging
+import ScenarioReporting
 import ScenarioModel
 import Testing
 import WireCapture

@@ -1,6 +1,8 @@
 import EventSchema
 import Foundation
 import Scenario
+import ScenarioJudging
+import ScenarioReporting
 import ScenarioModel
 import Testing
 

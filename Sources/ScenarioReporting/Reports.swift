@@ -1,3 +1,4 @@
+public import ScenarioJudging
 public import ScenarioModel
 import Foundation
 public import EventSchema
@@ -157,14 +158,7 @@ public enum Reports {
 
     /// Re-prints a recording's timeline (for replay).
     public static func timeline(_ events: [EventRecord], verbose: Bool) -> [String] {
-        events.compactMap { event in
-            let key = "\(event.source) \(event.type)"
-            if event.source == "runner" {
-                return event.type == "step" ? ScenarioRunner.describeStep(event) : nil
-            }
-            guard verbose || ScenarioRunner.highlighted.contains(key) else { return nil }
-            return "    " + event.humanLine
-        }
+        events.compactMap { TimelineLines.line(for: $0, verbose: verbose) }
     }
 }
 

@@ -1,3 +1,4 @@
+public import ScenarioJudging
 import ScenarioModel
 public import EventSchema
 import Foundation

@@ -38,7 +38,7 @@ public struct Evidence: Sendable {
             }
             selfReporting = events.contains { ClientSources.isOwn($0) && !$0.type.hasPrefix("heartbeat-") }
             let printedHeartbeats = events.contains { ClientSources.isOwn($0) && $0.type.hasPrefix("heartbeat-") }
-            if !printedHeartbeats, !(observing && ClientObserver.canSee(heartbeat.dialect)) {
+            if !printedHeartbeats, !(observing && ClientSources.canSee(heartbeat.dialect)) {
                 heartbeatMissing = observing
                     ? "the external client printed no heartbeat events, and its heartbeats (\(heartbeat.dialect.name) dialect) are not visible to the proxy"
                     : "the external client printed no heartbeat events, and nothing observed its connections"

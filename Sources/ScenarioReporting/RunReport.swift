@@ -1,6 +1,6 @@
+public import ScenarioJudging
 public import ScenarioModel
 import EventSchema
-import FaultProxy
 import FaultModel
 import Foundation
 

@@ -2,8 +2,8 @@ public import ScenarioModel
 public import EventSchema
 
 extension Duration {
-    var roundedMilliseconds: Double { (milliseconds * 1000).rounded() / 1000 }
-    var short: String {
+    package var roundedMilliseconds: Double { (milliseconds * 1000).rounded() / 1000 }
+    package var short: String {
         let ms = milliseconds
         if abs(ms) >= 10_000 { return String(format: ms / 1000, decimals: 2) + "s" }
         return String(format: ms, decimals: abs(ms) < 10 ? 2 : 0) + "ms"
@@ -11,7 +11,9 @@ extension Duration {
 }
 
 extension String {
-    init(format value: Double, decimals: Int) {
+    package func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+
+    package init(format value: Double, decimals: Int) {
         var factor = 1.0
         for _ in 0..<decimals { factor *= 10 }
         let rounded = (value * factor).rounded() / factor
