@@ -66,6 +66,17 @@ public struct FrameMatcher: Sendable, Hashable {
     public static let opcodeNames = ["continuation", "text", "binary", "close", "ping", "pong"]
 }
 
+/// The kinds of fault, by their canonical name in the control API (Toxiproxy's names for its own
+/// toxics): the one key that joins a ``FaultKind`` to its entry in the catalog.
+public enum FaultType: String, Sendable, Hashable, CaseIterable {
+    case blackhole, hold, latency, bandwidth, slicer, timeout, close, refuse, loss
+    case powerLoss = "power_loss"
+    case limitData = "limit_data"
+    case slowClose = "slow_close"
+    case resetPeer = "reset_peer"
+    case dropFrames = "drop_frames"
+}
+
 /// What a fault does. Times are the ones Toxiproxy uses, as `Duration`s.
 public enum FaultKind: Sendable, Hashable {
     /// A pulled cable: nothing delivered, no FIN or RST, everything kept in order and delivered on
@@ -99,25 +110,28 @@ public enum FaultKind: Sendable, Hashable {
     /// Drop `percent` % of the packets at random (packet mode only: a userland proxy sees no packets).
     case loss(percent: Int)
 
-    /// The canonical type name in the control API (Toxiproxy's names for its own toxics).
-    public var typeName: String {
+    /// Its type: the catalog's key (``FaultCatalog/spec(of:)``).
+    public var type: FaultType {
         switch self {
-        case .blackhole: "blackhole"
-        case .hold: "hold"
-        case .powerLoss: "power_loss"
-        case .latency: "latency"
-        case .bandwidth: "bandwidth"
-        case .slicer: "slicer"
-        case .limitData: "limit_data"
-        case .slowClose: "slow_close"
-        case .timeout: "timeout"
-        case .reset: "reset_peer"
-        case .close: "close"
-        case .refuse: "refuse"
-        case .dropFrames: "drop_frames"
-        case .loss: "loss"
+        case .blackhole: .blackhole
+        case .hold: .hold
+        case .powerLoss: .powerLoss
+        case .latency: .latency
+        case .bandwidth: .bandwidth
+        case .slicer: .slicer
+        case .limitData: .limitData
+        case .slowClose: .slowClose
+        case .timeout: .timeout
+        case .reset: .resetPeer
+        case .close: .close
+        case .refuse: .refuse
+        case .dropFrames: .dropFrames
+        case .loss: .loss
         }
     }
+
+    /// The canonical type name in the control API (Toxiproxy's names for its own toxics).
+    public var typeName: String { type.rawValue }
 
     /// What the fault acts on: a byte stream, whole connections or the listener (the catalog says).
     public var scope: FaultSpec.Scope { FaultCatalog.spec(of: self).scope }

@@ -137,8 +137,10 @@ public struct FaultSpec: Sendable {
         case listener
     }
 
+    /// The kind of fault this entry declares; its canonical name in the control API is `type.rawValue`.
+    public var kindType: FaultType
     /// The canonical type name in the control API (Toxiproxy's name for its own toxics).
-    public var type: String
+    public var type: String { kindType.rawValue }
     public var scope: Scope
     public var aliases: [String]
     /// The heading in the documentation.
@@ -146,8 +148,31 @@ public struct FaultSpec: Sendable {
     public var attributes: [FaultAttribute]
     /// What the peers see (the documentation line).
     public var effect: String
-    let build: @Sendable ([String: Value]) -> FaultKind
+    let build: @Sendable (Values) -> FaultKind
     let values: @Sendable (FaultKind) -> [String: Value]
+
+    init(
+        type: FaultType, scope: Scope, aliases: [String], title: String, attributes: [FaultAttribute], effect: String,
+        build: @escaping @Sendable (Values) -> FaultKind, values: @escaping @Sendable (FaultKind) -> [String: Value]
+    ) {
+        self.kindType = type
+        self.scope = scope
+        self.aliases = aliases
+        self.title = title
+        self.attributes = attributes
+        self.effect = effect
+        self.build = build
+        self.values = values
+    }
+
+    /// A kind's decoded attributes, every one present (``kind(_:)`` fills in the defaults), read by
+    /// name: no force-unwrapping in the catalog's builders.
+    struct Values {
+        var raw: [String: Value]
+        func integer(_ name: String) -> Int { raw[name]?.integer ?? 0 }
+        func duration(_ name: String) -> Duration { raw[name]?.duration ?? .zero }
+        subscript(_ name: String) -> Value? { raw[name] }
+    }
 
     /// Builds the kind from raw attributes; every error names the attribute.
     public func kind(_ raw: [(key: String, value: JSONValue)]) throws(ConfigurationError) -> FaultKind {
@@ -163,7 +188,7 @@ public struct FaultSpec: Sendable {
         for attribute in attributes where values[attribute.name] == nil && attribute.unit != .opcodes && attribute.unit != .text {
             values[attribute.name] = try attribute.decode(.int(attribute.defaultValue), type: type)
         }
-        return build(values)
+        return build(Values(raw: values))
     }
 
     /// The kind's attributes as Toxiproxy JSON.
@@ -185,117 +210,117 @@ public enum FaultCatalog {
 
     public static let specs: [FaultSpec] = [
         FaultSpec(
-            type: "blackhole", scope: .flow, aliases: [], title: "blackhole", attributes: [],
+            type: .blackhole, scope: .flow, aliases: [], title: "blackhole", attributes: [],
             effect: "a pulled cable: nothing is delivered in the affected direction, no FIN or RST reaches either peer (a FIN is reported as `conn-closed {forwarded: false}`); every byte and the FIN are kept in order (at most 4 MiB per flow: at the bound the sender is paused, as a full window pauses it, and `hold-full` is reported) and delivered on heal to whichever side still has its socket. A connection opened during the outage is accepted, not dialled, its bytes kept; on heal it is dialled and they are delivered, so its upgrade completes as after a SYN retransmission",
             build: { _ in .blackhole }, values: { _ in [:] }
         ),
         FaultSpec(
-            type: "hold", scope: .flow, aliases: [], title: "hold",
+            type: .hold, scope: .flow, aliases: [], title: "hold",
             attributes: [FaultAttribute("cap_bytes", .bytes, default: 4 << 20, range: 1...(1 << 30), aliases: ["cap"])],
             effect: "the same pulled cable as `blackhole` (kept for its name), with its own bound: at `cap_bytes` the sender is paused and `hold-full` reported; nothing is lost",
-            build: { .hold(capBytes: $0["cap_bytes"]!.integer) },
+            build: { .hold(capBytes: $0.integer("cap_bytes")) },
             values: { kind in
                 guard case .hold(let cap) = kind else { return [:] }
                 return ["cap_bytes": .integer(Int64(cap))]
             }
         ),
         FaultSpec(
-            type: "power_loss", scope: .connection, aliases: [], title: "power loss", attributes: [],
+            type: .powerLoss, scope: .connection, aliases: [], title: "power loss", attributes: [],
             effect: "existing connections go silent both ways, their server legs are abandoned without FIN; new connections are accepted and held as in a blackhole (not dialled, bytes kept). After healing, old connections stay dead — the \"rebooted\" host answers their next byte with RST — while the held ones are dialled and delivered, and new connections work",
             build: { _ in .powerLoss }, values: { _ in [:] }
         ),
         FaultSpec(
-            type: "latency", scope: .flow, aliases: [], title: "latency",
+            type: .latency, scope: .flow, aliases: [], title: "latency",
             attributes: [FaultAttribute("latency", .milliseconds, range: 0...3_600_000), FaultAttribute("jitter", .milliseconds, range: 0...3_600_000)],
             effect: "each chunk delayed by latency ± random(jitter); never reordered",
-            build: { .latency(latency: $0["latency"]!.duration, jitter: $0["jitter"]!.duration) },
+            build: { .latency(latency: $0.duration("latency"), jitter: $0.duration("jitter")) },
             values: { kind in
                 guard case .latency(let latency, let jitter) = kind else { return [:] }
                 return ["latency": .duration(latency), "jitter": .duration(jitter)]
             }
         ),
         FaultSpec(
-            type: "bandwidth", scope: .flow, aliases: [], title: "bandwidth",
+            type: .bandwidth, scope: .flow, aliases: [], title: "bandwidth",
             attributes: [FaultAttribute("rate", .kilobytesPerSecond, range: 0...(1 << 40))],
             effect: "throttled, in chunks of 100 ms worth; 0 means no limit (as Toxiproxy)",
-            build: { .bandwidth(kilobytesPerSecond: $0["rate"]!.integer) },
+            build: { .bandwidth(kilobytesPerSecond: $0.integer("rate")) },
             values: { kind in
                 guard case .bandwidth(let rate) = kind else { return [:] }
                 return ["rate": .integer(Int64(rate))]
             }
         ),
         FaultSpec(
-            type: "slicer", scope: .flow, aliases: [], title: "slicer",
+            type: .slicer, scope: .flow, aliases: [], title: "slicer",
             attributes: [
                 FaultAttribute("average_size", .bytes), FaultAttribute("size_variation", .bytes),
                 FaultAttribute("delay", .microseconds, range: 0...3_600_000_000),
             ],
             effect: "data cut into small writes",
-            build: { .slicer(averageSize: $0["average_size"]!.integer, sizeVariation: $0["size_variation"]!.integer, delay: $0["delay"]!.duration) },
+            build: { .slicer(averageSize: $0.integer("average_size"), sizeVariation: $0.integer("size_variation"), delay: $0.duration("delay")) },
             values: { kind in
                 guard case .slicer(let average, let variation, let delay) = kind else { return [:] }
                 return ["average_size": .integer(Int64(average)), "size_variation": .integer(Int64(variation)), "delay": .duration(delay)]
             }
         ),
         FaultSpec(
-            type: "limit_data", scope: .flow, aliases: [], title: "limit data", attributes: [FaultAttribute("bytes", .bytes)],
+            type: .limitData, scope: .flow, aliases: [], title: "limit data", attributes: [FaultAttribute("bytes", .bytes)],
             effect: "connection closed (FIN) once that many bytes went through",
-            build: { .limitData(bytes: $0["bytes"]!.integer) },
+            build: { .limitData(bytes: $0.integer("bytes")) },
             values: { kind in
                 guard case .limitData(let bytes) = kind else { return [:] }
                 return ["bytes": .integer(Int64(bytes))]
             }
         ),
         FaultSpec(
-            type: "slow_close", scope: .flow, aliases: [], title: "slow close", attributes: [FaultAttribute("delay", .milliseconds, range: 0...3_600_000)],
+            type: .slowClose, scope: .flow, aliases: [], title: "slow close", attributes: [FaultAttribute("delay", .milliseconds, range: 0...3_600_000)],
             effect: "a FIN is forwarded only after the delay",
-            build: { .slowClose(delay: $0["delay"]!.duration) },
+            build: { .slowClose(delay: $0.duration("delay")) },
             values: { kind in
                 guard case .slowClose(let delay) = kind else { return [:] }
                 return ["delay": .duration(delay)]
             }
         ),
         FaultSpec(
-            type: "timeout", scope: .flow, aliases: [], title: "timeout", attributes: [FaultAttribute("timeout", .milliseconds, range: 0...3_600_000)],
+            type: .timeout, scope: .flow, aliases: [], title: "timeout", attributes: [FaultAttribute("timeout", .milliseconds, range: 0...3_600_000)],
             effect: "Toxiproxy's, exactly: data dropped (the one fault that loses bytes); with `timeout` > 0 the connection is closed after it, with 0 never; removing the toxic closes every connection it was applied to",
-            build: { .timeout($0["timeout"]!.duration) },
+            build: { .timeout($0.duration("timeout")) },
             values: { kind in
                 guard case .timeout(let timeout) = kind else { return [:] }
                 return ["timeout": .duration(timeout)]
             }
         ),
         FaultSpec(
-            type: "reset_peer", scope: .connection, aliases: ["reset"], title: "reset",
+            type: .resetPeer, scope: .connection, aliases: ["reset"], title: "reset",
             attributes: [FaultAttribute("timeout", .milliseconds, range: 0...3_600_000, aliases: ["after"])],
             effect: "RST (SO_LINGER 0) to both peers after the timeout, also for new connections",
-            build: { .reset(after: $0["timeout"]!.duration) },
+            build: { .reset(after: $0.duration("timeout")) },
             values: { kind in
                 guard case .reset(let after) = kind else { return [:] }
                 return ["timeout": .duration(after)]
             }
         ),
         FaultSpec(
-            type: "close", scope: .connection, aliases: [], title: "close", attributes: [],
+            type: .close, scope: .connection, aliases: [], title: "close", attributes: [],
             effect: "FIN to both peers at once, and to every new connection: the clean-disconnect case",
             build: { _ in .close }, values: { _ in [:] }
         ),
         FaultSpec(
-            type: "refuse", scope: .listener, aliases: [], title: "refuse", attributes: [],
+            type: .refuse, scope: .listener, aliases: [], title: "refuse", attributes: [],
             effect: "the listener is closed: new connections are refused (ECONNREFUSED); existing ones live on; healing listens again on the same port",
             build: { _ in .refuse }, values: { _ in [:] }
         ),
         FaultSpec(
-            type: "loss", scope: .flow, aliases: ["packet_loss"], title: "packet loss",
+            type: .loss, scope: .flow, aliases: ["packet_loss"], title: "packet loss",
             attributes: [FaultAttribute("percent", .percent, default: 10, range: 0...100)],
             effect: "packet mode only (network: packet): that share of the packets in the affected direction is dropped at random (nftables numgen), on both legs; TCP retransmits them, so the peers see delays and retransmissions, never a hole. A userland proxy never sees packets, so proxy mode and the control API refuse it",
-            build: { .loss(percent: $0["percent"]!.integer) },
+            build: { .loss(percent: $0.integer("percent")) },
             values: { kind in
                 guard case .loss(let percent) = kind else { return [:] }
                 return ["percent": .integer(Int64(percent))]
             }
         ),
         FaultSpec(
-            type: "drop_frames", scope: .flow, aliases: [], title: "drop frames",
+            type: .dropFrames, scope: .flow, aliases: [], title: "drop frames",
             attributes: [FaultAttribute("opcodes", .opcodes), FaultAttribute("pattern", .text)],
             effect: "WebSocket-aware: matching frames (or text messages containing the pattern, after unmasking and across fragments) are removed from one direction while everything else flows byte for byte",
             build: { values in
@@ -329,9 +354,13 @@ public enum FaultCatalog {
         throw ConfigurationError("unknown fault '\(name)'; faults are \(hyphenated.joined(separator: ", "))")
     }
 
+    /// Each type's entry (a test checks that every ``FaultType`` has exactly one).
+    static let byType: [FaultType: FaultSpec] = Dictionary(specs.map { ($0.kindType, $0) }, uniquingKeysWith: { first, _ in first })
+
     /// The spec of `kind` (the one that writes it back, under its canonical API type).
     public static func spec(of kind: FaultKind) -> FaultSpec {
-        specs.first { $0.type == kind.typeName }!
+        guard let spec = byType[kind.type] else { preconditionFailure("the fault catalog has no entry for \(kind.type.rawValue)") }
+        return spec
     }
 
     /// `upstream`, `downstream` or `both`, in any case.

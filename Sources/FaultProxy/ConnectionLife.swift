@@ -1,4 +1,3 @@
-public import FaultModel
 /// The life of a proxied connection's two legs, as a value: whether the server leg is dialled,
 /// which directions are closed, which sockets are gone, and who closed how. The I/O layer
 /// (``ProxiedConnection``) reports what happened and performs what the answers say; this type holds

@@ -1,5 +1,4 @@
 import EventSchema
-public import FaultModel
 import NIOCore
 import NIOConcurrencyHelpers
 import NIOPosix

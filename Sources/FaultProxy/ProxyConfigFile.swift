@@ -1,6 +1,6 @@
 import Foundation
 import EventSchema
-public import FaultModel
+import FaultModel
 
 /// Toxiproxy's config file, with Flatline's extension: `toxics` applied at start.
 public enum ProxyConfigFile {

@@ -1,5 +1,5 @@
 public import EventSchema
-public import FaultModel
+import FaultModel
 
 /// Something the proxy did or saw: connections, faults, WebSocket frames, bytes.
 public struct ProxyEvent: Sendable, Hashable {

@@ -1,5 +1,5 @@
 import EventSchema
-public import FaultModel
+import FaultModel
 import NIOCore
 import NIOPosix
 import WebSocketSupport

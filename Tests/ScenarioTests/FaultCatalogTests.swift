@@ -99,4 +99,14 @@ struct FaultCatalogTests {
         let text = try String(contentsOf: docs, encoding: .utf8)
         #expect(text.contains(FaultCatalog.markdownTable), "docs/proxy.md should contain:\n\(FaultCatalog.markdownTable)")
     }
+
+    @Test func everyFaultTypeHasExactlyOneEntryAndItsKindsComeBack() throws {
+        #expect(FaultCatalog.specs.map(\.kindType).sorted { $0.rawValue < $1.rawValue } == FaultType.allCases.sorted { $0.rawValue < $1.rawValue })
+        for spec in FaultCatalog.specs {
+            // Built from defaults, a kind is of its entry's type, and written back under it.
+            let kind = try spec.kind([])
+            #expect(kind.type == spec.kindType)
+            #expect(FaultCatalog.spec(of: kind).type == spec.type)
+        }
+    }
 }
