@@ -21,6 +21,12 @@ final class ProxyCore: @unchecked Sendable {
         /// The server behind the proxy is down (stopped or killed): its host refuses connections,
         /// and so does the listener.
         var serverDown = false
+
+        /// Whether the listener should be open now (and is not): enabled, not stopped, the server
+        /// up, no fault on the listener. One rule for every path that listens again.
+        var wantsListener: Bool {
+            listener == nil && enabled && !stopped && !serverDown && !faults.contains { $0.kind.scope == .listener }
+        }
     }
 
     /// Reads grow to 1 MiB on busy streams and shrink back on idle ones (idle memory stays small).
@@ -98,8 +104,7 @@ final class ProxyCore: @unchecked Sendable {
         await closeListener(reason: "out of file descriptors")
         while true {
             try? await Task.sleep(for: .nanoseconds(pause.nanoseconds))
-            let (wanted, running) = state.withLockedValue { ($0.enabled && !$0.stopped, $0.listener != nil) }
-            guard wanted, !running, !listenerRefused else { return }
+            guard state.withLockedValue({ $0.wantsListener }) else { return }
             do {
                 try await bind()
                 return
@@ -314,11 +319,6 @@ final class ProxyCore: @unchecked Sendable {
     }
 
     var faults: [Fault] { state.withLockedValue { $0.faults } }
-    /// Whether the listener stays closed: a fault on the listener is on, or the server is down.
-    var listenerRefused: Bool {
-        state.withLockedValue { state in state.serverDown || state.faults.contains { $0.kind.scope == .listener } }
-    }
-
     /// Sets a switch of the state and returns what it was, in one step.
     private func exchange(_ path: WritableKeyPath<State, Bool>, _ value: Bool) -> Bool {
         state.withLockedValue { state in
@@ -329,7 +329,7 @@ final class ProxyCore: @unchecked Sendable {
 
     /// Listens again unless the proxy is disabled or stopped, or something keeps the listener shut.
     func listenIfWanted() async throws(ProxyError) {
-        guard enabled, !listenerRefused, state.withLockedValue({ $0.listener == nil && !$0.stopped }) else { return }
+        guard state.withLockedValue({ $0.wantsListener }) else { return }
         try await bind()
     }
 

@@ -19,7 +19,6 @@ import NIOConcurrencyHelpers
 ///   be seen from outside of the instant a client gave a connection up.
 final class ClientObserver: Sendable {
     private struct Connection {
-        var upgraded = false
         var ended = false
         var abandoned = false
         var closeSent = false
@@ -119,10 +118,7 @@ final class ClientObserver: Sendable {
             emit(.connecting, at: t, conn: conn)
         case .upgraded:
             // A held upgrade answered after the client gave the connection up is not a connection.
-            let live = state.withLockedValue { state in
-                state.connections[conn, default: Connection()].upgraded = true
-                return state.connections[conn]?.abandoned != true
-            }
+            let live = state.withLockedValue { $0.connections[conn]?.abandoned != true }
             if live { emit(.connected, at: t, conn: conn) }
         case .connClosed:
             let how = event.fields["how"]?.stringValue ?? "fin"

@@ -31,11 +31,6 @@ public enum RunReport {
         }
     }
 
-    /// The overall verdict of a run, as the page and the index show it.
-    public static func status(verdicts: [Verdict], scenario: Scenario?, setupError: String?, incomplete: Bool) -> RunOutcome {
-        RunOutcome.decide(verdicts: verdicts, mustFail: scenario?.mustFail, setupError: setupError, incomplete: incomplete)
-    }
-
     // MARK: Layout
 
     private struct Item {
@@ -283,7 +278,7 @@ public enum RunReport {
     // MARK: Page
 
     private static func page(input: Input, name: String, endMs: Double, lanes: [Lane], items: [Item], windows: [(Double, Double, String, String)], details: [String]) -> String {
-        let status = status(verdicts: input.verdicts, scenario: input.scenario, setupError: input.setupError, incomplete: input.incomplete != nil)
+        let status = RunOutcome.decide(verdicts: input.verdicts, mustFail: input.scenario?.mustFail, setupError: input.setupError, incomplete: input.incomplete != nil)
         var tops: [Double] = []
         var y = 40.0
         for lane in lanes {

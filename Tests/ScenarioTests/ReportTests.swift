@@ -98,8 +98,8 @@ struct ReportTests {
         let html = RunReport.html(RunReport.Input(recording: Self.recording(name: "cut", complete: false), scenario: nil, verdicts: [], incomplete: "the run was cut short"))
         #expect(html.contains(#"id="incomplete""#))
         #expect(html.contains(#"id="status">incomplete<"#))
-        #expect(RunReport.status(verdicts: [], scenario: nil, setupError: nil, incomplete: true) == .incomplete)
-        #expect(RunReport.status(verdicts: [], scenario: nil, setupError: "port in use", incomplete: false) == .error)
+        #expect(RunOutcome.decide(verdicts: [], mustFail: nil, setupError: nil, incomplete: true) == .incomplete)
+        #expect(RunOutcome.decide(verdicts: [], mustFail: nil, setupError: "port in use") == .error)
     }
 
     @Test func aConnectionsBarStartsAtTheAcceptAndShowsItsHandshake() {
