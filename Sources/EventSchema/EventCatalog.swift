@@ -23,6 +23,8 @@ public enum EventSource: String, Sendable, Hashable, CaseIterable {
 /// is declared, documented and known to scenario files.
 public protocol CataloguedEvent: RawRepresentable, CaseIterable, Sendable, Hashable where RawValue == String {
     static var source: EventSource { get }
+    /// The type as an `EventType`, the form code compares.
+    var eventType: EventType { get }
     /// The type's own fields, in the order they are written.
     var fields: [String] { get }
     /// One line for the documentation.
@@ -292,14 +294,8 @@ public enum EventCatalog {
 
     public static func types(of source: EventSource) -> [Entry] { entries.filter { $0.source == source } }
 
-    public static func entry(source: String, type: String) -> Entry? {
-        entries.first { $0.source.rawValue == source && $0.type == type }
-    }
-
     /// The fields an event of this type may carry: its own and its source's common ones.
-    public static func allowedFields(source: EventSource, type: String) -> [String] {
-        (entries.first { $0.source == source && $0.type == type }?.fields ?? []) + source.commonFields
-    }
+    public static func allowedFields(_ type: EventType) -> [String] { type.fields + type.source.commonFields }
 
     /// The documentation table of one source, as written in docs/events.md.
     public static func markdownTable(_ source: EventSource) -> String {
@@ -313,11 +309,10 @@ public enum EventCatalog {
 
     /// Whether `record` is a declared type with only declared fields (a description of what is not).
     public static func problem(with record: EventRecord) -> String? {
-        guard let source = EventSource(rawValue: record.source) else { return "unknown source '\(record.source)'" }
-        guard entry(source: record.source, type: record.type) != nil else { return "undeclared \(record.source) event '\(record.type)'" }
-        let allowed = allowedFields(source: source, type: record.type)
+        if case .undeclared(let source, let name) = record.type { return "undeclared \(source) event '\(name)'" }
+        let allowed = allowedFields(record.type)
         if let stray = record.fields.keys.first(where: { !allowed.contains($0) }) {
-            return "\(record.source) \(record.type) has undeclared field '\(stray)'"
+            return "\(record.type) has undeclared field '\(stray)'"
         }
         return nil
     }
@@ -326,6 +321,6 @@ public enum EventCatalog {
 extension EventRecord {
     /// A record of a catalogued type.
     public init<T: CataloguedEvent>(t: Duration, _ type: T, fields: JSONObject = [:]) {
-        self.init(t: t, source: T.source.rawValue, type: type.rawValue, fields: fields)
+        self.init(t: t, type: type.eventType, fields: fields)
     }
 }

@@ -3,14 +3,15 @@
 public struct EventRecord: Sendable, Hashable {
     /// Time since the start of the run (monotonic).
     public var t: Duration
-    /// `client`, `server`, `proxy`, `wire` or `runner`.
-    public var source: String
-    public var type: String
+    /// Its source and type, as the catalog declares them.
+    public var type: EventType
     public var fields: JSONObject
 
-    public init(t: Duration, source: String, type: String, fields: JSONObject = [:]) {
+    /// `client`, `server`, `proxy`, `wire` or `runner`.
+    public var source: EventSource { type.source }
+
+    public init(t: Duration, type: EventType, fields: JSONObject = [:]) {
         self.t = t
-        self.source = source
         self.type = type
         self.fields = fields
     }
@@ -19,8 +20,8 @@ public struct EventRecord: Sendable, Hashable {
     public var jsonLine: String {
         var object: JSONObject = [
             "t": .double((Double(t.nanoseconds) / 1000).rounded() / 1000),
-            "src": .string(source),
-            "type": .string(type),
+            "src": .string(source.rawValue),
+            "type": .string(type.name),
         ]
         for (key, value) in fields where object[key] == nil { object[key] = value }
         return object.description
@@ -29,7 +30,7 @@ public struct EventRecord: Sendable, Hashable {
     /// A one-line human form: `  1.234s client disconnected reason=heartbeat-timeout conn=1`.
     public var humanLine: String {
         let seconds = Double(t.nanoseconds) / 1e9
-        var line = String(format: seconds).paddedTime + "s " + source + " " + type
+        var line = String(format: seconds).paddedTime + "s " + type.description
         for (key, value) in fields {
             line += " \(key)="
             if case .string(let s) = value, !s.contains(" ") { line += s } else { line += value.description }
@@ -49,11 +50,27 @@ public struct EventRecord: Sendable, Hashable {
         guard let t = object["t"]?.doubleValue else { throw ConfigurationError("event line without a numeric \"t\"") }
         // Milliseconds since the start of a run: anything beyond a year is not a real event time.
         guard t.isFinite, abs(t) <= 365 * 24 * 3600 * 1000 else { throw ConfigurationError("event time \(t) ms is out of range") }
-        guard let source = object["src"]?.stringValue else { throw ConfigurationError("event line without \"src\"") }
+        guard let src = object["src"]?.stringValue else { throw ConfigurationError("event line without \"src\"") }
+        guard let source = EventSource(rawValue: src) else { throw ConfigurationError("unknown event source '\(src)'") }
         guard let type = object["type"]?.stringValue else { throw ConfigurationError("event line without \"type\"") }
         var fields = JSONObject()
         for (key, value) in object where !["t", "src", "type"].contains(key) { fields[key] = value }
-        self.init(t: .nanoseconds(Int64((t * 1e6).rounded())), source: source, type: type, fields: fields)
+        self.init(t: .nanoseconds(Int64((t * 1e6).rounded())), type: EventType(source: source, name: type), fields: fields)
+    }
+}
+
+extension EventRecord {
+    /// A line an external program printed, as an event of `source` at `t` (the runner's clock):
+    /// `{"type": …, "t": <its own clock>, <fields>}`, its own `t` kept as `client_t` or `server_t`.
+    /// Nil when the line is not a JSON object with a `type`, or — `requireSource` — its `src` is
+    /// not `source` (a server command that prints JSON of its own).
+    public init?(printedBy source: EventSource, line: String, at t: Duration, requireSource: Bool = false) {
+        guard let object = (try? JSONValue(parsing: line))?.objectValue, let name = object["type"]?.stringValue else { return nil }
+        if requireSource, object["src"]?.stringValue != source.rawValue { return nil }
+        var fields = JSONObject()
+        for (key, value) in object where !["t", "src", "type"].contains(key) { fields[key] = value }
+        if let own = object["t"] { fields[source == .client ? "client_t" : "server_t"] = own }
+        self.init(t: t, type: EventType(source: source, name: name), fields: fields)
     }
 }
 

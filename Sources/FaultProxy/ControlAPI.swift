@@ -489,7 +489,7 @@ private final class ControlHTTPHandler: ChannelInboundHandler, @unchecked Sendab
 
     private static func format(_ event: ProxyEvent, origin: Instant, sse: Bool) -> String {
         let line = event.record(origin: origin).jsonLine
-        return sse ? "event: \(event.type)\ndata: \(line)\n\n" : line + "\n"
+        return sse ? "event: \(event.type.rawValue)\ndata: \(line)\n\n" : line + "\n"
     }
 
     func channelInactive(context: ChannelHandlerContext) {

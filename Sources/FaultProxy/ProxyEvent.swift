@@ -4,20 +4,17 @@ import FaultModel
 /// Something the proxy did or saw: connections, faults, WebSocket frames, bytes.
 public struct ProxyEvent: Sendable, Hashable {
     public var at: Instant
-    public var kind: ProxyEventType
+    public var type: ProxyEventType
     public var fields: JSONObject
 
     public init(at: Instant, type: ProxyEventType, fields: JSONObject = [:]) {
         self.at = at
-        self.kind = type
+        self.type = type
         self.fields = fields
     }
 
-    /// The event's `type` in the schema.
-    public var type: String { kind.rawValue }
-
     public func record(origin: Instant) -> EventRecord {
-        EventRecord(t: at - origin, kind, fields: fields)
+        EventRecord(t: at - origin, type, fields: fields)
     }
 
     /// The `conn` field, when the event is about a connection.

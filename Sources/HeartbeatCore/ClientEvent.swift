@@ -35,7 +35,7 @@ public struct ClientEvent: Sendable, Hashable {
     }
 
     /// The event's type in the schema's catalog.
-    public var catalogType: ClientEventType {
+    public var type: ClientEventType {
         switch kind {
         case .connecting: .connecting
         case .connected: .connected
@@ -51,9 +51,6 @@ public struct ClientEvent: Sendable, Hashable {
         case .closed: .closed
         }
     }
-
-    /// The event's `type` in the JSONL schema.
-    public var type: String { catalogType.rawValue }
 
     /// The event's own fields in the JSONL schema.
     public var fields: JSONObject {
@@ -82,6 +79,6 @@ public struct ClientEvent: Sendable, Hashable {
     }
 
     public func record(origin: Instant) -> EventRecord {
-        EventRecord(t: at - origin, catalogType, fields: fields)
+        EventRecord(t: at - origin, type, fields: fields)
     }
 }

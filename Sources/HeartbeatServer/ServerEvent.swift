@@ -28,7 +28,7 @@ public struct ServerEvent: Sendable, Hashable {
     }
 
     /// The event's type in the schema's catalog.
-    public var catalogType: ServerEventType {
+    public var type: ServerEventType {
         switch kind {
         case .listening: .listening
         case .acceptFailed: .acceptFailed
@@ -47,9 +47,6 @@ public struct ServerEvent: Sendable, Hashable {
         }
     }
 
-    /// The event's `type` in the JSONL schema.
-    public var type: String { catalogType.rawValue }
-
     public var fields: JSONObject {
         switch kind {
         case .listening(let host, let port): ["host": .string(host), "port": .int(Int64(port))]
@@ -66,6 +63,6 @@ public struct ServerEvent: Sendable, Hashable {
     }
 
     public func record(origin: Instant) -> EventRecord {
-        EventRecord(t: at - origin, catalogType, fields: fields)
+        EventRecord(t: at - origin, type, fields: fields)
     }
 }

@@ -21,10 +21,10 @@ public enum CaptureMerge {
             }
         }
         // Recordings made with a capture already hold the wire events.
-        if events.contains(where: { $0.source == "wire" }) { return events }
+        if events.contains(where: { $0.source == .wire }) { return events }
         // Align the capture's first SYN with the recording's first proxy connection.
-        let anchor = events.first { $0.source == "proxy" && $0.type == "conn-opened" }?.t ?? .zero
-        guard let first = wire.first(where: { $0.type == "syn" })?.timestampMicros ?? wire.first?.timestampMicros else { return events }
+        let anchor = events.first { $0.type == .proxy(.connOpened) }?.t ?? .zero
+        guard let first = wire.first(where: { $0.kind == .syn })?.timestampMicros ?? wire.first?.timestampMicros else { return events }
         let mapped = wire.map { EventRecord(t: anchor + .microseconds($0.timestampMicros - first), $0.kind, fields: $0.fields) }
         return (events + mapped).sorted { $0.t < $1.t }
     }

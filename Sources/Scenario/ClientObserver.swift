@@ -106,7 +106,7 @@ final class ClientObserver: Sendable {
     func observe(_ event: ProxyEvent) {
         guard let conn = event.fields["conn"]?.intValue else { return }
         let t = event.at - log.origin
-        switch event.kind {
+        switch event.type {
         case .connOpened:
             let port = event.fields["client"]?.stringValue.flatMap { $0.split(separator: ":").last.flatMap { Int($0) } }
             let seenAttempt = state.withLockedValue { state in

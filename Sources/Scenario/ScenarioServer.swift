@@ -50,7 +50,7 @@ final class InProcessServer: ScenarioServer {
 
     init(configuration: HeartbeatServerConfiguration, log: EventLog) throws {
         server = try HeartbeatServer(configuration: configuration) { event in
-            log.record(EventRecord(t: event.at - log.origin, event.catalogType, fields: event.fields))
+            log.record(EventRecord(t: event.at - log.origin, event.type, fields: event.fields))
         }
     }
 
@@ -106,11 +106,7 @@ final class ProcessServer: ChildProcessServer {
             arguments: arguments + ["--port", String(port.withLockedValue { $0 } ?? configuration.port)],
             environment: [:],
             onLine: { line in
-                guard let object = (try? JSONValue(parsing: line))?.objectValue, let type = object["type"]?.stringValue else { return }
-                var fields = JSONObject()
-                for (key, value) in object where !["t", "src", "type"].contains(key) { fields[key] = value }
-                if let t = object["t"] { fields["server_t"] = t }
-                log.record(EventRecord(t: log.now, source: "server", type: type, fields: fields))
+                if let event = EventRecord(printedBy: .server, line: line, at: log.now) { log.record(event) }
             },
             onExit: { code in log.record(ServerEventType.exited, fields: ["code": .int(Int64(code))]) }
         )
@@ -188,11 +184,8 @@ final class CommandServer: ChildProcessServer {
                     if matched { state.readyLine = true }
                     state.recent = Array((state.recent + [line]).suffix(5))
                 }
-                if let object = (try? JSONValue(parsing: line))?.objectValue, object["src"]?.stringValue == "server", let type = object["type"]?.stringValue {
-                    var fields = JSONObject()
-                    for (key, value) in object where !["t", "src", "type"].contains(key) { fields[key] = value }
-                    if let t = object["t"] { fields["server_t"] = t }
-                    log.record(EventRecord(t: log.now, source: "server", type: type, fields: fields))
+                if let event = EventRecord(printedBy: .server, line: line, at: log.now, requireSource: true) {
+                    log.record(event)
                 } else if !line.isEmpty {
                     log.record(ServerEventType.output, fields: ["line": .string(String(line.prefix(4096)))])
                 }

@@ -161,7 +161,7 @@ final class World: Sendable {
                 var fields = event.fields
                 fields["proxy"] = nil
                 if let tag { fields["client"] = tag }
-                log.record(EventRecord(t: event.at - log.origin, event.kind, fields: fields))
+                log.record(EventRecord(t: event.at - log.origin, event.type, fields: fields))
                 observer?.observe(event)
             }
             do {
@@ -203,7 +203,7 @@ final class World: Sendable {
                 let client = try HeartbeatClient(configuration: configuration) { event in
                     var fields = event.fields
                     if let tag { fields["client"] = tag }
-                    log.record(EventRecord(t: event.at - log.origin, event.catalogType, fields: fields))
+                    log.record(EventRecord(t: event.at - log.origin, event.type, fields: fields))
                 }
                 clients.append(client)
             }
@@ -274,12 +274,9 @@ final class World: Sendable {
     /// A line printed by an external client: an event in the schema, or plain output.
     static func externalLine(_ line: String, tag: JSONValue?, log: EventLog) {
         let at = Instant.now
-        if let value = try? JSONValue(parsing: line), let object = value.objectValue, let type = object["type"]?.stringValue {
-            var fields = JSONObject()
-            for (key, value) in object where !["t", "src", "type"].contains(key) { fields[key] = value }
-            if let t = object["t"] { fields["client_t"] = t }
-            if let tag { fields["client"] = tag }
-            log.record(EventRecord(t: at - log.origin, source: "client", type: type, fields: fields))
+        if var event = EventRecord(printedBy: .client, line: line, at: at - log.origin) {
+            if let tag { event.fields["client"] = tag }
+            log.record(event)
         } else if !line.isEmpty {
             var fields: JSONObject = ["line": .string(line)]
             if let tag { fields["client"] = tag }

@@ -15,7 +15,7 @@ public enum ClientSources {
     }
 
     /// Client events a client's runner produces whatever the client does (they say nothing of its connections).
-    public static let runnerMade: Set<String> = [ClientEventType.output.rawValue, ClientEventType.exited.rawValue, ClientEventType.outputTruncated.rawValue]
+    public static let runnerMade: Set<ClientEventType> = [.output, .exited, .outputTruncated]
 
     public static func tag(_ event: EventRecord) -> String { event.fields["client"].map { "\($0)" } ?? "" }
 
@@ -27,15 +27,16 @@ public enum ClientSources {
     /// `connecting` before the proxy can see the connection, so its observed events never race
     /// its own.
     public static func key(_ event: EventRecord) -> String {
-        tag(event) + " " + (event.type.hasPrefix("heartbeat-") ? event.type : "connections")
+        tag(event) + " " + (event.type.isClientHeartbeat ? event.type.name : "connections")
     }
 
 
-    public static func isObserved(_ event: EventRecord) -> Bool { event.source == "client" && event.fields["observed"] == true }
+    public static func isObserved(_ event: EventRecord) -> Bool { event.source == .client && event.fields["observed"] == true }
 
     /// Whether `event` is a client's own report of its connections.
     public static func isOwn(_ event: EventRecord) -> Bool {
-        event.source == "client" && event.fields["observed"] != true && !runnerMade.contains(event.type)
+        guard case .client(let type) = event.type else { return false }
+        return event.fields["observed"] != true && !runnerMade.contains(type)
     }
 
     /// The (client, type) pairs clients report themselves.

@@ -16,7 +16,7 @@ public struct Evidence: Sendable {
 
     /// Reads what was observed off a recording.
     public init(scenario: Scenario, events: [EventRecord]) {
-        let capture = events.first { $0.source == "runner" && $0.type == RunnerEventType.capture.rawValue }
+        let capture = events.first { $0.type == .runner(.capture) }
         if capture?.fields["status"] == "started" {
             wireMissing = nil
         } else {
@@ -30,14 +30,14 @@ public struct Evidence: Sendable {
             // `runner observing`): then not seeing one is evidence. What the proxy cannot see needs
             // the client's own events.
             let printed = events.contains(where: ClientSources.isOwn)
-            observing = events.contains { $0.source == "runner" && $0.type == RunnerEventType.observing.rawValue }
+            observing = events.contains { $0.type == .runner(.observing) }
             if !printed {
                 clientMissing = observing
                     ? "the external client printed no events in the schema (only output), and the proxy cannot observe that"
                     : "the external client printed no events in the schema (only output), and nothing observed its connections"
             }
-            selfReporting = events.contains { ClientSources.isOwn($0) && !$0.type.hasPrefix("heartbeat-") }
-            let printedHeartbeats = events.contains { ClientSources.isOwn($0) && $0.type.hasPrefix("heartbeat-") }
+            selfReporting = events.contains { ClientSources.isOwn($0) && !$0.type.isClientHeartbeat }
+            let printedHeartbeats = events.contains { ClientSources.isOwn($0) && $0.type.isClientHeartbeat }
             if !printedHeartbeats, !(observing && ClientSources.canSee(heartbeat.dialect)) {
                 heartbeatMissing = observing
                     ? "the external client printed no heartbeat events, and its heartbeats (\(heartbeat.dialect.name) dialect) are not visible to the proxy"
@@ -61,37 +61,37 @@ public struct Evidence: Sendable {
     public var clientSideHidden: String?
 
     /// Observed-only client events: what a black-box client's connections show from outside.
-    static let blackBoxTypes: Set<String> = [ClientEventType.closeSent.rawValue, ClientEventType.abandoned.rawValue]
+    static let blackBoxTypes: Set<ClientEventType> = [.closeSent, .abandoned]
     /// Client events whose instant is the client's own act on its side of the cable.
-    static let clientSideTypes: Set<String> = [ClientEventType.closeSent.rawValue, ClientEventType.abandoned.rawValue, ClientEventType.disconnected.rawValue]
+    static let clientSideTypes: Set<ClientEventType> = [.closeSent, .abandoned, .disconnected]
 
     /// Whether the proxy observed each client's connections (ClientObserver).
     public var observing = false
 
     /// Client events the proxy derives for every external client (ClientObserver).
-    static let observedTypes: Set<String> = [ClientEventType.connecting.rawValue, ClientEventType.connected.rawValue, ClientEventType.disconnected.rawValue]
+    static let observedTypes: Set<ClientEventType> = [.connecting, .connected, .disconnected]
 
     /// Why the client's heartbeat events are missing (nil: printed by the client, or pings the proxy saw).
     public var heartbeatMissing: String?
 
     /// Why events of `pattern` cannot have been observed in this run, or nil.
     public func missing(for pattern: EventPattern) -> String? {
-        switch pattern.source {
-        case "wire": wireMissing
-        case "client" where ClientSources.runnerMade.contains(pattern.type): nil
-        case "client" where Self.blackBoxTypes.contains(pattern.type):
+        if pattern.source == .wire { return wireMissing }
+        guard let type = pattern.clientType else { return nil }
+        return switch type {
+        case _ where ClientSources.runnerMade.contains(type): nil
+        case _ where Self.blackBoxTypes.contains(type):
             if selfReporting {
-                "the client reports its own connection events: `\(pattern.type)` is what Flatline observes of a client that prints none (check `client disconnected`, the client's own word)"
+                "the client reports its own connection events: `\(type.rawValue)` is what Flatline observes of a client that prints none (check `client disconnected`, the client's own word)"
             } else if !observing {
-                clientMissing ?? "nothing observed the client's connections (\(pattern.type) is observed only where each client has a proxy listener of its own)"
+                clientMissing ?? "nothing observed the client's connections (\(type.rawValue) is observed only where each client has a proxy listener of its own)"
             } else {
                 clientSideHidden
             }
-        case "client" where Self.clientSideTypes.contains(pattern.type) && clientSideHidden != nil: clientSideHidden
-        case "client" where Self.observedTypes.contains(pattern.type): observing ? nil : clientMissing
-        case "client" where pattern.type.hasPrefix("heartbeat-"): heartbeatMissing
-        case "client": clientMissing.map { "\($0) (\(pattern.type))" }
-        default: nil
+        case _ where Self.clientSideTypes.contains(type) && clientSideHidden != nil: clientSideHidden
+        case _ where Self.observedTypes.contains(type): observing ? nil : clientMissing
+        case _ where type.eventType.isClientHeartbeat: heartbeatMissing
+        default: clientMissing.map { "\($0) (\(type.rawValue))" }
         }
     }
 

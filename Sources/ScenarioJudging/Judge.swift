@@ -36,7 +36,7 @@ public enum Judge {
     /// Judges every check. `strict` turns "not judged" into a failure.
     public static func judge(_ scenario: Scenario, events allEvents: [EventRecord], slack: Slack = .none, strict: Bool = false) -> [Verdict] {
         // Only what happened before teardown counts.
-        let cut = allEvents.firstIndex { $0.source == "runner" && $0.type == RunnerEventType.teardown.rawValue } ?? allEvents.endIndex
+        let cut = allEvents.firstIndex { $0.type == .runner(.teardown) } ?? allEvents.endIndex
         let events = ClientSources.visible(Array(allEvents[..<cut]))
         let evidence = Evidence(scenario: scenario, events: events)
         var verdicts = checks(scenario, events: events, evidence: evidence, slack: slack)
@@ -91,7 +91,7 @@ public enum Judge {
                     continue
                 }
                 guard let match = events.first(where: { $0.t >= reference && pattern.matches($0) }) else {
-                    let seen = events.filter { $0.t >= reference && $0.source == pattern.source && $0.type == pattern.type }.prefix(3)
+                    let seen = events.filter { $0.t >= reference && pattern.kind.covers($0.type) }.prefix(3)
                     let instead = seen.isEmpty ? "" : "; saw instead: " + seen.map { describe($0, from: reference) }.joined(separator: ", ")
                     verdict(.failed, "\(pattern) not seen within \(bound.short) (\(within))\(instead)", bound: bound)
                     continue
@@ -153,7 +153,7 @@ public enum Judge {
     /// From the fault's `fault-on` to the start of the step that heals it: what the healing itself
     /// releases (a withheld FIN, held bytes) belongs after the window.
     static func faultWindow(_ name: String, scenario: Scenario, events: [EventRecord], stepTimes: [Int: Duration], end: Duration) -> ClosedRange<Duration>? {
-        let on = events.first { $0.source == "proxy" && $0.type == ProxyEventType.faultOn.rawValue && $0.fields["fault"]?.stringValue == name }?.t
+        let on = events.first { $0.type == .proxy(.faultOn) && $0.fields["fault"]?.stringValue == name }?.t
         let added = scenario.timeline.first { candidate in
             if case .action(_, .addFault(let fault)) = candidate.kind { return fault.name == name }
             return false
@@ -167,7 +167,7 @@ public enum Judge {
             }
         }
         let off = healing.flatMap { stepTimes[$0.index] }
-            ?? events.first { $0.source == "proxy" && $0.type == ProxyEventType.faultOff.rawValue && $0.fields["fault"]?.stringValue == name && $0.t >= (on ?? .zero) }?.t
+            ?? events.first { $0.type == .proxy(.faultOff) && $0.fields["fault"]?.stringValue == name && $0.t >= (on ?? .zero) }?.t
         return on.map { $0...max($0, off ?? end) }
     }
 
@@ -218,7 +218,7 @@ public enum Judge {
     }
 
     static func describe(_ event: EventRecord, from reference: Duration) -> String {
-        var text = "\(event.source) \(event.type)"
+        var text = event.type.description
         let interesting = event.fields.filter { ["reason", "conn", "client", "attempt", "side", "how"].contains($0.key) }
         if !interesting.isEmpty {
             text += " {" + interesting.map { "\($0.key): \($0.value.stringValue ?? $0.value.description)" }.joined(separator: ", ") + "}"
@@ -253,24 +253,25 @@ public enum Judge {
             var left: [String: Set<Int64>] = [:]
             var maximum = 0
             var worst = ""
-            for event in events where event.source == "client" {
+            for event in events {
+                guard case .client(let type) = event.type else { continue }
                 let client = event.fields["client"]?.description ?? "1"
                 guard let conn = event.fields["conn"]?.intValue else {
-                    if event.type == "closed" || event.type == "gave-up" { open[client] = [] }
+                    if type == .closed || type == .gaveUp { open[client] = [] }
                     continue
                 }
                 // A connection is in use from its upgrade until its socket is gone, the client sent
                 // its close frame or dialled again. A socket kept open after that is a leak (shown
                 // by `abandoned … open=true`), not a second connection — unless the client still
                 // sends on it: then both are in use.
-                switch event.type {
-                case "connected": open[client, default: []].insert(conn)
-                case "disconnected", "close-sent":
+                switch type {
+                case .connected: open[client, default: []].insert(conn)
+                case .disconnected, .closeSent:
                     open[client, default: []].remove(conn)
                     left[client, default: []].remove(conn)
-                case "abandoned" where event.fields["how"] == "redial":
+                case .abandoned where event.fields["how"] == "redial":
                     if open[client, default: []].remove(conn) != nil { left[client, default: []].insert(conn) }
-                case "heartbeat-sent", "message-sent":
+                case .heartbeatSent, .messageSent:
                     if left[client, default: []].remove(conn) != nil { open[client, default: []].insert(conn) }
                 default: break
                 }
@@ -347,11 +348,12 @@ public enum Judge {
     static func reconnectGapsByClient(_ events: [EventRecord]) -> [(client: String, gap: Duration)] {
         var pending: [String: Duration] = [:]
         var gaps: [(client: String, gap: Duration)] = []
-        for event in events where event.source == "client" {
+        for event in events {
+            guard case .client(let type) = event.type else { continue }
             let client = ClientSources.clientKey(event)
-            if event.type == "disconnected" || event.type == "close-sent" {
+            if type == .disconnected || type == .closeSent {
                 if pending[client] == nil { pending[client] = event.t }
-            } else if event.type == "connecting", let start = pending.removeValue(forKey: client) {
+            } else if type == .connecting, let start = pending.removeValue(forKey: client) {
                 gaps.append((client, event.t - start))
             }
         }

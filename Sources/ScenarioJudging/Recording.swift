@@ -84,18 +84,18 @@ public struct Recording: Sendable {
                 if tolerant { damage = "line \(number + 1) cannot be read (\(error.message)); the recording is drawn up to it"; break }
                 throw ConfigurationError("\(path):\(number + 1): \(error.message)")
             }
-            switch (record.source, record.type) {
-            case ("runner", "scenario"):
+            switch record.type {
+            case .runner(.scenario):
                 file = record.fields["file"]?.stringValue ?? ""
                 scenarioText = record.fields["text"]?.stringValue ?? ""
                 if let format = record.fields["format"]?.intValue, format > Int64(Self.format) {
                     throw ConfigurationError("\(path): recorded by a newer Flatline (recording format \(format); this one reads format \(Self.format)): use that version, or a newer one of this")
                 }
-            case ("runner", "configuration"):
+            case .runner(.configuration):
                 configuration = record.fields
-            case ("runner", "verdict"):
+            case .runner(.verdict):
                 stored.append(record.fields)
-            case ("runner", "end"):
+            case .runner(.end):
                 end = record.fields
             default:
                 events.append(record)

@@ -23,7 +23,7 @@ public enum TimelineRule {
     public static func stepTimes(_ events: [EventRecord]) -> [Int: Duration] {
         var times: [Int: Duration] = [:]
         var failed: Set<Int> = []
-        for event in events where event.source == EventSource.runner.rawValue && event.type == RunnerEventType.step.rawValue {
+        for event in events where event.type == .runner(.step) {
             guard let index = event.fields["index"]?.intValue else { continue }
             if event.fields["ok"] == false { failed.insert(Int(index)) } else if times[Int(index)] == nil { times[Int(index)] = event.t }
         }

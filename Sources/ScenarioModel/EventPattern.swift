@@ -5,32 +5,78 @@ import Yams
 
 /// `<source> <type> {field: value, …}`: which events an expectation looks for.
 public struct EventPattern: Sendable, Hashable, CustomStringConvertible {
-    public var source: String
-    public var type: String
+    /// What a pattern names: one catalogued type, or `wire fin-or-rst`, which matches either.
+    public enum Kind: Sendable, Hashable, CustomStringConvertible {
+        case event(EventType)
+        case wireFinOrRst
+
+        public var source: EventSource {
+            switch self {
+            case .event(let type): type.source
+            case .wireFinOrRst: .wire
+            }
+        }
+
+        /// `client disconnected`, `wire fin-or-rst`: as a scenario file writes it.
+        public var description: String {
+            switch self {
+            case .event(let type): type.description
+            case .wireFinOrRst: "wire fin-or-rst"
+            }
+        }
+
+        public func covers(_ type: EventType) -> Bool {
+            switch self {
+            case .event(let own): own == type
+            case .wireFinOrRst: type == .wire(.fin) || type == .wire(.rst)
+            }
+        }
+
+        /// The fields its events carry.
+        var allowedFields: [String] {
+            switch self {
+            case .event(let type): EventCatalog.allowedFields(type)
+            case .wireFinOrRst: EventCatalog.allowedFields(.wire(.fin))
+            }
+        }
+    }
+
+    public var kind: Kind
     public var filters: JSONObject
+
+    public var source: EventSource { kind.source }
+
+    /// The client event type it names, if it names one.
+    public var clientType: ClientEventType? {
+        if case .event(.client(let type)) = kind { type } else { nil }
+    }
 
     public static let sources = EventSource.allCases.map(\.rawValue)
 
-    /// Types that only patterns name: `wire fin-or-rst` matches either.
-    static let patternOnlyTypes: [String: [String]] = ["wire": ["fin-or-rst"]]
+    /// The kinds each source's patterns can name: the catalog's types, and `wire fin-or-rst`.
+    static func kinds(_ source: EventSource) -> [String: Kind] {
+        var kinds: [String: Kind] = [:]
+        for entry in EventCatalog.types(of: source) { kinds[entry.type] = .event(EventType(source: source, name: entry.type)) }
+        if source == .wire { kinds["fin-or-rst"] = .wireFinOrRst }
+        return kinds
+    }
 
-    /// Event types each source can produce, from the schema's catalog.
+    /// Event type names each source can produce, from the schema's catalog, in its order.
     public static func knownTypes(_ source: EventSource) -> [String] {
-        EventCatalog.types(of: source).map(\.type) + (patternOnlyTypes[source.rawValue] ?? [])
+        EventCatalog.types(of: source).map(\.type) + (source == .wire ? ["fin-or-rst"] : [])
     }
 
     public init<T: CataloguedEvent>(_ type: T, filters: JSONObject = [:]) {
-        self.init(source: T.source.rawValue, type: type.rawValue, filters: filters)
+        self.init(kind: .event(type.eventType), filters: filters)
     }
 
-    public init(source: String, type: String, filters: JSONObject = [:]) {
-        self.source = source
-        self.type = type
+    public init(kind: Kind, filters: JSONObject = [:]) {
+        self.kind = kind
         self.filters = filters
     }
 
     public var description: String {
-        var text = "\(source) \(type)"
+        var text = kind.description
         if !filters.isEmpty {
             text += " {" + filters.map { "\($0.key): \($0.value.stringValue ?? $0.value.description)" }.joined(separator: ", ") + "}"
         }
@@ -68,12 +114,11 @@ public struct EventPattern: Sendable, Hashable, CustomStringConvertible {
             throw ConfigurationError("unknown event source '\(source)'\(String.suggestion(for: source, in: sources)); sources are \(sources.joined(separator: ", "))")
         }
         let types = knownTypes(eventSource)
-        guard types.contains(type) else {
+        guard let kind = kinds(eventSource)[type] else {
             throw ConfigurationError("unknown \(source) event '\(type)'\(String.suggestion(for: type, in: types)); \(source) events are \(types.joined(separator: ", "))")
         }
         // A filter on a field the event never has would match nothing, silently.
-        let fieldsOf = type == "fin-or-rst" ? "fin" : type
-        let allowed = EventCatalog.allowedFields(source: eventSource, type: fieldsOf)
+        let allowed = kind.allowedFields
         if let stray = filters.keys.first(where: { !allowed.contains($0) }) {
             let list = allowed.isEmpty ? "it has no fields to filter on" : "its fields are \(allowed.joined(separator: ", "))"
             throw ConfigurationError("\(source) \(type) has no field '\(stray)'\(String.suggestion(for: stray, in: allowed)); \(list)")
@@ -90,7 +135,7 @@ public struct EventPattern: Sendable, Hashable, CustomStringConvertible {
                 }
             }
         }
-        return EventPattern(source: source, type: type, filters: filters)
+        return EventPattern(kind: kind, filters: filters)
     }
 
     private static let expressions = Mutex<[String: NSRegularExpression]>([:])
@@ -108,12 +153,7 @@ public struct EventPattern: Sendable, Hashable, CustomStringConvertible {
     }
 
     public func matches(_ event: EventRecord) -> Bool {
-        guard event.source == source else { return false }
-        if source == "wire", type == "fin-or-rst" {
-            guard event.type == "fin" || event.type == "rst" else { return false }
-        } else if event.type != type {
-            return false
-        }
+        guard kind.covers(event.type) else { return false }
         for (key, expected) in filters {
             guard let actual = event.fields[key] else { return false }
             if actual == expected { continue }

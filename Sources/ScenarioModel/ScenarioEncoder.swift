@@ -177,7 +177,7 @@ struct ScenarioEncoder {
 
     /// An event pattern, with its filters' values as JSON (valid YAML flow, whatever they hold).
     private func pattern(_ pattern: EventPattern) -> String {
-        var text = "\(pattern.source) \(pattern.type)"
+        var text = pattern.kind.description
         if !pattern.filters.isEmpty {
             text += " {" + pattern.filters.map { "\($0.key): \($0.value.description)" }.joined(separator: ", ") + "}"
         }

@@ -72,7 +72,7 @@ extension ScenarioParser {
             var step = Step(index: index + 1, location: item.location, kind: kind, network: try value("network").map { v throws(ScenarioError) in try Self.network(v) })
             if let each = value("each-client") {
                 step.eachClient = try each.bool()
-                if step.eachClient, let pattern = step.kind.pattern, pattern.source != EventSource.client.rawValue {
+                if step.eachClient, let pattern = step.kind.pattern, pattern.source != .client {
                     throw each.error("'each-client' applies to client events; this step waits for \(pattern.source) events")
                 }
             }

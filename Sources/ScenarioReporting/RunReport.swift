@@ -77,7 +77,7 @@ public enum RunReport {
         // Steps: a lane of their own, and dashed lines across every lane.
         let stepLane = lane("steps", "steps")
         var stepRows: [Double] = []
-        for event in events where event.source == "runner" && event.type == "step" {
+        for event in events where event.type == .runner(.step) {
             let index = event.fields["index"]?.intValue ?? 0
             let label = event.fields["label"]?.stringValue ?? ""
             let failed = event.fields["ok"] == false
@@ -89,7 +89,7 @@ public enum RunReport {
         lanes[stepLane].rows = max(1, stepRows.count)
 
         // Clients: a lane per client, a bar per connection from connecting to its end.
-        let clientEvents = events.filter { $0.source == "client" }
+        let clientEvents = events.filter { $0.source == .client }
         let tags = Array(Set(clientEvents.map { $0.fields["client"].map { "\($0)" } ?? "" })).sorted { ($0.count, $0) < ($1.count, $1) }
         for tag in tags {
             let laneIndex = lane(tag.isEmpty ? "client" : "client \(tag)", "client")
@@ -116,39 +116,40 @@ public enum RunReport {
                 guard let (start, first) = open.removeValue(forKey: conn) else { return }
                 let r = row(for: conn, at: start)
                 rowsEnd[r] = t
-                items.append(Item(lane: laneIndex, row: r, start: start, end: t, cssClass: "conn \(how)", title: "connection \(conn): \(first.type) at \(fmt(start)) ms, \(event.type) \(event.fields["reason"]?.stringValue ?? "") at \(fmt(t)) ms", detail: detail(event), label: "#\(conn)"))
+                items.append(Item(lane: laneIndex, row: r, start: start, end: t, cssClass: "conn \(how)", title: "connection \(conn): \(first.type.name) at \(fmt(start)) ms, \(event.type.name) \(event.fields["reason"]?.stringValue ?? "") at \(fmt(t)) ms", detail: detail(event), label: "#\(conn)"))
                 handshake(conn, from: start, row: r, event: event)
             }
             for event in mine {
                 let conn = event.fields["conn"].map { "\($0)" } ?? "?"
-                switch event.type {
-                case "connecting":
+                guard case .client(let type) = event.type else { continue }
+                switch type {
+                case .connecting:
                     if open[conn] == nil { open[conn] = (ms(event), event); _ = row(for: conn, at: ms(event)) }
-                case "connected":
+                case .connected:
                     if open[conn] == nil { open[conn] = (ms(event), event); _ = row(for: conn, at: ms(event)) }
                     upgradedAt[conn] = ms(event)
                     items.append(Item(lane: laneIndex, row: row(for: conn, at: ms(event)), start: ms(event), end: nil, cssClass: "mark connected", title: "connected #\(conn) at \(fmt(ms(event))) ms", detail: detail(event)))
-                case "disconnected":
+                case .disconnected:
                     let reason = event.fields["reason"]?.stringValue ?? ""
                     let how = reason == "heartbeat-timeout" ? "abandoned" : reason.contains("reset") || reason == "error" ? "rst" : "fin"
                     close(conn, at: ms(event), how: how, event: event)
-                case "closed":
+                case .closed:
                     for key in Array(open.keys) { close(key, at: ms(event), how: "fin", event: event) }
-                case "close-sent":
+                case .closeSent:
                     items.append(Item(lane: laneIndex, row: row(for: conn, at: ms(event)), start: ms(event), end: nil, cssClass: "mark fin", title: "close frame sent on #\(conn) at \(fmt(ms(event))) ms: declared dead (the socket may stay open)", detail: detail(event)))
-                case "abandoned" where event.fields["how"] == "redial":
+                case .abandoned where event.fields["how"] == "redial":
                     items.append(Item(lane: laneIndex, row: row(for: conn, at: ms(event)), start: ms(event), end: nil, cssClass: "mark bad", title: "#\(conn) left open at \(fmt(ms(event))) ms: the client dialled again without releasing it (a leak)", detail: detail(event)))
-                case "heartbeat-sent":
+                case .heartbeatSent:
                     sent.append(ms(event))
                     items.append(Item(lane: laneIndex, row: row(for: conn, at: ms(event)), start: ms(event), end: nil, cssClass: "tick sent", title: "heartbeat sent at \(fmt(ms(event))) ms", detail: detail(event)))
-                case "heartbeat-acked":
+                case .heartbeatAcked:
                     items.append(Item(lane: laneIndex, row: row(for: conn, at: ms(event)), start: ms(event), end: nil, cssClass: "tick acked", title: "heartbeat acknowledged at \(fmt(ms(event))) ms", detail: detail(event)))
-                case "heartbeat-missed", "gave-up", "protocol-error", "exited", "output-truncated":
-                    items.append(Item(lane: laneIndex, row: 0, start: ms(event), end: nil, cssClass: "mark bad", title: "\(event.type) at \(fmt(ms(event))) ms", detail: detail(event)))
+                case .gaveUp, .protocolError, .exited, .outputTruncated:
+                    items.append(Item(lane: laneIndex, row: 0, start: ms(event), end: nil, cssClass: "mark bad", title: "\(type.rawValue) at \(fmt(ms(event))) ms", detail: detail(event)))
                 default:
                     break
                 }
-                if event.type == "disconnected", event.fields["reason"]?.stringValue == "heartbeat-timeout" {
+                if type == .disconnected, event.fields["reason"]?.stringValue == "heartbeat-timeout" {
                     // The heartbeat that was never answered stands out.
                     if let last = sent.last(where: { $0 <= ms(event) }) {
                         items.append(Item(lane: laneIndex, row: rowOf[conn] ?? 0, start: last, end: nil, cssClass: "tick missed", title: "heartbeat at \(fmt(last)) ms: no reply (declared dead at \(fmt(ms(event))) ms)", detail: detail(event)))
@@ -170,31 +171,32 @@ public enum RunReport {
         var proxyRowOf: [String: Int] = [:]
         var faultOn: [String: (Double, EventRecord)] = [:]
         var windows: [(Double, Double, String, String)] = []
-        for event in events where event.source == "proxy" {
+        for event in events {
+            guard case .proxy(let type) = event.type else { continue }
             let conn = event.fields["conn"].map { "\($0)" } ?? "?"
-            switch event.type {
-            case "conn-opened":
+            switch type {
+            case .connOpened:
                 proxyOpen[conn] = ms(event)
                 let row = proxyRows.firstIndex { $0 < ms(event) } ?? proxyRows.count
                 if row == proxyRows.count { proxyRows.append(.infinity) } else { proxyRows[row] = .infinity }
                 proxyRowOf[conn] = row
-            case "conn-ended":
+            case .connEnded:
                 let start = proxyOpen.removeValue(forKey: conn) ?? 0
                 let row = proxyRowOf[conn] ?? 0
                 if row < proxyRows.count { proxyRows[row] = ms(event) }
                 let f = event.fields
                 let bytes = "up \(f["up_bytes"].map { "\($0)" } ?? "0") B, down \(f["down_bytes"].map { "\($0)" } ?? "0") B, dropped up \(f["up_dropped"].map { "\($0)" } ?? "0") / down \(f["down_dropped"].map { "\($0)" } ?? "0")"
                 items.append(Item(lane: proxyLane, row: row, start: start, end: ms(event), cssClass: "conn proxy", title: "proxy connection \(conn): \(bytes)", detail: detail(event), label: "#\(conn)"))
-            case "conn-closed", "closed-by-proxy":
+            case .connClosed, .closedByProxy:
                 let how = event.fields["how"]?.stringValue ?? "fin"
-                items.append(Item(lane: proxyLane, row: proxyRowOf[conn] ?? 0, start: ms(event), end: nil, cssClass: "mark \(how)", title: "\(event.type) #\(conn): \(event.fields["side"]?.stringValue ?? "") \(how)\(event.fields["forwarded"] == false ? " (withheld)" : "")", detail: detail(event)))
-            case "fault-on":
+                items.append(Item(lane: proxyLane, row: proxyRowOf[conn] ?? 0, start: ms(event), end: nil, cssClass: "mark \(how)", title: "\(type.rawValue) #\(conn): \(event.fields["side"]?.stringValue ?? "") \(how)\(event.fields["forwarded"] == false ? " (withheld)" : "")", detail: detail(event)))
+            case .faultOn:
                 faultOn[event.fields["fault"]?.stringValue ?? ""] = (ms(event), event)
-            case "fault-off":
+            case .faultOff:
                 let fault = event.fields["fault"]?.stringValue ?? ""
                 if let (start, on) = faultOn.removeValue(forKey: fault) { windows.append((start, ms(event), faultLabel(on), detail(on))) }
-            case "hold-full", "upstream-failed", "accept-failed", "frame-dropped":
-                items.append(Item(lane: proxyLane, row: proxyRowOf[conn] ?? 0, start: ms(event), end: nil, cssClass: "mark bad", title: "\(event.type) #\(conn)", detail: detail(event)))
+            case .holdFull, .upstreamFailed, .acceptFailed, .frameDropped:
+                items.append(Item(lane: proxyLane, row: proxyRowOf[conn] ?? 0, start: ms(event), end: nil, cssClass: "mark bad", title: "\(type.rawValue) #\(conn)", detail: detail(event)))
             default:
                 break
             }
@@ -207,20 +209,22 @@ public enum RunReport {
 
         // The server: its life events as marks.
         let serverLane = lane("server", "server")
-        for event in events where event.source == "server" {
-            let bad = ["killed", "stopped", "frozen", "reaped", "exited", "muted"].contains(event.type)
-            items.append(Item(lane: serverLane, row: 0, start: ms(event), end: nil, cssClass: bad ? "mark bad" : "mark", title: "server \(event.type) at \(fmt(ms(event))) ms", detail: detail(event)))
+        let badServerTypes: Set<ServerEventType> = [.killed, .stopped, .frozen, .reaped, .exited, .muted]
+        for event in events where event.source == .server {
+            let bad = if case .server(let type) = event.type { badServerTypes.contains(type) } else { false }
+            items.append(Item(lane: serverLane, row: 0, start: ms(event), end: nil, cssClass: bad ? "mark bad" : "mark", title: "\(event.type) at \(fmt(ms(event))) ms", detail: detail(event)))
         }
 
         // The wire, when captured: SYN/FIN/RST marks, frames as ticks.
-        let wire = events.filter { $0.source == "wire" }
+        let wire = events.filter { $0.source == .wire }
         if !wire.isEmpty {
             let wireLane = lane("wire", "wire")
             for event in wire {
                 let from = event.fields["from"]?.stringValue ?? ""
                 let to = event.fields["to"]?.stringValue ?? ""
-                let cssClass = event.type == "frame" ? "tick frame" : "mark \(event.type)"
-                items.append(Item(lane: wireLane, row: event.type == "frame" ? 1 : 0, start: ms(event), end: nil, cssClass: cssClass, title: "wire \(event.type) \(from) → \(to) at \(fmt(ms(event))) ms", detail: detail(event)))
+                let isFrame = event.type == .wire(.frame)
+                let cssClass = isFrame ? "tick frame" : "mark \(event.type.name)"
+                items.append(Item(lane: wireLane, row: isFrame ? 1 : 0, start: ms(event), end: nil, cssClass: cssClass, title: "\(event.type) \(from) → \(to) at \(fmt(ms(event))) ms", detail: detail(event)))
             }
             lanes[wireLane].rows = 2
         }

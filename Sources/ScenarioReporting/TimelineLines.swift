@@ -3,18 +3,18 @@ public import EventSchema
 /// Which events a timeline prints, and how: one rule for the live run and the replay.
 public enum TimelineLines {
     /// Events shown when not verbose.
-    public static let highlighted: Set<String> = [
-        "client connected", "client disconnected", "client reconnect-scheduled", "client gave-up", "client closed",
-        "client protocol-error", "client exited", "server reaped", "server stopped", "server killed", "server frozen",
-        "server resumed", "server muted", "proxy fault-on", "proxy fault-off", "proxy conn-closed", "proxy closed-by-proxy",
-        "proxy upstream-failed", "wire fin", "wire rst",
+    public static let highlighted: Set<EventType> = [
+        .client(.connected), .client(.disconnected), .client(.reconnectScheduled), .client(.gaveUp), .client(.closed),
+        .client(.protocolError), .client(.exited), .server(.reaped), .server(.stopped), .server(.killed), .server(.frozen),
+        .server(.resumed), .server(.muted), .proxy(.faultOn), .proxy(.faultOff), .proxy(.connClosed), .proxy(.closedByProxy),
+        .proxy(.upstreamFailed), .wire(.fin), .wire(.rst),
     ]
 
     /// The line for `event`, or nil when it is not shown (runner events other than steps; the
     /// unimportant ones unless verbose).
     public static func line(for event: EventRecord, verbose: Bool) -> String? {
-        if event.source == "runner" { return event.type == "step" ? describeStep(event) : nil }
-        guard verbose || highlighted.contains("\(event.source) \(event.type)") else { return nil }
+        if event.source == .runner { return event.type == .runner(.step) ? describeStep(event) : nil }
+        guard verbose || highlighted.contains(event.type) else { return nil }
         return "    " + event.humanLine
     }
 

@@ -10,9 +10,6 @@ public struct WireEvent: Sendable, Hashable {
     /// The packet's ports (sender's, receiver's): which connection and listener it belongs to.
     public var sourcePort: Int = 0
     public var destinationPort: Int = 0
-
-    /// The event's `type` in the schema.
-    public var type: String { kind.rawValue }
 }
 
 /// Follows TCP connections in captured packets: handshakes, bytes, FIN/RST, retransmissions and,

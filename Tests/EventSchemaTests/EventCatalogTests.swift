@@ -26,11 +26,27 @@ import Testing
         }
     }
 
-    @Test func problemsAreNamed() {
-        #expect(EventCatalog.problem(with: EventRecord(t: .zero, source: "client", type: "connected", fields: ["conn": 1, "attempt": 0])) == nil)
-        #expect(EventCatalog.problem(with: EventRecord(t: .zero, source: "client", type: "connected", fields: ["client": 2])) == nil)
-        #expect(EventCatalog.problem(with: EventRecord(t: .zero, source: "client", type: "conected")) == "undeclared client event 'conected'")
-        #expect(EventCatalog.problem(with: EventRecord(t: .zero, source: "proxy", type: "fault-on", fields: ["reasn": "x"])) == "proxy fault-on has undeclared field 'reasn'")
-        #expect(EventCatalog.problem(with: EventRecord(t: .zero, source: "cable", type: "x")) == "unknown source 'cable'")
+    @Test func problemsAreNamed() throws {
+        #expect(EventCatalog.problem(with: EventRecord(t: .zero, ClientEventType.connected, fields: ["conn": 1, "attempt": 0])) == nil)
+        #expect(EventCatalog.problem(with: EventRecord(t: .zero, ClientEventType.connected, fields: ["client": 2])) == nil)
+        #expect(EventCatalog.problem(with: EventRecord(t: .zero, type: EventType(source: .client, name: "conected"))) == "undeclared client event 'conected'")
+        #expect(EventCatalog.problem(with: EventRecord(t: .zero, ProxyEventType.faultOn, fields: ["reasn": "x"])) == "proxy fault-on has undeclared field 'reasn'")
+        #expect(throws: ConfigurationError.self) { try EventRecord(jsonLine: #"{"t": 1, "src": "cable", "type": "x"}"#) }
+    }
+
+    /// Names are read once, where lines are decoded: every declared name comes back as its case,
+    /// an undeclared one is kept as written, and a line reads back as the record that wrote it.
+    @Test func namesDecodeToTheirTypes() throws {
+        for entry in EventCatalog.entries {
+            let type = EventType(source: entry.source, name: entry.type)
+            if case .undeclared = type { Issue.record("\(entry.source) \(entry.type) decoded as undeclared") }
+            #expect(type.name == entry.type && type.source == entry.source)
+            let record = EventRecord(t: .milliseconds(12), type: type, fields: ["conn": 3])
+            #expect(try EventRecord(jsonLine: record.jsonLine) == record)
+        }
+        let printed = try #require(EventRecord(printedBy: .client, line: #"{"t": 5, "type": "hello", "n": 1}"#, at: .milliseconds(7)))
+        #expect(printed.type == .undeclared(.client, "hello") && printed.fields == ["n": 1, "client_t": 5])
+        #expect(EventRecord(printedBy: .server, line: #"{"src": "app", "type": "listening"}"#, at: .zero, requireSource: true) == nil)
+        #expect(EventRecord(printedBy: .server, line: "plain text", at: .zero) == nil)
     }
 }

@@ -177,6 +177,28 @@ struct ControlAPITests {
         await server.stop()
         await registry.stopAll()
     }
+
+    /// `Accept: text/event-stream`: each event's SSE name is its schema type (`fault-on`), the line its data.
+    @Test func serverSentEventsAreNamedByTheirSchemaType() async throws {
+        let (api, registry) = makeAPI()
+        let server = try await ControlServer.start(api: api, at: HostPort(host: "127.0.0.1", port: 0))
+        let client = ControlClient(address: server.address)
+        let events = try RawSocket.connect(port: server.address.port)
+        try events.send("GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        _ = try await client.request(.POST, "/proxies", body: .object(["name": "ws", "upstream": .string("127.0.0.1:\(upstream.port)")]))
+        _ = try await client.request(.POST, "/proxies/ws/toxics", body: .object(["type": "blackhole", "stream": "both"]))
+        var text = ""
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !text.contains("\"fault-on\""), ContinuousClock.now < deadline {
+            if case .data(let bytes) = try await events.read(within: .seconds(1)) { text += String(decoding: bytes, as: UTF8.self) }
+        }
+        #expect(text.contains("text/event-stream"))
+        #expect(text.contains("event: fault-on\ndata: {"), "\(text.suffix(400))")
+        #expect(text.contains("event: listening\ndata: {"))
+        #expect(!text.contains("event: faultOn"))
+        await server.stop()
+        await registry.stopAll()
+    }
 }
 
 @Suite("GET /events with a slow reader")

@@ -20,7 +20,7 @@ func clientNoticesAPulledCable() async throws {
     ))
     client.start()
     var events = client.events.makeAsyncIterator()
-    while let event = await events.next(), event.type != "heartbeat-acked" {}
+    while let event = await events.next(), event.type != .heartbeatAcked {}
 
     // The fault is removed when the closure ends, even if it throws.
     let reason: DisconnectReason? = try await proxy.withFault(Fault(.blackhole, direction: .both)) {
@@ -31,7 +31,7 @@ func clientNoticesAPulledCable() async throws {
     }
     #expect(reason == .heartbeatTimeout)
 
-    while let event = await events.next(), event.type != "connected" {}   // reconnects once healed
+    while let event = await events.next(), event.type != .connected {}   // reconnects once healed
     try await client.close().get()
     await proxy.stop()
     await server.stop()

@@ -49,54 +49,54 @@ private struct Setup {
 struct HeartbeatThroughProxyTests {
     @Test func proxyObservesTheUpgradeAndFrames() async throws {
         let setup = try await Setup.make(dialect: .json, interval: .milliseconds(150), timeout: .milliseconds(120))
-        try await setup.clientEvents.wait(for: "ack") { $0.type == "heartbeat-acked" }
-        try await setup.proxyEvents.wait(for: "upgraded") { $0.type == "upgraded" }
-        try await setup.proxyEvents.wait(for: "text frame upstream") { $0.type == "frame" && $0.fields["flow"] == "upstream" && $0.fields["opcode"] == "text" }
+        try await setup.clientEvents.wait(for: "ack") { $0.type == .heartbeatAcked }
+        try await setup.proxyEvents.wait(for: "upgraded") { $0.type == .upgraded }
+        try await setup.proxyEvents.wait(for: "text frame upstream") { $0.type == .frame && $0.fields["flow"] == "upstream" && $0.fields["opcode"] == "text" }
         try await setup.shutdown()
     }
 
     @Test func droppingPongsKillsPingHeartbeatsWhileTextFlows() async throws {
         let setup = try await Setup.make(dialect: .ping, interval: .milliseconds(100), timeout: .milliseconds(60), messages: MessageSchedule(bytes: 64, every: .milliseconds(20)))
-        try await setup.clientEvents.wait(for: "ack") { $0.type == "heartbeat-acked" }
+        try await setup.clientEvents.wait(for: "ack") { $0.type == .heartbeatAcked }
         try await setup.proxy.add(Fault(.dropFrames(FrameMatcher(opcodes: ["pong"])), name: "no-pongs", direction: .downstream))
         let mark = setup.clientEvents.count
         // Echoed text keeps arriving; pings still reach the server; pongs do not come back.
-        try await setup.clientEvents.wait(for: "echo", from: mark) { $0.type == "message-received" }
-        try await setup.serverEvents.wait(for: "ping at server", from: setup.serverEvents.count) { $0.type == "heartbeat-received" }
-        let dead = try await setup.clientEvents.wait(for: "disconnected", from: mark) { $0.type == "disconnected" }
+        try await setup.clientEvents.wait(for: "echo", from: mark) { $0.type == .messageReceived }
+        try await setup.serverEvents.wait(for: "ping at server", from: setup.serverEvents.count) { $0.type == .heartbeatReceived }
+        let dead = try await setup.clientEvents.wait(for: "disconnected", from: mark) { $0.type == .disconnected }
         #expect(dead.disconnectReason == .heartbeatTimeout)
-        let dropped = try await setup.proxyEvents.wait(for: "frame-dropped") { $0.type == "frame-dropped" }
+        let dropped = try await setup.proxyEvents.wait(for: "frame-dropped") { $0.type == .frameDropped }
         #expect(dropped.fields["opcode"] == "pong")
-        #expect(!setup.proxyEvents.events.contains { $0.type == "frame-dropped" && $0.fields["opcode"] != "pong" })
+        #expect(!setup.proxyEvents.events.contains { $0.type == .frameDropped && $0.fields["opcode"] != "pong" })
         try await setup.shutdown()
     }
 
     @Test func droppingHeartbeatTextByPattern() async throws {
         let setup = try await Setup.make(dialect: .json, interval: .milliseconds(100), timeout: .milliseconds(60), messages: MessageSchedule(bytes: 64, every: .milliseconds(20)))
-        try await setup.clientEvents.wait(for: "ack") { $0.type == "heartbeat-acked" }
+        try await setup.clientEvents.wait(for: "ack") { $0.type == .heartbeatAcked }
         try await setup.proxy.add(Fault(.dropFrames(FrameMatcher(textPattern: "heart_beat")), name: "no-hb", direction: .upstream))
         let mark = setup.clientEvents.count
-        let dead = try await setup.clientEvents.wait(for: "disconnected", from: mark) { $0.type == "disconnected" }
+        let dead = try await setup.clientEvents.wait(for: "disconnected", from: mark) { $0.type == .disconnected }
         #expect(dead.disconnectReason == .heartbeatTimeout)
         // Ordinary messages keep flowing through the fault (on this connection or the next).
-        try await setup.clientEvents.wait(for: "an echoed message", from: mark) { $0.type == "message-received" }
+        try await setup.clientEvents.wait(for: "an echoed message", from: mark) { $0.type == .messageReceived }
         try await setup.shutdown()
     }
 
     @Test func blackholeIsDetectedAtTheDeadlineAndTheClientReconnectsAfterHealing() async throws {
         let interval = Duration.milliseconds(100), timeout = Duration.milliseconds(60)
         let setup = try await Setup.make(dialect: .json, interval: interval, timeout: timeout)
-        try await setup.clientEvents.wait(for: "ack") { $0.type == "heartbeat-acked" }
+        try await setup.clientEvents.wait(for: "ack") { $0.type == .heartbeatAcked }
         let start = Instant.now
         try await setup.proxy.add(Fault(.blackhole, name: "cable", direction: .both))
-        let dead = try await setup.clientEvents.wait(for: "disconnected") { $0.type == "disconnected" }
+        let dead = try await setup.clientEvents.wait(for: "disconnected") { $0.type == .disconnected }
         #expect(dead.disconnectReason == .heartbeatTimeout)
         #expect(dead.at - start <= interval + timeout + .milliseconds(150))
         // While the cable is out, reconnect attempts go nowhere (accepted, silent): connect timeouts.
         let mark = setup.clientEvents.count
         try await setup.proxy.remove("cable")
-        try await setup.clientEvents.wait(for: "connected again", from: mark, timeout: .seconds(10)) { $0.type == "connected" }
-        try await setup.clientEvents.wait(for: "ack again", from: mark) { $0.type == "heartbeat-acked" }
+        try await setup.clientEvents.wait(for: "connected again", from: mark, timeout: .seconds(10)) { $0.type == .connected }
+        try await setup.clientEvents.wait(for: "ack again", from: mark) { $0.type == .heartbeatAcked }
         try await setup.shutdown()
     }
 }

@@ -102,8 +102,8 @@ struct IntegrityTests {
         try await transfer(fixture) {
             try await proxy.add(Fault(.hold(capBytes: 1 << 20), name: "hold", direction: .both))
             // Both directions fill the hold to its cap (the senders are then paused), then it is released.
-            try await fixture.events.wait(for: "hold-full upstream", timeout: .seconds(30)) { $0.type == "hold-full" && $0.fields["flow"] == "upstream" }
-            try await fixture.events.wait(for: "hold-full downstream", timeout: .seconds(30)) { $0.type == "hold-full" && $0.fields["flow"] == "downstream" }
+            try await fixture.events.wait(for: "hold-full upstream", timeout: .seconds(30)) { $0.type == .holdFull && $0.fields["flow"] == "upstream" }
+            try await fixture.events.wait(for: "hold-full downstream", timeout: .seconds(30)) { $0.type == .holdFull && $0.fields["flow"] == "downstream" }
             try await proxy.remove("hold")
         }
         await fixture.proxy.stop()
@@ -116,8 +116,8 @@ struct IntegrityTests {
         let proxy = fixture.proxy
         try await transfer(fixture) {
             try await proxy.add(Fault(.blackhole, name: "cable", direction: .both))
-            try await fixture.events.wait(for: "hold-full upstream", timeout: .seconds(30)) { $0.type == "hold-full" && $0.fields["flow"] == "upstream" }
-            try await fixture.events.wait(for: "hold-full downstream", timeout: .seconds(30)) { $0.type == "hold-full" && $0.fields["flow"] == "downstream" }
+            try await fixture.events.wait(for: "hold-full upstream", timeout: .seconds(30)) { $0.type == .holdFull && $0.fields["flow"] == "upstream" }
+            try await fixture.events.wait(for: "hold-full downstream", timeout: .seconds(30)) { $0.type == .holdFull && $0.fields["flow"] == "downstream" }
             try await proxy.remove("cable")
         }
         await fixture.proxy.stop()

@@ -43,8 +43,8 @@ struct ProxyFixture {
     }
 
     @discardableResult
-    func wait(_ type: String, timeout: Duration = .seconds(5), where extra: @escaping @Sendable (ProxyEvent) -> Bool = { _ in true }) async throws -> ProxyEvent {
-        try await events.wait(for: "proxy \(type)", timeout: timeout) { $0.type == type && extra($0) }
+    func wait(_ type: ProxyEventType, timeout: Duration = .seconds(5), where extra: @escaping @Sendable (ProxyEvent) -> Bool = { _ in true }) async throws -> ProxyEvent {
+        try await events.wait(for: "proxy \(type.rawValue)", timeout: timeout) { $0.type == type && extra($0) }
     }
 }
 

@@ -44,13 +44,13 @@ struct ProxySocketTests {
 
         // A FIN from the client is observed but not forwarded.
         client.shutdownWrite()
-        let fin = try await fixture.wait("conn-closed") { $0.fields["side"] == "client" }
+        let fin = try await fixture.wait(.connClosed) { $0.fields["side"] == "client" }
         #expect(fin.fields["how"] == "fin")
         #expect(fin.fields["forwarded"] == false)
         #expect(try await server.read(within: quietPeriod) == .wouldBlock)
 
         try await fixture.proxy.remove("cable")
-        let off = try await fixture.wait("fault-off")
+        let off = try await fixture.wait(.faultOff)
         #expect(off.fields["dropped_bytes"]?.intValue == 0, "an outage loses nothing")
         // Healing delivers everything held, in order, the FIN last — as TCP would once the cable is back.
         #expect(try await server.read(exactly: 10_000, within: .seconds(2)) == [UInt8](repeating: 7, count: 10_000))
@@ -175,7 +175,7 @@ struct ProxySocketTests {
         let deadPort = Int(UInt16(bigEndian: address.sin_port))
         let fixture = try await ProxyFixture.make(upstreamPort: deadPort)
         let client = try RawSocket.connect(port: fixture.proxy.port)
-        let failed = try await fixture.wait("upstream-failed")
+        let failed = try await fixture.wait(.upstreamFailed)
         #expect(failed.fields["detail"]?.stringValue?.contains("cannot reach upstream") == true)
         // Refused: the client leg is reset at once, as the server's host would have refused it
         // (a FIN would look like an accepted connection that the server closed).
@@ -213,7 +213,7 @@ struct ProxySocketTests {
         try await fixture.proxy.remove("only-new")
 
         try await fixture.proxy.add(Fault(.blackhole, name: "never", direction: .both, toxicity: 0))
-        let skipped = try await fixture.wait("fault-skipped")
+        let skipped = try await fixture.wait(.faultSkipped)
         #expect(skipped.fields["fault"] == "never")
         try first.send("c")
         #expect(try await firstServer.read(exactly: 1, within: .seconds(2)) == Array("c".utf8))
@@ -322,13 +322,13 @@ struct PowerLossLeakTests {
         let (closing, closingServer) = try await fixture.connect()
         try await fixture.proxy.add(Fault(.powerLoss, name: "power"))
         closing.shutdownWrite()
-        try await fixture.wait("conn-closed") { $0.fields["side"] == "client" && $0.fields["forwarded"] == false }
+        try await fixture.wait(.connClosed) { $0.fields["side"] == "client" && $0.fields["forwarded"] == false }
         // Its server closes too (its own timeout): that leg is let go as well.
         closingServer.shutdownWrite()
         try await fixture.proxy.remove("power")
         #expect(try await closing.read(within: .seconds(2)) == .error(ECONNRESET), "the rebooted host resets the half-closed connection")
         // The released connection ends (both legs gone); the untouched old one stays.
-        try await fixture.wait("conn-ended") { $0.fields["conn"] == 2 }
+        try await fixture.wait(.connEnded) { $0.fields["conn"] == 2 }
         #expect(fixture.proxy.connectionCount == 1, "only the untouched old connection remains")
         _ = (old, oldServer)
         await fixture.proxy.stop()

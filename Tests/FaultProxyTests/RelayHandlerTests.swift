@@ -102,7 +102,7 @@ struct RelayHandlerTests {
         relay.advance(.milliseconds(1))
         #expect(!relay.client.isActive)
         #expect(!relay.server.isActive)
-        #expect(relay.events.filter { $0.type == "closed-by-proxy" }.count == 2)
+        #expect(relay.events.filter { $0.type == .closedByProxy }.count == 2)
     }
 
     @Test func holdKeepsBytesAndDeliversThemOnRelease() throws {
@@ -113,7 +113,7 @@ struct RelayHandlerTests {
         try relay.fromServer([42])
         relay.advance(.seconds(60))
         #expect(try relay.toServer().isEmpty)
-        #expect(relay.events.contains { $0.type == "hold-full" && $0.fields["bytes"]?.intValue == 9 })
+        #expect(relay.events.contains { $0.type == .holdFull && $0.fields["bytes"]?.intValue == 9 })
         #expect(!relay.connection.mayRead(from: .client), "at the cap the sender is paused, nothing is dropped")
         relay.connection.uninstall("hold")
         #expect(try relay.toServer() == [1, 2, 3, 4, 5, 6, 7, 8, 9])
@@ -141,7 +141,7 @@ struct RelayHandlerTests {
         try relay.fromClient([1, 2, 3])
         relay.client.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         #expect(try relay.toServer().isEmpty)
-        #expect(relay.events.contains { $0.type == "conn-closed" && $0.fields["forwarded"] == false })
+        #expect(relay.events.contains { $0.type == .connClosed && $0.fields["forwarded"] == false })
         relay.loop.run()
         #expect(relay.server.isActive, "the FIN is withheld while the cable is out")
         relay.connection.uninstall("cable")
@@ -192,7 +192,7 @@ struct DropFramesTests {
             try relay.fromServer(Array(stream[start..<min(start + chunkSize, stream.count)]))
         }
         #expect(try relay.toClient() == response + text + big + text)
-        #expect(relay.events.filter { $0.type == "frame-dropped" }.count == 2)
+        #expect(relay.events.filter { $0.type == .frameDropped }.count == 2)
     }
 
     @Test(arguments: [1, 7, 4096])

@@ -15,21 +15,21 @@ struct BadInputTests {
         let port = probe.port
         await probe.close()
         let sut = try ClientUnderTest(port: port, heartbeat: heartbeat, reconnect: ReconnectPolicy(backoff: .fixed(.ms(20)), maxAttempts: 2))
-        let failed = try await sut.wait("disconnected")
+        let failed = try await sut.wait(.disconnected)
         #expect(failed.disconnectReason == .connectFailed)
         #expect(failed.detail?.contains("connection refused") == true, "\(failed.summary)")
-        try await sut.wait("gave-up")
+        try await sut.wait(.gaveUp)
         try await sut.client.finished.get()
-        #expect(sut.events.events.filter { $0.type == "connecting" }.count == 3)
+        #expect(sut.events.events.filter { $0.type == .connecting }.count == 3)
     }
 
     @Test func plainHTTPServerIsNamedInTheError() async throws {
         let server = try await RawTCPServer.plainHTTP(response: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
         let sut = try ClientUnderTest(port: server.port, heartbeat: heartbeat)
-        let failed = try await sut.wait("disconnected")
+        let failed = try await sut.wait(.disconnected)
         #expect(failed.disconnectReason == .upgradeFailed)
         #expect(failed.detail?.contains("HTTP 200 OK instead of 101 Switching Protocols") == true, "\(failed.summary)")
-        try await sut.wait("reconnect-scheduled")
+        try await sut.wait(.reconnectScheduled)
         try await sut.close()
         await server.close()
     }
@@ -37,11 +37,11 @@ struct BadInputTests {
     @Test func serverThatNeverAnswersTheUpgradeHitsTheConnectTimeout() async throws {
         let server = try await RawTCPServer.silent()
         let sut = try ClientUnderTest(port: server.port, heartbeat: heartbeat, reconnect: ReconnectPolicy(backoff: .fixed(.ms(50)), connectTimeout: .ms(150)))
-        let connecting = try await sut.wait("connecting")
-        let failed = try await sut.wait("disconnected")
+        let connecting = try await sut.wait(.connecting)
+        let failed = try await sut.wait(.disconnected)
         #expect(failed.disconnectReason == .connectTimeout)
         #expect(failed.at - connecting.at >= .ms(150))
-        try await sut.wait("connecting", from: 3)
+        try await sut.wait(.connecting, from: 3)
         try await sut.close()
         await server.close()
     }
@@ -50,9 +50,9 @@ struct BadInputTests {
         let server = try await ScriptedWebSocketServer(onFrame: { _, connection in connection.sendRaw([0x8F, 0x05, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]) })
         // The garbage answers the first heartbeat; a long reply deadline keeps it ahead of the timeout under load.
         let sut = try ClientUnderTest(port: server.port, heartbeat: HeartbeatPolicy(interval: .ms(300), timeout: .ms(250)))
-        let failed = try await sut.wait("disconnected")
+        let failed = try await sut.wait(.disconnected)
         #expect(failed.disconnectReason == .protocolError, "\(failed.summary)")
-        try await sut.wait("reconnect-scheduled")
+        try await sut.wait(.reconnectScheduled)
         try await sut.close()
         await server.close()
     }
@@ -60,7 +60,7 @@ struct BadInputTests {
     @Test func oversizedFramesAreAProtocolError() async throws {
         let server = try await ScriptedWebSocketServer(onFrame: { _, connection in connection.send(.text(String(repeating: "x", count: 10_000))) })
         let sut = try ClientUnderTest(port: server.port, heartbeat: HeartbeatPolicy(interval: .ms(300), timeout: .ms(250)), maxFrameSize: 1024)
-        let failed = try await sut.wait("disconnected")
+        let failed = try await sut.wait(.disconnected)
         #expect(failed.disconnectReason == .protocolError, "\(sut.events.events.map(\.summary))")
         #expect(failed.detail?.contains("larger than the maximum frame size") == true, "\(failed.summary)")
         try await sut.close()
@@ -72,10 +72,10 @@ struct BadInputTests {
             if case .text = frame { connection.send(.text(#"{"ModeCode": heart_beat"#)) }
         })
         let sut = try ClientUnderTest(port: server.port, heartbeat: heartbeat)
-        let error = try await sut.wait("protocol-error")
+        let error = try await sut.wait(.protocolError)
         #expect(error.detail?.contains("malformed JSON") == true, "\(error.summary)")
         // Not a reply: the link is declared dead at the deadline, and the client reconnects.
-        let dead = try await sut.wait("disconnected")
+        let dead = try await sut.wait(.disconnected)
         #expect(dead.disconnectReason == .heartbeatTimeout)
         try await sut.close()
         await server.close()

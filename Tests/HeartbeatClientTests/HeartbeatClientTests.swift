@@ -30,8 +30,8 @@ struct ClientUnderTest {
     }
 
     @discardableResult
-    func wait(_ type: String, from: Int = 0, timeout: Duration = .seconds(10), where extra: @escaping @Sendable (ClientEvent) -> Bool = { _ in true }) async throws -> ClientEvent {
-        try await events.wait(for: "client \(type)", from: from, timeout: timeout) { $0.type == type && extra($0) }
+    func wait(_ type: ClientEventType, from: Int = 0, timeout: Duration = .seconds(10), where extra: @escaping @Sendable (ClientEvent) -> Bool = { _ in true }) async throws -> ClientEvent {
+        try await events.wait(for: "client \(type.rawValue)", from: from, timeout: timeout) { $0.type == type && extra($0) }
     }
 
     func close() async throws {
@@ -61,36 +61,36 @@ struct RealSocketTests {
         let (server, port, serverEvents) = try await startServer(HeartbeatServerConfiguration(dialect: serverDialect))
         // A reply deadline with room for a loaded machine: this test is about the dialects, not timing.
         let sut = try ClientUnderTest(port: port, heartbeat: HeartbeatPolicy(dialect: clientDialect, interval: .ms(400), timeout: .ms(390)))
-        try await sut.wait("connected")
-        let heartbeatType = clientDialect.clientSendsHeartbeats ? "heartbeat-acked" : "heartbeat-received"
+        try await sut.wait(.connected)
+        let heartbeatType: ClientEventType = clientDialect.clientSendsHeartbeats ? .heartbeatAcked : .heartbeatReceived
         for _ in 0..<3 {
             try await sut.wait(heartbeatType, from: sut.events.count)
         }
         if clientDialect.clientSendsHeartbeats {
-            try await serverEvents.wait(for: "server heartbeat-received") { $0.type == "heartbeat-received" }
+            try await serverEvents.wait(for: "server heartbeat-received") { $0.type == .heartbeatReceived }
         } else {
-            try await serverEvents.wait(for: "server heartbeat-pushed") { $0.type == "heartbeat-pushed" }
+            try await serverEvents.wait(for: "server heartbeat-pushed") { $0.type == .heartbeatPushed }
         }
-        #expect(sut.events.events.filter { $0.type == "disconnected" }.isEmpty, "\(sut.events.events.map(\.summary))")
+        #expect(sut.events.events.filter { $0.type == .disconnected }.isEmpty, "\(sut.events.events.map(\.summary))")
         try await sut.close()
-        #expect(sut.events.events.last?.type == "closed")
+        #expect(sut.events.events.last?.type == .closed)
         await server.stop()
     }
 
     @Test func clientReconnectsWhenTheServerIsStoppedAndRestarted() async throws {
         let (server, port, _) = try await startServer()
         let sut = try ClientUnderTest(port: port, heartbeat: HeartbeatPolicy(interval: .ms(200), timeout: .ms(100)))
-        try await sut.wait("connected")
+        try await sut.wait(.connected)
         let mark = sut.events.count
         await server.stop()
-        let lost = try await sut.wait("disconnected", from: mark)
+        let lost = try await sut.wait(.disconnected, from: mark)
         #expect(lost.disconnectReason == .peerClosed)
         #expect(lost.detail?.contains("1001") == true, "\(lost.summary)")
-        try await sut.wait("reconnect-scheduled", from: mark)
+        try await sut.wait(.reconnectScheduled, from: mark)
         // Attempts fail (connection refused) while the server is down; restarting on the same port heals it.
-        try await sut.wait("disconnected", from: mark + 2) { $0.disconnectReason == .connectFailed }
+        try await sut.wait(.disconnected, from: mark + 2) { $0.disconnectReason == .connectFailed }
         try await server.start()
-        let back = try await sut.wait("connected", from: mark)
+        let back = try await sut.wait(.connected, from: mark)
         if case .connected(_, let attempt) = back.kind { #expect(attempt >= 1) }
         try await sut.close()
         await server.stop()
@@ -100,22 +100,22 @@ struct RealSocketTests {
         let (server, port, _) = try await startServer()
         let interval = Duration.ms(200), timeout = Duration.ms(100)
         let sut = try ClientUnderTest(port: port, heartbeat: HeartbeatPolicy(interval: interval, timeout: timeout))
-        try await sut.wait("heartbeat-acked")
+        try await sut.wait(.heartbeatAcked)
         let mark = sut.events.count
         let mutedAt = Instant.now
         server.setMuted(true)
-        let dead = try await sut.wait("disconnected", timeout: .seconds(5))
+        let dead = try await sut.wait(.disconnected, timeout: .seconds(5))
         #expect(dead.disconnectReason == .heartbeatTimeout)
         let detection = dead.at - mutedAt
         #expect(detection <= interval + timeout + .ms(150), "detected after \(detection)")
         // Declared dead exactly when the unanswered heartbeat's timeout ran out, not before.
-        let unanswered = try #require(sut.events.events.last { $0.type == "heartbeat-sent" && $0.at <= dead.at })
+        let unanswered = try #require(sut.events.events.last { $0.type == .heartbeatSent && $0.at <= dead.at })
         #expect(dead.at - unanswered.at >= timeout)
         #expect(dead.at - unanswered.at <= timeout + .ms(50))
         // Reconnecting starts at once; the server answers again after unmuting.
         server.setMuted(false)
-        try await sut.wait("connected", from: mark)
-        try await sut.wait("heartbeat-acked", from: mark)
+        try await sut.wait(.connected, from: mark)
+        try await sut.wait(.heartbeatAcked, from: mark)
         try await sut.close()
         await server.stop()
     }
@@ -131,16 +131,16 @@ struct RealSocketTests {
             heartbeat: HeartbeatPolicy(interval: .ms(100), timeout: .ms(60), closeGrace: .ms(30)),
             reconnect: ReconnectPolicy(backoff: .fixed(.ms(50)), connectTimeout: .seconds(1))
         )
-        try await sut.wait("connected")
-        let dead = try await sut.wait("disconnected")
+        try await sut.wait(.connected)
+        let dead = try await sut.wait(.disconnected)
         #expect(dead.disconnectReason == .heartbeatTimeout)
-        let scheduled = try await sut.wait("reconnect-scheduled")
+        let scheduled = try await sut.wait(.reconnectScheduled)
         #expect(scheduled.at == dead.at, "the reconnect is scheduled at the deadline itself")
-        let reconnecting = try await sut.wait("connecting", from: 2)
+        let reconnecting = try await sut.wait(.connecting, from: 2)
         // Reconnecting after the delay (plus timer lateness on a loaded machine), not after a handshake that never ends.
         #expect(reconnecting.at - dead.at < .ms(50) + .ms(200))
         try await connections.wait(for: "close frame from the client") { $0 == "close-frame" }
-        try await sut.wait("connected", from: 3)
+        try await sut.wait(.connected, from: 3)
         try await sut.close()
         await server.close()
     }
@@ -148,9 +148,9 @@ struct RealSocketTests {
     @Test func applicationMessagesFlowOnASchedule() async throws {
         let (server, port, serverEvents) = try await startServer()
         let sut = try ClientUnderTest(port: port, heartbeat: HeartbeatPolicy(interval: .ms(200), timeout: .ms(100)), messages: MessageSchedule(bytes: 300, every: .ms(20)))
-        try await sut.wait("message-sent") { if case .messageSent(_, 300) = $0.kind { true } else { false } }
-        try await sut.wait("message-received") { if case .messageReceived(_, 300) = $0.kind { true } else { false } }
-        try await serverEvents.wait(for: "server message-received") { $0.type == "message-received" }
+        try await sut.wait(.messageSent) { if case .messageSent(_, 300) = $0.kind { true } else { false } }
+        try await sut.wait(.messageReceived) { if case .messageReceived(_, 300) = $0.kind { true } else { false } }
+        try await serverEvents.wait(for: "server message-received") { $0.type == .messageReceived }
         #expect(try await sut.client.send(text: #"{"ModeCode":"message","msg":"hi"}"#).get())
         try await sut.close()
         await server.stop()
@@ -159,16 +159,16 @@ struct RealSocketTests {
     @Test func manualCloseNeverReconnects() async throws {
         let (server, port, _) = try await startServer()
         let sut = try ClientUnderTest(port: port, heartbeat: HeartbeatPolicy(interval: .ms(100), timeout: .ms(50)))
-        try await sut.wait("connected")
+        try await sut.wait(.connected)
         try await sut.close()
-        #expect(sut.events.events.suffix(1).map(\.type) == ["closed"])
+        #expect(sut.events.events.suffix(1).map(\.type) == [.closed])
         // The server sees the client leave; the client's event stream has ended with no reconnect.
-        var types: [String] = []
+        var types: [ClientEventType] = []
         for await event in sut.client.events { types.append(event.type) }
         // Nothing follows the close (on a loaded machine a heartbeat may have timed out before it;
         // what matters is that the close is final).
-        #expect(types.last == "closed")
-        #expect(types.filter { $0 == "closed" }.count == 1)
+        #expect(types.last == .closed)
+        #expect(types.filter { $0 == .closed }.count == 1)
         await server.stop()
     }
 }

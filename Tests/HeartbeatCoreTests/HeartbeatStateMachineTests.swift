@@ -18,7 +18,7 @@ struct HeartbeatTimingTests {
         h.startConnected()
         #expect(h.advance(to: .ms(400) - .nanoseconds(1)).heartbeatsSent.isEmpty)
         #expect(h.advance(to: .ms(400)).heartbeatsSent == [1])
-        #expect(h.events(ofType: "heartbeat-sent").first?.at == .ms(400))
+        #expect(h.events(ofType: .heartbeatSent).first?.at == .ms(400))
     }
 
     @Test func deathIsDeclaredAtIntervalPlusTimeoutAndNotBefore() {
@@ -26,17 +26,17 @@ struct HeartbeatTimingTests {
         let id = h.startConnected()
         h.advance(to: .ms(599))
         #expect(h.machine.phase == .open)
-        #expect(h.events(ofType: "disconnected").isEmpty)
+        #expect(h.events(ofType: .disconnected).isEmpty)
         h.advance(to: .ms(600) - .nanoseconds(1))
-        #expect(h.events(ofType: "disconnected").isEmpty)
+        #expect(h.events(ofType: .disconnected).isEmpty)
 
         let actions = h.advance(to: .ms(600))
-        let disconnected = h.events(ofType: "disconnected")
+        let disconnected = h.events(ofType: .disconnected)
         #expect(disconnected.count == 1)
         #expect(disconnected.first?.at == .ms(600))
         #expect(disconnected.first?.kind == .disconnected(id, reason: .heartbeatTimeout, detail: "no reply to heartbeat #1 within 200ms"))
         // Reconnecting is scheduled in the same step: nothing waits for a close handshake.
-        #expect(actions.eventTypes == ["disconnected", "reconnect-scheduled"])
+        #expect(actions.eventTypes == [.disconnected, .reconnectScheduled])
         #expect(h.machine.phase == .waitingToReconnect)
         let close = actions.compactMap { if case .close(let c, let request) = $0, c == id { request } else { nil } }.first
         #expect(close?.code == 1001)
@@ -55,10 +55,10 @@ struct HeartbeatTimingTests {
         h.advance(to: .ms(400))
         h.advance(to: .ms(450))
         let acked = h.receive(.text(#"{"ModeCode":"heart_beat","msg":1700000000000}"#))
-        #expect(acked.eventTypes == ["heartbeat-acked"])
-        #expect(h.events(ofType: "heartbeat-acked").first?.kind == .heartbeatAcked(ConnectionID(1), seq: 1, rtt: .ms(50)))
+        #expect(acked.eventTypes == [.heartbeatAcked])
+        #expect(h.events(ofType: .heartbeatAcked).first?.kind == .heartbeatAcked(ConnectionID(1), seq: 1, rtt: .ms(50)))
         h.advance(to: .ms(799))
-        #expect(h.events(ofType: "disconnected").isEmpty)
+        #expect(h.events(ofType: .disconnected).isEmpty)
         // The cadence is fixed: the second heartbeat goes out at 800.
         #expect(h.advance(to: .ms(800)).heartbeatsSent == [2])
     }
@@ -69,14 +69,14 @@ struct HeartbeatTimingTests {
         strict.advance(to: .ms(500))
         strict.receive(.text(#"{"ModeCode":"message","msg":"hello"}"#))
         strict.advance(to: .ms(600))
-        #expect(strict.events(ofType: "disconnected").count == 1)
+        #expect(strict.events(ofType: .disconnected).count == 1)
 
         var lenient = ManualClockHarness(json(any: true))
         lenient.startConnected()
         lenient.advance(to: .ms(500))
         lenient.receive(.text(#"{"ModeCode":"message","msg":"hello"}"#))
         lenient.advance(to: .ms(600))
-        #expect(lenient.events(ofType: "disconnected").isEmpty)
+        #expect(lenient.events(ofType: .disconnected).isEmpty)
     }
 
     @Test func anyMessagePostponesTheNextHeartbeatAndDeath() {
@@ -87,9 +87,9 @@ struct HeartbeatTimingTests {
         #expect(h.advance(to: .ms(699)).heartbeatsSent.isEmpty, "traffic at 300 postpones the heartbeat to 700")
         #expect(h.advance(to: .ms(700)).heartbeatsSent == [1])
         h.advance(to: .ms(899))
-        #expect(h.events(ofType: "disconnected").isEmpty)
+        #expect(h.events(ofType: .disconnected).isEmpty)
         h.advance(to: .ms(900))
-        #expect(h.events(ofType: "disconnected").map(\.at) == [.ms(900)])
+        #expect(h.events(ofType: .disconnected).map(\.at) == [.ms(900)])
     }
 
     @Test func serverPingIsAnsweredWithPong() {
@@ -109,8 +109,8 @@ struct DialectTests {
         var h = ManualClockHarness(config)
         h.startConnected()
         h.advance(to: .ms(400))
-        #expect(h.receive(.text("nope")).eventTypes == ["message-received"])
-        #expect(h.receive(.text("ok")).eventTypes == ["heartbeat-acked"])
+        #expect(h.receive(.text("nope")).eventTypes == [.messageReceived])
+        #expect(h.receive(.text("ok")).eventTypes == [.heartbeatAcked])
         #expect(HeartbeatDialect.text(payload: "666", reply: nil).heartbeatFrame(seq: 1, epochMilliseconds: 0) == .text("666"))
     }
 
@@ -127,16 +127,16 @@ struct DialectTests {
         var h = ManualClockHarness(config)
         h.startConnected()
         h.advance(to: .ms(400))
-        #expect(h.receive(.pong(Array("wrong".utf8))).eventTypes == ["protocol-error"])
+        #expect(h.receive(.pong(Array("wrong".utf8))).eventTypes == [.protocolError])
         h.advance(to: .ms(600))
-        #expect(h.events(ofType: "disconnected").count == 1, "a pong with the wrong payload is not a reply")
+        #expect(h.events(ofType: .disconnected).count == 1, "a pong with the wrong payload is not a reply")
 
         var good = ManualClockHarness(config)
         good.startConnected()
         good.advance(to: .ms(400))
-        #expect(good.receive(.pong(HeartbeatDialect.pingPayload(seq: 1))).eventTypes == ["heartbeat-acked"])
+        #expect(good.receive(.pong(HeartbeatDialect.pingPayload(seq: 1))).eventTypes == [.heartbeatAcked])
         good.advance(to: .ms(799))
-        #expect(good.events(ofType: "disconnected").isEmpty)
+        #expect(good.events(ofType: .disconnected).isEmpty)
     }
 
     @Test func jsonHeartbeatFrameCarriesModeCodeAndEpoch() {
@@ -149,7 +149,7 @@ struct DialectTests {
         h.startConnected()
         h.advance(to: .ms(400))
         let actions = h.receive(.text("{\"ModeCode\": heart_beat"))
-        #expect(actions.eventTypes == ["protocol-error", "message-received"])
+        #expect(actions.eventTypes == [.protocolError, .messageReceived])
         #expect(h.machine.phase == .open)
         #expect(HeartbeatDialect.json.classify(.text(#"{"msg":1}"#), expectedPong: nil) == .malformed(#"JSON message without "ModeCode": '{"msg":1}'"#))
     }
@@ -163,13 +163,13 @@ struct DialectTests {
         h.startConnected()
         for t in stride(from: Int64(100), through: 500, by: 100) {
             h.advance(to: .ms(t))
-            #expect(h.receive(.text(#"{"heartbeat": 1700000000000}"#)).eventTypes == ["heartbeat-received"])
+            #expect(h.receive(.text(#"{"heartbeat": 1700000000000}"#)).eventTypes == [.heartbeatReceived])
         }
         #expect(h.log.map(\.action).heartbeatsSent.isEmpty, "server-push clients send no heartbeats")
         h.advance(to: .ms(650) - .nanoseconds(1))
-        #expect(h.events(ofType: "disconnected").isEmpty)
+        #expect(h.events(ofType: .disconnected).isEmpty)
         h.advance(to: .ms(650))
-        let dead = h.events(ofType: "disconnected")
+        let dead = h.events(ofType: .disconnected)
         #expect(dead.map(\.at) == [.ms(650)])
         #expect(dead.first?.kind == .disconnected(ConnectionID(1), reason: .heartbeatTimeout, detail: "no server heartbeat within 150ms (100ms × 1.5)"))
     }
@@ -184,8 +184,8 @@ struct ReconnectTests {
         h.apply(h.machine.error(on: id, detail: "ECONNRESET", now: h.now))
         h.apply(h.machine.closed(id, detail: "channel inactive", now: h.now))
         h.apply(h.machine.error(on: id, detail: "again", now: h.now))
-        #expect(h.events(ofType: "disconnected").count == 1)
-        #expect(h.events(ofType: "reconnect-scheduled").count == 1)
+        #expect(h.events(ofType: .disconnected).count == 1)
+        #expect(h.events(ofType: .reconnectScheduled).count == 1)
         h.advance(by: .seconds(1))
         #expect(h.connects.count == 2)
     }
@@ -212,7 +212,7 @@ struct ReconnectTests {
             h.advance(by: .ms(100))
         }
         #expect(h.connects.count == 4, "the first connect plus 3 reconnect attempts")
-        #expect(h.events(ofType: "gave-up").map(\.kind) == [.gaveUp(attempts: 3)])
+        #expect(h.events(ofType: .gaveUp).map(\.kind) == [.gaveUp(attempts: 3)])
         #expect(h.machine.phase == .gaveUp)
         h.advance(by: .seconds(60))
         #expect(h.connects.count == 4)
@@ -225,11 +225,11 @@ struct ReconnectTests {
         h.advance(to: .ms(100))
         let actions = h.apply(h.machine.closeRequested(now: h.now))
         #expect(actions.contains(.close(id, .init(code: 1000, reason: "closed by user", grace: .ms(100)))))
-        #expect(actions.eventTypes == ["closed"])
+        #expect(actions.eventTypes == [.closed])
         h.apply(h.machine.closed(id, detail: "closed", now: h.now))
         h.advance(by: .seconds(60))
         #expect(h.connects.count == 1)
-        #expect(h.events(ofType: "reconnect-scheduled").isEmpty)
+        #expect(h.events(ofType: .reconnectScheduled).isEmpty)
         #expect(h.machine.phase == .stopped)
     }
 
@@ -287,10 +287,10 @@ struct ReconnectTests {
         h.start()
         let first = h.machine.currentConnection!
         h.advance(to: .ms(999))
-        #expect(h.events(ofType: "disconnected").isEmpty)
+        #expect(h.events(ofType: .disconnected).isEmpty)
         let actions = h.advance(to: .ms(1000))
         #expect(actions.contains(.close(first, .init(code: nil, reason: "connect timeout", grace: .zero))))
-        #expect(h.events(ofType: "disconnected").first?.kind == .disconnected(first, reason: .connectTimeout, detail: "no WebSocket connection within 1s (TCP connect and upgrade)"))
+        #expect(h.events(ofType: .disconnected).first?.kind == .disconnected(first, reason: .connectTimeout, detail: "no WebSocket connection within 1s (TCP connect and upgrade)"))
         // The upgrade completing late is refused, and does not count as the new connection.
         let late = h.machine.connectionEstablished(first, now: h.now)
         #expect(late == [.close(first, .init(code: 1001, reason: "going away", grace: .zero))])
@@ -322,8 +322,8 @@ struct ReconnectTests {
         let id = h.startConnected()
         let actions = h.receive(.close(code: 1001, reason: "restart"))
         #expect(actions.first == .close(id, .init(code: 1001, reason: "", grace: .ms(100))))
-        #expect(h.events(ofType: "disconnected").first?.kind == .disconnected(id, reason: .peerClosed, detail: "server sent close frame 1001 'restart'"))
-        #expect(h.events(ofType: "reconnect-scheduled").count == 1)
+        #expect(h.events(ofType: .disconnected).first?.kind == .disconnected(id, reason: .peerClosed, detail: "server sent close frame 1001 'restart'"))
+        #expect(h.events(ofType: .reconnectScheduled).count == 1)
     }
 }
 

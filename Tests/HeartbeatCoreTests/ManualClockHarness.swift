@@ -66,7 +66,7 @@ struct ManualClockHarness {
         log.compactMap { if case .emit(let event) = $0.action { event } else { nil } }
     }
 
-    func events(ofType type: String) -> [ClientEvent] { events.filter { $0.type == type } }
+    func events(ofType type: ClientEventType) -> [ClientEvent] { events.filter { $0.type == type } }
 
     var connects: [ConnectionID] {
         log.compactMap { if case .connect(let id) = $0.action { id } else { nil } }
@@ -82,7 +82,7 @@ extension Array where Element == HeartbeatStateMachine.Action {
         compactMap { if case .sendHeartbeat(_, let seq) = $0 { seq } else { nil } }
     }
 
-    var eventTypes: [String] {
+    var eventTypes: [ClientEventType] {
         compactMap { if case .emit(let event) = $0 { event.type } else { nil } }
     }
 }

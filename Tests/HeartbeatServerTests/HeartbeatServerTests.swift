@@ -50,13 +50,13 @@ struct HeartbeatServerTests {
         // A server-push client sends nothing of its own: to this server it is silent.
         let clientEvents = EventWaiter<ClientEvent>(describe: { $0.summary })
         let silent = try client(port: server.port!, heartbeat: HeartbeatPolicy(dialect: .serverPush(interval: .seconds(10), tolerance: 1)), events: clientEvents)
-        let connected = try await serverEvents.wait(for: "client-connected") { $0.type == "client-connected" }
-        let reaped = try await serverEvents.wait(for: "reaped") { $0.type == "reaped" }
+        let connected = try await serverEvents.wait(for: "client-connected") { $0.type == .clientConnected }
+        let reaped = try await serverEvents.wait(for: "reaped") { $0.type == .reaped }
         let waited = reaped.at - connected.at
         #expect(waited >= reapAfter)
         #expect(waited <= reapAfter + .ms(150), "reaped after \(waited)")
         // The client learns it from the close frame.
-        let lost = try await clientEvents.wait(for: "client disconnected") { $0.type == "disconnected" }
+        let lost = try await clientEvents.wait(for: "client disconnected") { $0.type == .disconnected }
         #expect(lost.disconnectReason == .peerClosed)
         try await silent.finished.get()
         await server.stop()
@@ -69,8 +69,8 @@ struct HeartbeatServerTests {
         let (server, serverEvents) = try await startServer(HeartbeatServerConfiguration(reapAfter: .ms(1800)))
         let clientEvents = EventWaiter<ClientEvent>(describe: { $0.summary })
         let live = try client(port: server.port!, heartbeat: HeartbeatPolicy(interval: .ms(300), timeout: .ms(290)), events: clientEvents)
-        for _ in 0..<8 { try await clientEvents.wait(for: "ack", from: clientEvents.count) { $0.type == "heartbeat-acked" } }
-        #expect(!serverEvents.events.contains { $0.type == "reaped" })
+        for _ in 0..<8 { try await clientEvents.wait(for: "ack", from: clientEvents.count) { $0.type == .heartbeatAcked } }
+        #expect(!serverEvents.events.contains { $0.type == .reaped })
         try await live.close().get()
         await server.stop()
     }
@@ -95,10 +95,10 @@ struct HeartbeatServerTests {
         server.setMuted(true)
         let clientEvents = EventWaiter<ClientEvent>(describe: { $0.summary })
         let c = try client(port: server.port!, heartbeat: HeartbeatPolicy(dialect: .text(payload: "heart_beat", reply: "ok"), interval: .ms(100), timeout: .ms(80)), events: clientEvents)
-        try await serverEvents.wait(for: "heartbeat-received") { $0.type == "heartbeat-received" }
-        let dead = try await clientEvents.wait(for: "client disconnected") { $0.type == "disconnected" }
+        try await serverEvents.wait(for: "heartbeat-received") { $0.type == .heartbeatReceived }
+        let dead = try await clientEvents.wait(for: "client disconnected") { $0.type == .disconnected }
         #expect(dead.disconnectReason == .heartbeatTimeout)
-        #expect(!clientEvents.events.contains { $0.type == "heartbeat-acked" })
+        #expect(!clientEvents.events.contains { $0.type == .heartbeatAcked })
         try await c.finished.get()
         await server.stop()
     }
@@ -108,8 +108,8 @@ struct HeartbeatServerTests {
         // The client is server-push with a long tolerance: its only traffic is the pongs it owes.
         let clientEvents = EventWaiter<ClientEvent>(describe: { $0.summary })
         let c = try client(port: server.port!, heartbeat: HeartbeatPolicy(dialect: .serverPush(interval: .seconds(10), tolerance: 1)), events: clientEvents)
-        for _ in 0..<6 { try await serverEvents.wait(for: "ping-sent", from: serverEvents.count) { $0.type == "ping-sent" } }
-        #expect(!serverEvents.events.contains { $0.type == "reaped" }, "pongs count as traffic")
+        for _ in 0..<6 { try await serverEvents.wait(for: "ping-sent", from: serverEvents.count) { $0.type == .pingSent } }
+        #expect(!serverEvents.events.contains { $0.type == .reaped }, "pongs count as traffic")
         try await c.close().get()
         await server.stop()
     }

@@ -26,8 +26,8 @@ struct BlackBoxTruthTests {
             observer.observe(ProxyEvent(at: log.origin + .milliseconds(ms), type: type, fields: fields))
         }
 
-        func client(_ type: String) -> [(ms: Int64, fields: JSONObject)] {
-            log.events.filter { $0.source == "client" && $0.type == type }.map { ($0.t.nanoseconds / 1_000_000, $0.fields) }
+        func client(_ type: ClientEventType) -> [(ms: Int64, fields: JSONObject)] {
+            log.events.filter { $0.type == .client(type) }.map { ($0.t.nanoseconds / 1_000_000, $0.fields) }
         }
     }
 
@@ -50,13 +50,13 @@ struct BlackBoxTruthTests {
         o.proxy(0, .connOpened, ["conn": 1, "client": "127.0.0.1:40001"])
         o.proxy(5, .upgraded, ["conn": 1])
         o.proxy(450, .frame, ["conn": 1, "flow": "upstream", "opcode": "close"])
-        #expect(o.client("close-sent").map(\.ms) == [450])
-        #expect(o.client("disconnected").isEmpty)
-        #expect(o.client("abandoned").isEmpty)
+        #expect(o.client(.closeSent).map(\.ms) == [450])
+        #expect(o.client(.disconnected).isEmpty)
+        #expect(o.client(.abandoned).isEmpty)
         // Its FIN, later: now the socket is gone, and given up.
         o.proxy(1500, .connClosed, ["conn": 1, "side": "client", "how": "fin"])
-        #expect(o.client("disconnected").map(\.ms) == [1500])
-        #expect(o.client("abandoned").map { $0.fields["how"] } == ["client-fin"])
+        #expect(o.client(.disconnected).map(\.ms) == [1500])
+        #expect(o.client(.abandoned).map { $0.fields["how"] } == ["client-fin"])
     }
 
     @Test func aNewAttemptGivesTheOldSocketUpAndShowsTheLeak() {
@@ -64,17 +64,17 @@ struct BlackBoxTruthTests {
         o.proxy(0, .connOpened, ["conn": 1, "client": "127.0.0.1:40001"])
         o.proxy(5, .upgraded, ["conn": 1])
         o.proxy(660, .connOpened, ["conn": 2, "client": "127.0.0.1:40002"])
-        let abandoned = o.client("abandoned")
+        let abandoned = o.client(.abandoned)
         #expect(abandoned.map(\.ms) == [660])
         #expect(abandoned.first?.fields["how"] == "redial")
         #expect(abandoned.first?.fields["open"] == true)
         #expect(abandoned.first?.fields["conn"] == 1)
         // A server FIN alone leaves the client's half open: not a disconnect.
         o.proxy(700, .connClosed, ["conn": 2, "side": "server", "how": "fin", "forwarded": true])
-        #expect(o.client("disconnected").isEmpty)
+        #expect(o.client(.disconnected).isEmpty)
         // A pong reaching the abandoned connection is not an acknowledged heartbeat.
         o.proxy(800, .frame, ["conn": 1, "flow": "downstream", "opcode": "pong"])
-        #expect(o.client("heartbeat-acked").isEmpty)
+        #expect(o.client(.heartbeatAcked).isEmpty)
     }
 
     @Test func packetModeTimesTheClientSideFromTheCapture() {
@@ -88,10 +88,10 @@ struct BlackBoxTruthTests {
         o.proxy(1510, .connClosed, ["conn": 1, "side": "client", "how": "fin"])
         o.proxy(1520, .frame, ["conn": 1, "flow": "upstream", "opcode": "ping"])
         o.proxy(1530, .connOpened, ["conn": 2, "client": "127.0.0.1:40002"])
-        #expect(o.client("disconnected").map(\.ms) == [452])
-        #expect(o.client("abandoned").map(\.ms) == [452])
-        #expect(o.client("heartbeat-sent").isEmpty)
-        #expect(o.client("connecting").map(\.ms) == [0, 1530])
+        #expect(o.client(.disconnected).map(\.ms) == [452])
+        #expect(o.client(.abandoned).map(\.ms) == [452])
+        #expect(o.client(.heartbeatSent).isEmpty)
+        #expect(o.client(.connecting).map(\.ms) == [0, 1530])
     }
 
     let detection = """
@@ -112,11 +112,11 @@ struct BlackBoxTruthTests {
         var all = fields
         all["observed"] = true
         all["conn"] = all["conn"] ?? 1
-        return EventRecord(t: .milliseconds(ms), source: "client", type: type, fields: all)
+        return EventRecord(t: .milliseconds(ms), type: EventType(source: .client, name: type), fields: all)
     }
 
     private func step(_ ms: Int64, _ index: Int64) -> EventRecord {
-        EventRecord(t: .milliseconds(ms), source: "runner", type: "step", fields: ["index": .int(index)])
+        EventRecord(t: .milliseconds(ms), RunnerEventType.step, fields: ["index": .int(index)])
     }
 
     @Test func theSeedsMistakeIsCaughtAndTheLeakingRedialPasses() throws {
@@ -156,7 +156,7 @@ struct BlackBoxTruthTests {
 
     @Test func aSelfReportingClientIsNotJudgedOnObservedOnlyEvents() throws {
         let s = try Self.blackBox(detection)
-        let own = EventRecord(t: .milliseconds(400), source: "client", type: "disconnected", fields: ["conn": 1, "reason": "heartbeat-timeout"])
+        let own = EventRecord(t: .milliseconds(400), ClientEventType.disconnected, fields: ["conn": 1, "reason": "heartbeat-timeout"])
         let verdicts = Judge.judge(s, events: recording([step(0, 1), own]))
         #expect(verdicts[0].outcome == .notJudged)
         #expect(verdicts[0].message.contains("check `client disconnected`"))

@@ -20,7 +20,7 @@ private func scenario(_ timeline: String, assert: String = "") throws -> Scenari
 }
 
 private func ev(_ ms: Int64, _ source: String, _ type: String, _ fields: JSONObject = [:]) -> EventRecord {
-    EventRecord(t: .milliseconds(ms), source: source, type: type, fields: fields)
+    EventRecord(t: .milliseconds(ms), type: EventType(source: EventSource(rawValue: source)!, name: type), fields: fields)
 }
 
 private func step(_ ms: Int64, _ index: Int64) -> EventRecord { ev(ms, "runner", "step", ["index": .int(index)]) }

@@ -52,9 +52,9 @@ struct ScenarioParserTests {
         let a = try EventPattern.parse("client disconnected {reason: heartbeat-timeout, conn: 2}")
         let b = try EventPattern.parse("client disconnected reason=heartbeat-timeout conn=2")
         #expect(a == b)
-        let event = EventRecord(t: .zero, source: "client", type: "disconnected", fields: ["conn": 2, "reason": "heartbeat-timeout"])
+        let event = EventRecord(t: .zero, ClientEventType.disconnected, fields: ["conn": 2, "reason": "heartbeat-timeout"])
         #expect(a.matches(event))
-        #expect(!a.matches(EventRecord(t: .zero, source: "client", type: "disconnected", fields: ["conn": 2, "reason": "reset"])))
+        #expect(!a.matches(EventRecord(t: .zero, ClientEventType.disconnected, fields: ["conn": 2, "reason": "reset"])))
     }
 
     @Test func everyBundledScenarioIsValid() throws {

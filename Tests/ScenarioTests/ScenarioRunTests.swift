@@ -46,25 +46,26 @@ struct ScenarioRunTests {
         let recorded = try await run("scenarios/pulled-cable.yaml", runs: folder)
         #expect(recorded.passed, "\(recorded.verdicts.map(\.line))")
         let all = try Recording.read(path: try #require(recorded.recordingPath)).events
-        let events = Array(all.prefix { !($0.source == "runner" && $0.type == "teardown") })
+        let events = Array(all.prefix { $0.type != .runner(.teardown) })
         // The client's own `disconnected` is its declaration at the deadline, which the proxy sees as
         // its close frame (`close-sent`); the observed `disconnected` is the socket released, after
         // the close grace.
-        for (type, seenAs) in [("connecting", "connecting"), ("connected", "connected"), ("disconnected", "close-sent")] {
+        let pairs: [(ClientEventType, ClientEventType)] = [(.connecting, .connecting), (.connected, .connected), (.disconnected, .closeSent)]
+        for (type, seenAs) in pairs {
             // (Attempts that never connected end without a close frame: only declarations are compared.)
-            let own = events.filter { $0.source == "client" && $0.type == type && $0.fields["observed"] == nil && (type != "disconnected" || $0.fields["reason"] == "heartbeat-timeout") }
-            let observed = events.filter { $0.source == "client" && $0.type == seenAs && $0.fields["observed"] == true }
-            #expect(own.count >= (type == "disconnected" ? 1 : 2) && own.count == observed.count, "\(type): \(own.count) own, \(observed.count) observed")
+            let own = events.filter { $0.type == .client(type) && $0.fields["observed"] == nil && (type != .disconnected || $0.fields["reason"] == "heartbeat-timeout") }
+            let observed = events.filter { $0.type == .client(seenAs) && $0.fields["observed"] == true }
+            #expect(own.count >= (type == .disconnected ? 1 : 2) && own.count == observed.count, "\(type): \(own.count) own, \(observed.count) observed")
             // The client says "connecting" before its TCP handshake starts; the proxy sees the accept
             // after it (a few ms in a debug build on a busy machine).
-            let tolerance = type == "connecting" ? 25.0 : 10.0
+            let tolerance = type == .connecting ? 25.0 : 10.0
             for (mine, seen) in zip(own, observed) {
                 let gap = abs((seen.t - mine.t).milliseconds)
                 #expect(gap < tolerance, "\(type): the client at \(mine.t.milliseconds) ms, the proxy at \(seen.t.milliseconds) ms")
             }
         }
-        let declared = events.filter { $0.source == "client" && $0.type == "disconnected" && $0.fields["observed"] == nil && $0.fields["reason"] == "heartbeat-timeout" }
-        let released = events.filter { $0.source == "client" && $0.type == "disconnected" && $0.fields["observed"] == true }
+        let declared = events.filter { $0.type == .client(.disconnected) && $0.fields["observed"] == nil && $0.fields["reason"] == "heartbeat-timeout" }
+        let released = events.filter { $0.type == .client(.disconnected) && $0.fields["observed"] == true }
         for mine in declared {
             let socketGone = released.first { $0.fields["conn"] == mine.fields["conn"] }
             let after = try #require(socketGone, "the proxy saw connection \(mine.fields["conn"] ?? "?") released").t - mine.t
@@ -177,7 +178,7 @@ struct ScenarioRunTests {
         #expect(ramped.passed, "\(ramped.verdicts.map(\.line)) \(ramped.setupError ?? "")")
         // Each client no earlier than its own share of the ramp (timers never fire early).
         let events = try Recording.read(path: try #require(ramped.recordingPath)).events
-            .filter { $0.source == "client" && $0.type == (external ? "output" : "connecting") }
+            .filter { $0.type == .client(external ? .output : .connecting) }
         let first = try #require(events.first?.t)
         for event in events {
             let index = try #require(event.fields["client"]?.intValue)

@@ -50,8 +50,8 @@ struct PcapFileTests {
 
         let analyzer = WireAnalyzer(linkType: reader.linkType, roles: WireAnalyzer.Roles(proxyPort: 8080, serverPort: 9))
         let events = read.flatMap { analyzer.feed($0) }
-        #expect(events.map(\.type) == ["syn", "frame", "fin", "rst"])
-        let frameEvent = try #require(events.first { $0.type == "frame" })
+        #expect(events.map(\.kind) == [.syn, .frame, .fin, .rst])
+        let frameEvent = try #require(events.first { $0.kind == .frame })
         #expect(frameEvent.fields["opcode"] == "pong")
         #expect(frameEvent.fields["from"] == "proxy" && frameEvent.fields["to"] == "client")
         #expect(events.last?.fields["to"] == "client")
@@ -108,7 +108,7 @@ struct LiveCaptureTests {
         let proxy = try await FaultProxy.start(upstream: HostPort(host: "127.0.0.1", port: listener.port))
         let path = temporaryPath("live.pcap")
         defer { unlink(path) }
-        let events = EventWaiter<WireEvent>(describe: { "\($0.type) \($0.fields)" })
+        let events = EventWaiter<WireEvent>(describe: { "\($0.kind.rawValue) \($0.fields)" })
         let decoder = NIOLockedValueBox<WireAnalyzer?>(nil)
         let capture = try LiveCapture(filter: "tcp port \(proxy.port) or tcp port \(listener.port)", path: path) { packet in
             let produced = decoder.withLockedValue { $0?.feed(packet) } ?? []
@@ -120,22 +120,22 @@ struct LiveCaptureTests {
         let socket = try RawSocket.connect(port: proxy.port)
         let accepted = try await onThread { listener.accept(timeout: .seconds(5)) }
         let upstream = try #require(accepted)
-        try await events.wait(for: "client SYN") { $0.type == "syn" && $0.fields["from"] == "client" }
+        try await events.wait(for: "client SYN") { $0.kind == .syn && $0.fields["from"] == "client" }
 
         try await proxy.add(Fault(.blackhole, name: "cable"))
         let mark = events.count
         try socket.send("into the void")
         try upstream.send("also lost")
         socket.shutdownWrite()  // the client's FIN reaches the proxy but goes no further
-        try await events.wait(for: "client FIN on the wire", from: mark) { $0.type == "fin" && $0.fields["from"] == "client" }
+        try await events.wait(for: "client FIN on the wire", from: mark) { $0.kind == .fin && $0.fields["from"] == "client" }
         #expect(try await onThread { socket.read(timeout: .milliseconds(150)) } == .wouldBlock)
         let during = events.events[mark...]
-        #expect(!during.contains { ($0.type == "fin" || $0.type == "rst") && $0.fields["to"] == "client" }, "no FIN/RST to the client: \(Array(during))")
-        #expect(!during.contains { $0.type == "fin" && $0.fields["to"] == "server" }, "the FIN was withheld from the server")
+        #expect(!during.contains { ($0.kind == .fin || $0.kind == .rst) && $0.fields["to"] == "client" }, "no FIN/RST to the client: \(Array(during))")
+        #expect(!during.contains { $0.kind == .fin && $0.fields["to"] == "server" }, "the FIN was withheld from the server")
 
         try await proxy.remove("cable")
         try await proxy.add(Fault(.close, name: "down"))
-        try await events.wait(for: "FIN to the client") { $0.type == "fin" && $0.fields["to"] == "client" }
+        try await events.wait(for: "FIN to the client") { $0.kind == .fin && $0.fields["to"] == "client" }
         capture.stop()
         capture.stop()  // a second stop is harmless
         await proxy.stop()
