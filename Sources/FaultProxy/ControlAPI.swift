@@ -347,7 +347,7 @@ public final class ControlServer: Sendable {
     public static let maximumConnections = 128
 }
 
-private final class ControlHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
+private final class ControlHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 

@@ -58,7 +58,7 @@ public struct ControlClient: Sendable {
         return try await promise.futureResult.get()
     }
 
-    private final class ReplyCollector: ChannelInboundHandler, @unchecked Sendable {
+    private final class ReplyCollector: ChannelInboundHandler {
         typealias InboundIn = HTTPClientResponsePart
         let promise: EventLoopPromise<Reply>
         var status = 0

@@ -14,7 +14,7 @@ import Darwin
 
 /// One side's socket: reads into the connection, writes what the connection delivers, and
 /// passes on `read()` only when the other side can take more (back-pressure).
-final class RelaySideHandler: ChannelDuplexHandler, @unchecked Sendable {
+final class RelaySideHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer

@@ -322,7 +322,7 @@ public final class HeartbeatClient: @unchecked Sendable {
 }
 
 /// Feeds frames of one upgraded connection to the client.
-private final class ClientFrameHandler: ChannelInboundHandler, @unchecked Sendable {
+private final class ClientFrameHandler: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 

@@ -8,6 +8,10 @@ public struct MessageSchedule: Sendable, Hashable {
     /// Time between messages while connected.
     public var every: Duration
 
+    /// The size and period when not given.
+    public static let defaultBytes = 100
+    public static let defaultEvery = Duration.seconds(1)
+
     public init(bytes: Int, every: Duration) {
         self.bytes = bytes
         self.every = every
@@ -25,11 +29,14 @@ public struct HeartbeatClientConfiguration: Sendable, Hashable {
     /// Seed for reconnect jitter; nil draws one from the system.
     public var randomSeed: UInt64?
 
+    /// The largest inbound frame when not given: 1 MiB.
+    public static let defaultMaxFrameSize = 1 << 20
+
     public init(
         url: WebSocketURL,
         heartbeat: HeartbeatPolicy = HeartbeatPolicy(),
         reconnect: ReconnectPolicy = ReconnectPolicy(),
-        maxFrameSize: Int = 1 << 20,
+        maxFrameSize: Int = defaultMaxFrameSize,
         messages: MessageSchedule? = nil,
         randomSeed: UInt64? = nil
     ) {

@@ -12,18 +12,31 @@ public enum HeartbeatDialect: Sendable, Hashable {
     case serverPush(interval: Duration, tolerance: Double)
 
     public static let defaultTextPayload = "heart_beat"
+    /// The text dialect's reply when none is given (the Tornado-style server of the seeds).
+    public static let defaultTextReply = "ok"
+    /// The server-push dialect's period and tolerance when none are given.
+    public static let defaultPushInterval = Duration.seconds(1)
+    public static let defaultPushTolerance = 1.5
 
-    /// The dialect's name as written on the command line and in scenario files.
-    public var name: String {
+    /// A dialect's name, as written on the command line and in scenario files.
+    public enum Name: String, Sendable, CaseIterable {
+        case json, text, ping
+        case serverPush = "server-push"
+    }
+
+    public var kind: Name {
         switch self {
-        case .json: "json"
-        case .text: "text"
-        case .ping: "ping"
-        case .serverPush: "server-push"
+        case .json: .json
+        case .text: .text
+        case .ping: .ping
+        case .serverPush: .serverPush
         }
     }
 
-    public static let names = ["json", "text", "ping", "server-push"]
+    /// The dialect's name as written on the command line and in scenario files.
+    public var name: String { kind.rawValue }
+
+    public static let names = Name.allCases.map(\.rawValue)
 
     /// Whether the client sends heartbeats itself (every dialect but server-push).
     public var clientSendsHeartbeats: Bool {
@@ -128,19 +141,23 @@ extension HeartbeatDialect {
         pushInterval: Duration? = nil,
         tolerance: Double? = nil
     ) throws(ConfigurationError) -> HeartbeatDialect {
-        switch name {
-        case "json":
-            return .json
-        case "text":
-            // The default reply is `ok` (the Tornado-style server of the seeds); `.some(nil)` means any text.
-            return .text(payload: textPayload ?? defaultTextPayload, reply: textReply ?? "ok")
-        case "ping":
-            return .ping
-        case "server-push":
-            return .serverPush(interval: pushInterval ?? .seconds(1), tolerance: tolerance ?? 1.5)
-        default:
+        guard let kind = Name(rawValue: name) else {
             let suggestion = closestMatch(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
             throw ConfigurationError("unknown dialect '\(name)'\(suggestion); use one of \(names.joined(separator: ", "))")
+        }
+        return named(kind, textPayload: textPayload, textReply: textReply, pushInterval: pushInterval, tolerance: tolerance)
+    }
+
+    /// The dialect `kind` with its settings; defaults for those not given. `textReply: .some(nil)`
+    /// accepts any text.
+    public static func named(
+        _ kind: Name, textPayload: String? = nil, textReply: String?? = nil, pushInterval: Duration? = nil, tolerance: Double? = nil
+    ) -> HeartbeatDialect {
+        switch kind {
+        case .json: .json
+        case .text: .text(payload: textPayload ?? defaultTextPayload, reply: textReply ?? defaultTextReply)
+        case .ping: .ping
+        case .serverPush: .serverPush(interval: pushInterval ?? defaultPushInterval, tolerance: tolerance ?? defaultPushTolerance)
         }
     }
 }

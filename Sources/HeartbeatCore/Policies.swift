@@ -83,6 +83,15 @@ public struct ReconnectPolicy: Sendable, Hashable {
     }
 
     public var backoff: Backoff
+
+    /// The fixed delay when none is given.
+    public static let defaultDelay = Duration.seconds(3)
+    /// Exponential backoff's settings when not given.
+    public static let defaultBackoffInitial = Duration.milliseconds(100)
+    public static let defaultBackoffMultiplier = 2.0
+    public static let defaultBackoffCap = Duration.seconds(30)
+    public static let defaultConnectTimeout = Duration.seconds(5)
+
     /// Each delay is spread uniformly over `delay × (1 ± jitter)`; 0 disables jitter.
     public var jitter: Double
     /// Attempts after a loss before giving up for good; nil retries forever.
@@ -94,11 +103,11 @@ public struct ReconnectPolicy: Sendable, Hashable {
     public var connectTimeout: Duration
 
     public init(
-        backoff: Backoff = .fixed(.seconds(3)),
+        backoff: Backoff = .fixed(defaultDelay),
         jitter: Double = 0,
         maxAttempts: Int? = nil,
         stableAfter: Duration = .zero,
-        connectTimeout: Duration = .seconds(5)
+        connectTimeout: Duration = defaultConnectTimeout
     ) {
         self.backoff = backoff
         self.jitter = jitter

@@ -24,7 +24,7 @@ public struct HeartbeatServerConfiguration: Sendable, Hashable {
         pingInterval: Duration? = nil,
         reapAfter: Duration? = nil,
         echoMessages: Bool = true,
-        maxFrameSize: Int = 1 << 20
+        maxFrameSize: Int = HeartbeatClientConfiguration.defaultMaxFrameSize
     ) {
         self.host = host
         self.port = port

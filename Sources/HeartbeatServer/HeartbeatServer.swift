@@ -49,7 +49,12 @@ public final class HeartbeatServer: Sendable {
     public var port: Int? { state.withLockedValue { $0.boundPort } }
 
     /// Whether heartbeat answers (echoes, `ok`, pongs, pushed heartbeats) are suppressed.
-    public var isMuted: Bool { state.withLockedValue { $0.muted || $0.frozen } }
+    public var isMuted: Bool { mood != .answering }
+
+    /// Answering, muted or frozen: what every connection's machine is told.
+    var mood: ServerConnectionMachine.Mood {
+        state.withLockedValue { $0.frozen ? .frozen : $0.muted ? .muted : .answering }
+    }
 
     /// Freezes the server like SIGSTOP would: it stops reading, answering, pushing and accepting
     /// (the kernel still completes handshakes and buffers bytes), and keeps every socket open.
@@ -246,156 +251,75 @@ public final class HeartbeatServer: Sendable {
     }
 }
 
-/// One upgraded connection: answers heartbeats, echoes messages, pushes, pings and reaps.
-private final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+/// One upgraded connection: carries out what its ``ServerConnectionMachine`` decides — frames
+/// in, answers out, its three timers, the close. Confined to its channel's event loop.
+private final class ServerConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
-    private let id: UInt64
     private let server: HeartbeatServer
-    private var reaper: PeerReaper?
-    private var reapTimer: Scheduled<Void>?
-    private var pushTask: RepeatedTask?
-    private var pingTask: RepeatedTask?
-    private var pingCount: UInt64 = 0
-    /// Set when either side started the close, so that the disconnect event can say who did.
-    private var closeInitiator: String?
+    private var machine: ServerConnectionMachine
+    private var timers: [ServerConnectionMachine.Timer: Scheduled<Void>] = [:]
 
     init(id: UInt64, server: HeartbeatServer) {
-        self.id = id
         self.server = server
+        machine = ServerConnectionMachine(id: id, configuration: server.configuration)
     }
 
-    private var configuration: HeartbeatServerConfiguration { server.configuration }
-
     func handlerAdded(context: ChannelHandlerContext) {
-        let loop = context.eventLoop
-        let now = Instant.now(on: loop)
-        let loopBound = NIOLoopBound((self, context), eventLoop: loop)
-        if let reapAfter = configuration.reapAfter {
-            reaper = PeerReaper(reapAfter: reapAfter, now: now)
-            scheduleReap(at: now + reapAfter, loopBound: loopBound)
-        }
-        if case .serverPush(let interval, _) = configuration.dialect {
-            pushTask = loop.scheduleRepeatedTask(initialDelay: interval.timeAmount, delay: interval.timeAmount) { _ in
-                let (handler, context) = loopBound.value
-                handler.pushHeartbeat(context: context)
-            }
-        }
-        if let pingInterval = configuration.pingInterval {
-            pingTask = loop.scheduleRepeatedTask(initialDelay: pingInterval.timeAmount, delay: pingInterval.timeAmount) { _ in
-                let (handler, context) = loopBound.value
-                handler.sendPing(context: context)
-            }
-        }
+        perform(machine.start(now: Instant.now(on: context.eventLoop)), context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        reapTimer?.cancel()
-        pushTask?.cancel()
-        pingTask?.cancel()
-    }
-
-    private func scheduleReap(at instant: Instant, loopBound: NIOLoopBound<(ServerConnectionHandler, ChannelHandlerContext)>) {
-        reapTimer = loopBound.eventLoop.scheduleTask(deadline: instant.nioDeadline) {
-            let (handler, context) = loopBound.value
-            guard var reaper = handler.reaper else { return }
-            let decision = reaper.timerFired(now: max(Instant.now(on: context.eventLoop), instant))
-            handler.reaper = reaper
-            switch decision {
-            case .reap(let silent):
-                handler.server.emit(.reaped(conn: handler.id, silentFor: silent))
-                handler.closeWithFrame(context: context, code: 1001, reason: "no traffic for \(silent.flatlineDescription)")
-            case .checkAgain(let next):
-                handler.scheduleReap(at: next, loopBound: loopBound)
-            case .none:
-                break
-            }
-        }
-    }
-
-    private func pushHeartbeat(context: ChannelHandlerContext) {
-        guard !server.isMuted, closeInitiator == nil else { return }
-        let text = (["heartbeat": .int(epochMilliseconds())] as JSONObject).description
-        context.writeAndFlush(wrapOutboundOut(OutboundFrame.text(text).webSocketFrame(allocator: context.channel.allocator, maskKey: nil)), promise: nil)
-        server.emit(.heartbeatPushed(conn: id))
-    }
-
-    private func sendPing(context: ChannelHandlerContext) {
-        guard !server.isMuted, closeInitiator == nil else { return }
-        pingCount += 1
-        let frame = OutboundFrame.ping(Array("server-\(pingCount)".utf8))
-        context.writeAndFlush(wrapOutboundOut(frame.webSocketFrame(allocator: context.channel.allocator, maskKey: nil)), promise: nil)
-        server.emit(.pingSent(conn: id))
-    }
-
-    private func send(_ frame: OutboundFrame, context: ChannelHandlerContext) {
-        context.writeAndFlush(wrapOutboundOut(frame.webSocketFrame(allocator: context.channel.allocator, maskKey: nil)), promise: nil)
-    }
-
-    private func closeWithFrame(context: ChannelHandlerContext, code: UInt16, reason: String, initiator: String = "server") {
-        guard closeInitiator == nil else { return }
-        closeInitiator = "\(initiator) closed (close frame \(code))"
-        let frame = WebSocketFrame.close(code: code, reason: reason, allocator: context.channel.allocator, maskKey: nil)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in channel.close(promise: nil) }
+        for timer in timers.values { timer.cancel() }
+        timers.removeAll()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let webSocketFrame = unwrapInboundIn(data)
         if let violation = webSocketFrame.protocolViolation {
-            server.emit(.protocolError(conn: id, detail: violation))
-            closeWithFrame(context: context, code: 1002, reason: "protocol error")
-            return
-        }
-        guard let frame = InboundFrame(webSocketFrame) else { return }
-        reaper?.trafficReceived(now: Instant.now(on: context.eventLoop))
-        let muted = server.isMuted
-        switch frame {
-        case .text(let text):
-            if let (payload, reply) = configuration.textHeartbeat, text == payload {
-                server.emit(.heartbeatReceived(conn: id))
-                if !muted { send(.text(reply ?? text), context: context) }
-                return
-            }
-            if let object = (try? JSONValue(parsing: text))?.objectValue, object["ModeCode"]?.stringValue == "heart_beat" {
-                server.emit(.heartbeatReceived(conn: id))
-                if !muted { send(.text(text), context: context) }
-                return
-            }
-            server.emit(.messageReceived(conn: id, bytes: text.utf8.count))
-            if configuration.echoMessages { send(.text(text), context: context) }
-        case .binary(let count):
-            server.emit(.messageReceived(conn: id, bytes: count))
-            if configuration.echoMessages {
-                send(.binary([UInt8](repeating: 0, count: count)), context: context)
-            }
-        case .ping(let payload):
-            server.emit(.heartbeatReceived(conn: id))
-            if !muted { send(.pong(payload), context: context) }
-        case .pong:
-            break
-        case .close(let code, _):
-            // Answer the close handshake and hang up.
-            closeWithFrame(context: context, code: code ?? 1000, reason: "", initiator: "client")
+            perform(machine.protocolError(violation), context: context)
+        } else if let frame = InboundFrame(webSocketFrame) {
+            perform(machine.received(frame, mood: server.mood, now: Instant.now(on: context.eventLoop)), context: context)
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let (reason, detail) = classify(error)
-        guard reason == .protocolError else {
-            closeInitiator = closeInitiator ?? detail
-            context.close(promise: nil)
-            return
-        }
-        server.emit(.protocolError(conn: id, detail: detail))
-        let tooLarge = (error as? NIOWebSocketError) == .invalidFrameLength
-        closeWithFrame(context: context, code: tooLarge ? 1009 : 1002, reason: "protocol error")
+        let actions =
+            reason == .protocolError
+            ? machine.protocolError(detail, tooLarge: (error as? NIOWebSocketError) == .invalidFrameLength) : machine.failed(detail)
+        perform(actions, context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        server.emit(.clientDisconnected(conn: id, detail: closeInitiator ?? "client closed the connection (FIN)"))
+        perform(machine.disconnected(), context: context)
         context.fireChannelInactive()
+    }
+
+    private func perform(_ actions: [ServerConnectionMachine.Action], context: ChannelHandlerContext) {
+        for action in actions {
+            switch action {
+            case .send(let frame):
+                context.writeAndFlush(wrapOutboundOut(frame.webSocketFrame(allocator: context.channel.allocator, maskKey: nil)), promise: nil)
+            case .emit(let kind):
+                server.emit(kind)
+            case .schedule(let timer, let instant):
+                timers[timer]?.cancel()
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                timers[timer] = context.eventLoop.scheduleTask(deadline: instant.nioDeadline) {
+                    let (handler, context) = loopBound.value
+                    let now = max(Instant.now(on: context.eventLoop), instant)
+                    handler.perform(handler.machine.timerFired(timer, mood: handler.server.mood, now: now, epochMilliseconds: epochMilliseconds()), context: context)
+                }
+            case .closeWithFrame(let code, let reason):
+                let frame = WebSocketFrame.close(code: code, reason: reason, allocator: context.channel.allocator, maskKey: nil)
+                let channel = context.channel
+                context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in channel.close(promise: nil) }
+            case .closeNow:
+                context.close(promise: nil)
+            }
+        }
     }
 }
 

@@ -45,7 +45,7 @@ public final class ScenarioRunner: Sendable {
         if !scenario.summary.isEmpty, options.verbose { say("  \(scenario.summary)") }
 
         // The run folder exists from the start: the capture is written into it.
-        let folder = options.runsDirectory.map { Self.runFolder(scenario: scenario, directory: $0) }
+        let folder = options.runsDirectory.map { RunFolders(root: $0).newRun(of: scenario.name) }
         var world: World?
         var setupError: String?
         var capture: WireRecorder?
@@ -53,7 +53,7 @@ public final class ScenarioRunner: Sendable {
             let started = try await World.start(scenario, log: log, executable: options.flatlineExecutable)
             world = started
             if scenario.capture || options.capture {
-                let path = folder.map { "\($0)/capture.pcap" }
+                let path = folder.map(RunFolders.capture(in:))
                 do {
                     var onWire: (@Sendable (WireEvent, Duration) -> Void)?
                     if started.packets != nil {
@@ -109,14 +109,14 @@ public final class ScenarioRunner: Sendable {
                 scenario: scenario, events: events, verdicts: verdicts, world: world, slack: options.slack, strict: options.strict,
                 duration: ContinuousClock.now - started, setupError: setupError
             )
-            let path = "\(folder)/recording.jsonl"
+            let path = RunFolders.recording(in: folder)
             if (try? recording.write(to: path)) != nil { recordingPath = path }
             if options.report {
                 let html = RunReport.html(RunReport.Input(
                     recording: recording, scenario: scenario, verdicts: verdicts,
                     links: RunReport.links(folder: folder, junit: options.junitPath), setupError: setupError
                 ))
-                if (try? html.write(toFile: "\(folder)/report.html", atomically: true, encoding: .utf8)) == nil { say("  ⚠ cannot write \(folder)/report.html") }
+                if (try? html.write(toFile: RunFolders.report(in: folder), atomically: true, encoding: .utf8)) == nil { say("  ⚠ cannot write \(RunFolders.report(in: folder))") }
             }
         }
         return ScenarioResult(
@@ -211,13 +211,6 @@ public final class ScenarioRunner: Sendable {
         if remaining > .zero { try? await Task.sleep(for: remaining) }
     }
 
-    static func runFolder(scenario: Scenario, directory: String) -> String {
-        let safeName = String(scenario.name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
-        let folder = "\(directory)/\(safeName)/\(Self.timestamp())"
-        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        return folder
-    }
-
     static func recording(
         scenario: Scenario, events: [EventRecord], verdicts: [Verdict], world: World?, slack: Slack, strict: Bool, duration: Duration, setupError: String?
     ) -> Recording {
@@ -228,19 +221,6 @@ public final class ScenarioRunner: Sendable {
         recording.duration = duration
         recording.setupError = setupError
         return recording
-    }
-
-    private static let sequence = NIOLockedValueBox(0)
-
-    static func timestamp() -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyyMMdd-HHmmss-SSS"
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        let n = sequence.withLockedValue {
-            $0 += 1
-            return $0
-        }
-        return "\(formatter.string(from: Date()))-\(getpid())-\(n)"
     }
 
     static func configuration(_ scenario: Scenario, world: World?) -> JSONObject {

@@ -16,8 +16,30 @@ public struct Recording: Sendable {
     /// Read back: whether the recording ends with its final record (a run killed mid-way, or a
     /// file cut short, does not).
     public var complete = true
-    /// Read back: the verdicts the run itself wrote, as JSON (to compare with a replay's).
-    public var storedVerdicts: [JSONObject] = []
+    /// Read back: the verdicts the run itself wrote (to compare with a replay's).
+    public var storedVerdicts: [StoredVerdict] = []
+
+    /// A verdict as the run recorded it: its check and outcome (recordings older than `outcome`
+    /// have only `ok`).
+    public struct StoredVerdict: Sendable, Hashable {
+        public var check: String
+        public var outcome: String
+
+        init(_ fields: JSONObject) {
+            check = fields["check"]?.stringValue ?? ""
+            outcome = fields["outcome"]?.stringValue ?? (fields["ok"] == true ? Verdict.Outcome.passed.rawValue : Verdict.Outcome.failed.rawValue)
+        }
+    }
+
+    /// Where `verdicts` (a replay's) differ from the run's own: one line per check.
+    public func disagreements(with verdicts: [Verdict]) -> [String] {
+        verdicts.enumerated().compactMap { index, verdict in
+            let stored = index < storedVerdicts.count ? storedVerdicts[index] : nil
+            let was = stored?.outcome ?? "absent"
+            guard stored?.check != verdict.check || was != verdict.outcome.rawValue else { return nil }
+            return "≠ \(verdict.check): the run recorded \(was), the replay finds \(verdict.outcome.rawValue)"
+        }
+    }
     /// How long the run took (wall time), and why it could not run, when it could not.
     public var duration: Duration?
     public var setupError: String?
@@ -69,7 +91,7 @@ public struct Recording: Sendable {
             throw ConfigurationError("\(path): cannot read the recording")
         }
         var file = "", scenarioText = "", configuration = JSONObject(), events: [EventRecord] = []
-        var stored: [JSONObject] = []
+        var stored: [StoredVerdict] = []
         var end: JSONObject?
         var damage: String?
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
@@ -94,7 +116,7 @@ public struct Recording: Sendable {
             case .runner(.configuration):
                 configuration = record.fields
             case .runner(.verdict):
-                stored.append(record.fields)
+                stored.append(StoredVerdict(record.fields))
             case .runner(.end):
                 end = record.fields
             default:

@@ -43,7 +43,7 @@ extension ScenarioParser {
             switch key {
             case "delay": policy.backoff = .fixed(try value.duration())
             case "backoff":
-                var initial = Duration.milliseconds(100), multiplier = 2.0, cap = Duration.seconds(30)
+                var initial = ReconnectPolicy.defaultBackoffInitial, multiplier = ReconnectPolicy.defaultBackoffMultiplier, cap = ReconnectPolicy.defaultBackoffCap
                 for (backoffKey, _, backoffValue) in try value.mapping("backoff", allowed: ["initial", "multiplier", "cap"]) {
                     switch backoffKey {
                     case "initial": initial = try backoffValue.duration()
@@ -77,7 +77,7 @@ extension ScenarioParser {
             case "heartbeat": heartbeat = try self.heartbeat(value)
             case "reconnect": reconnect = try self.reconnect(value)
             case "messages":
-                var bytes = 100, every = Duration.seconds(1)
+                var bytes = MessageSchedule.defaultBytes, every = MessageSchedule.defaultEvery
                 for (messageKey, _, messageValue) in try value.mapping("messages", allowed: ["bytes", "every"]) {
                     if messageKey == "bytes" { bytes = try messageValue.int(in: 0...(16 << 20)) } else { every = try messageValue.duration() }
                 }

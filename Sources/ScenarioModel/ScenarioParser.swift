@@ -1,9 +1,23 @@
 import FaultModel
 import Foundation
-import EventSchema
+public import EventSchema
 import HeartbeatCore
 
 extension Scenario {
+    /// `--var NAME=VALUE` options as vars, each name once.
+    public static func vars(fromOptions options: [String]) throws(ConfigurationError) -> [String: String] {
+        var values: [String: String] = [:]
+        for option in options {
+            guard let equals = option.firstIndex(of: "="), equals != option.startIndex else {
+                throw ConfigurationError("--var \(option): write NAME=VALUE, e.g. --var mode=faithful")
+            }
+            let name = String(option[..<equals])
+            guard values[name] == nil else { throw ConfigurationError("--var \(name) is given twice") }
+            values[name] = String(option[option.index(after: equals)...])
+        }
+        return values
+    }
+
     /// Reads and validates a scenario file. `vars`: values for the file's `vars` (`--var NAME=VALUE`).
     public static func load(path: String, vars: [String: String] = [:]) throws(ScenarioError) -> Scenario {
         guard let data = FileManager.default.contents(atPath: path) else {

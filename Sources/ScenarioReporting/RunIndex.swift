@@ -6,8 +6,8 @@ import Foundation
 extension RunReport {
     /// The links above a run's timeline: its recording, its capture when there is one, the JUnit file.
     public static func links(folder: String, junit: String?) -> [(String, String)] {
-        var links = [("recording.jsonl", "recording.jsonl")]
-        if FileManager.default.fileExists(atPath: "\(folder)/capture.pcap") { links.append(("capture.pcap", "capture.pcap")) }
+        var links = [(RunFolders.recordingName, RunFolders.recordingName)]
+        if FileManager.default.fileExists(atPath: RunFolders.capture(in: folder)) { links.append((RunFolders.captureName, RunFolders.captureName)) }
         if let junit { links.append(("JUnit", relativePath(from: folder, to: junit))) }
         return links
     }
@@ -22,9 +22,9 @@ extension RunReport {
     }
 
     public static func load(folder: String, junit: String? = nil) throws(ConfigurationError) -> Loaded {
-        let path = "\(folder)/recording.jsonl"
+        let path = RunFolders.recording(in: folder)
         guard FileManager.default.fileExists(atPath: path) else {
-            throw ConfigurationError("\(folder): no recording.jsonl here (not a run folder, or the run was started with --no-record)")
+            throw ConfigurationError("\(folder): no \(RunFolders.recordingName) here (not a run folder, or the run was started with --no-record)")
         }
         let recording = try Recording.read(path: path, tolerant: true)
         var problems: [String] = []
@@ -135,69 +135,5 @@ public enum RunIndex {
         }
         html += "</tbody></table></section></body></html>\n"
         return html
-    }
-}
-
-/// Splitting a suite across CI machines (`flatline run --shard i/n`): every machine computes the
-/// same split from the same file list — by name, balanced by durations when they are known (a
-/// `durations.json` that `flatline report --merge` writes, committed or cached by the CI).
-public enum ScenarioShards {
-    public struct Shard: Sendable, Hashable {
-        public var index: Int
-        public var count: Int
-
-        public init(parsing text: String) throws(ConfigurationError) {
-            let parts = text.split(separator: "/")
-            guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count >= 1, (1...count).contains(index) else {
-                throw ConfigurationError("--shard must be INDEX/COUNT with 1 ≤ INDEX ≤ COUNT, e.g. 2/4; got '\(text)'")
-            }
-            self.index = index
-            self.count = count
-        }
-
-        public var description: String { "\(index)/\(count)" }
-    }
-
-    /// The files of `shard`, in their original order. Longest first onto the least-loaded shard
-    /// (ties by name, then by shard number); unknown durations count as the median of the known.
-    public static func select(_ files: [String], shard: Shard, durations: [String: Double]) -> [String] {
-        let known = durations.values.sorted()
-        let typical = known.isEmpty ? 1 : known[known.count / 2]
-        let weighted = files.map { ($0, durations[$0] ?? typical) }.sorted { ($1.1, $0.0) < ($0.1, $1.0) }
-        var loads = Array(repeating: 0.0, count: shard.count)
-        var mine: Set<String> = []
-        for (file, weight) in weighted {
-            let target = loads.indices.min { (loads[$0], $0) < (loads[$1], $1) }!
-            loads[target] += weight
-            if target == shard.index - 1 { mine.insert(file) }
-        }
-        return files.filter { mine.contains($0) }
-    }
-
-    /// Durations (seconds) by scenario file, from a `durations.json`; empty when absent.
-    public static func durations(at path: String) throws(ConfigurationError) -> [String: Double] {
-        guard FileManager.default.fileExists(atPath: path) else { return [:] }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigurationError("\(path): cannot read it")
-        }
-        let value: JSONValue
-        do { value = try JSONValue(parsing: text) } catch { throw ConfigurationError("\(path): \(error.message)") }
-        guard let object = value.objectValue else { throw ConfigurationError("\(path): expected an object of scenario file → seconds") }
-        var result: [String: Double] = [:]
-        for (key, value) in object {
-            guard let seconds = value.doubleValue, seconds >= 0 else { throw ConfigurationError("\(path): '\(key)' must be a number of seconds") }
-            result[key] = seconds
-        }
-        return result
-    }
-
-    /// What a shard ran, written into its runs folder for `flatline report --merge` to check.
-    public static func manifest(shard: Shard, all: [String], ran: [String], folders: [String]) -> String {
-        let object: JSONObject = [
-            "shard": .int(Int64(shard.index)), "of": .int(Int64(shard.count)),
-            "all": .array(all.map { .string($0) }), "files": .array(ran.map { .string($0) }),
-            "folders": .array(folders.map { .string($0) }),
-        ]
-        return JSONValue.object(object).description + "\n"
     }
 }

@@ -34,7 +34,7 @@ public enum ListenerHardening {
     }
 }
 
-private final class AcceptFailureReporter: ChannelInboundHandler, @unchecked Sendable {
+private final class AcceptFailureReporter: ChannelInboundHandler {
     typealias InboundIn = any Channel
 
     let report: @Sendable (String) -> Void

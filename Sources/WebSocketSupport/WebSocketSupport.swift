@@ -129,7 +129,7 @@ public func classify(_ error: any Error) -> (reason: DisconnectReason, detail: S
 
 extension ChannelPipeline.SynchronousOperations {
     /// After an upgrade: reassembles fragmented messages (up to `maxMessageSize`), then `handler`.
-    public func addWebSocketMessageHandlers(maxMessageSize: Int, handler: any ChannelHandler & Sendable) throws {
+    public func addWebSocketMessageHandlers(maxMessageSize: Int, handler: some ChannelHandler) throws {
         try addHandler(
             NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 4096, maxAccumulatedFrameSize: maxMessageSize)
         )

@@ -2,6 +2,7 @@ import ArgumentParser
 import EventSchema
 import HeartbeatCore
 import WireCapture
+import Scenario
 
 struct CaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

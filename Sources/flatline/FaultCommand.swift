@@ -5,6 +5,7 @@ import Foundation
 import EventSchema
 import HeartbeatCore
 import NIOHTTP1
+import Scenario
 
 struct APIOptions: ParsableArguments {
     @Option(help: "Address of the control API.") var api: String = "127.0.0.1:8474"

@@ -5,6 +5,7 @@ import FaultModel
 import Foundation
 import EventSchema
 import HeartbeatCore
+import Scenario
 
 struct ProxyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,26 +22,21 @@ struct ProxyCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Listen address of the proxy (with --upstream).") var listen: String = "127.0.0.1:0"
-    @Option(help: "Upstream (server) address, HOST:PORT.") var upstream: String?
+    @Option(help: "Listen address of the proxy (with --upstream).") var listen = HostPort(host: "127.0.0.1", port: 0)
+    @Option(help: "Upstream (server) address, HOST:PORT.") var upstream: HostPort?
     @Option(help: "Name of the proxy given by --listen/--upstream.") var name: String = "flatline"
-    @Option(help: "Serve the control API on this address (Toxiproxy's default is 127.0.0.1:8474).") var api: String?
+    @Option(help: "Serve the control API on this address (Toxiproxy's default is 127.0.0.1:8474).") var api: HostPort?
     @Option(help: "Require 'Authorization: Bearer TOKEN' on the control API (also $FLATLINE_API_TOKEN).") var apiToken: String?
     @Option(help: "Toxiproxy-style JSON config: an array of {name, listen, upstream, enabled?, toxics?}.") var config: String?
     @Flag(help: "Emit an event for every WebSocket frame.") var observeFrames = false
     @Option(help: "Seed for toxicity and jitter.") var seed: UInt64?
-    @Option(help: "Stop after this long (default: until Ctrl-C).") var runFor: String?
+    @Option(help: "Stop after this long (default: until Ctrl-C).") var runFor: Duration?
     @Option(help: "Event output: jsonl or text.") var events: EventFormat = .text
 
     func validate() throws {
         if upstream == nil && config == nil && api == nil {
             throw ValidationError("nothing to proxy: give --upstream HOST:PORT (with --listen), --config FILE, or --api HOST:PORT")
         }
-        for (option, value) in [("--listen", listen), ("--upstream", upstream), ("--api", api)] {
-            guard let value else { continue }
-            do { _ = try HostPort(parsing: value) } catch { throw ValidationError("\(option): \(error.message)") }
-        }
-        if let runFor { _ = try parseDuration(runFor, option: "--run-for") }
     }
 
     func run() async throws {
@@ -57,11 +53,10 @@ struct ProxyCommand: AsyncParsableCommand {
                 try await ProxyConfigFile.load(path: config, into: registry)
             }
             if let upstream {
-                let proxy = try await registry.create(name: name, listen: try HostPort(parsing: listen), upstream: try HostPort(parsing: upstream))
+                let proxy = try await registry.create(name: name, listen: listen, upstream: upstream)
                 if let exposure = proxy.listen.exposure { LineWriter.standardError.write("flatline proxy: warning: proxy \(name) is \(exposure)") }
             }
-            if let api {
-                let address = try HostPort(parsing: api)
+            if let address = api {
                 let token = apiToken ?? ProcessInfo.processInfo.environment["FLATLINE_API_TOKEN"]
                 if token == nil, !address.isLoopback {
                     LineWriter.standardError.write("flatline proxy: warning: the control API on \(address) is reachable from other hosts and has no --api-token")
@@ -80,7 +75,7 @@ struct ProxyCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
-        await waitUntilStopped(runFor: try runFor.map { try parseDuration($0, option: "--run-for") })
+        await waitUntilStopped(runFor: runFor)
         await server?.stop()
         await registry.stopAll()
     }

@@ -8,6 +8,7 @@ import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
+import Scenario
 #endif
 
 struct ServerCommand: AsyncParsableCommand {
@@ -25,51 +26,29 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
     @Option(help: "Port to listen on; 0 picks a free one.") var port: Int = 0
-    @Option(help: "Heartbeat dialect: json, text, ping or server-push.") var dialect: String = "json"
+    @Option(help: "Heartbeat dialect.") var dialect: HeartbeatDialect.Name = HeartbeatServerConfiguration().dialect.kind
     @Option(help: "Text heartbeat payload the server recognises (text dialect).") var textPayload: String = HeartbeatDialect.defaultTextPayload
-    @Option(help: "Reply to a text heartbeat (text dialect); '-' echoes the payload.") var textReply: String = "ok"
-    @Option(help: "Push a heartbeat this often (server-push dialect).") var pushInterval: String = "1s"
-    @Option(help: "Send a ping of the server's own this often.") var pingInterval: String?
-    @Option(help: "Close connections that send nothing for this long.") var reapAfter: String?
+    @Option(help: "Reply to a text heartbeat (text dialect); '-' echoes the payload.") var textReply: String = HeartbeatDialect.defaultTextReply
+    @Option(help: "Push a heartbeat this often (server-push dialect; 250ms, 1s…).") var pushInterval: Duration = HeartbeatDialect.defaultPushInterval
+    @Option(help: "Send a ping of the server's own this often.") var pingInterval: Duration?
+    @Option(help: "Close connections that send nothing for this long.") var reapAfter: Duration?
     @Flag(help: "Start muted: heartbeats are not answered (a server that stopped responding).") var mute = false
     @Flag(help: "Do not echo application messages.") var noEcho = false
-    @Option(help: "Largest inbound frame in bytes.") var maxFrameSize: Int = 1 << 20
-    @Option(help: "Stop after this long (default: run until Ctrl-C).") var runFor: String?
+    @Option(help: "Largest inbound frame in bytes.") var maxFrameSize: Int = HeartbeatServerConfiguration().maxFrameSize
+    @Option(help: "Stop after this long (default: run until Ctrl-C).") var runFor: Duration?
     @Option(help: "Event output: jsonl or text.") var events: EventFormat = .text
 
     func makeConfiguration() throws -> HeartbeatServerConfiguration {
-        let dialect: HeartbeatDialect
-        do {
-            dialect = try HeartbeatDialect.named(
-                self.dialect,
-                textPayload: textPayload,
-                textReply: .some(textReply == "-" ? nil : textReply),
-                pushInterval: try parseDuration(pushInterval, option: "--push-interval")
-            )
-        } catch let error as ConfigurationError {
-            throw error.validationError
-        }
         let configuration = HeartbeatServerConfiguration(
-            host: host,
-            port: port,
-            dialect: dialect,
-            pingInterval: try pingInterval.map { try parseDuration($0, option: "--ping-interval") },
-            reapAfter: try reapAfter.map { try parseDuration($0, option: "--reap-after") },
-            echoMessages: !noEcho,
-            maxFrameSize: maxFrameSize
+            host: host, port: port,
+            dialect: HeartbeatDialect.named(dialect, textPayload: textPayload, textReply: .some(textReply == "-" ? nil : textReply), pushInterval: pushInterval),
+            pingInterval: pingInterval, reapAfter: reapAfter, echoMessages: !noEcho, maxFrameSize: maxFrameSize
         )
-        do {
-            try configuration.validate()
-        } catch {
-            throw error.validationError
-        }
+        do { try configuration.validate() } catch { throw error.validationError }
         return configuration
     }
 
-    func validate() throws {
-        _ = try makeConfiguration()
-        if let runFor { _ = try parseDuration(runFor, option: "--run-for") }
-    }
+    func validate() throws { _ = try makeConfiguration() }
 
     func run() async throws {
         OpenFiles.raise()  // a proxy or server for thousands of connections
@@ -92,7 +71,7 @@ struct ServerCommand: AsyncParsableCommand {
             mute.cancel()
             unmute.cancel()
         }
-        await waitUntilStopped(runFor: try runFor.map { try parseDuration($0, option: "--run-for") })
+        await waitUntilStopped(runFor: runFor)
         await server.stop()
         server.finishEvents()
     }

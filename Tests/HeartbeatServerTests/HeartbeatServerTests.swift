@@ -44,34 +44,17 @@ struct HeartbeatServerTests {
         await server.stop()
     }
 
-    @Test func reapsASilentClientWithinItsWindow() async throws {
-        let reapAfter = Duration.ms(200)
-        let (server, serverEvents) = try await startServer(HeartbeatServerConfiguration(reapAfter: reapAfter))
+    /// Wiring only: when a silent client is reaped, and the exact instant, is the machine's
+    /// (ServerConnectionMachineTests, on a manual clock). Here: the close frame reaches the client.
+    @Test func aSilentClientIsReapedWithACloseFrame() async throws {
+        let (server, serverEvents) = try await startServer(HeartbeatServerConfiguration(reapAfter: .ms(200)))
         // A server-push client sends nothing of its own: to this server it is silent.
         let clientEvents = EventWaiter<ClientEvent>(describe: { $0.summary })
         let silent = try client(port: server.port!, heartbeat: HeartbeatPolicy(dialect: .serverPush(interval: .seconds(10), tolerance: 1)), events: clientEvents)
-        let connected = try await serverEvents.wait(for: "client-connected") { $0.type == .clientConnected }
-        let reaped = try await serverEvents.wait(for: "reaped") { $0.type == .reaped }
-        let waited = reaped.at - connected.at
-        #expect(waited >= reapAfter)
-        #expect(waited <= reapAfter + .ms(150), "reaped after \(waited)")
-        // The client learns it from the close frame.
+        try await serverEvents.wait(for: "reaped") { $0.type == .reaped }
         let lost = try await clientEvents.wait(for: "client disconnected") { $0.type == .disconnected }
         #expect(lost.disconnectReason == .peerClosed)
         try await silent.finished.get()
-        await server.stop()
-    }
-
-    @Test func aClientThatHeartbeatsIsNotReaped() async throws {
-        // Timings with room for a loaded machine: a late reply must not end the client (it gives up
-        // at its first loss here), while 8 heartbeats still outlast the reaping time.
-        // (A reply 145 ms late ended it in 2 of 13 parallel suite runs: the timeout is 290 ms now.)
-        let (server, serverEvents) = try await startServer(HeartbeatServerConfiguration(reapAfter: .ms(1800)))
-        let clientEvents = EventWaiter<ClientEvent>(describe: { $0.summary })
-        let live = try client(port: server.port!, heartbeat: HeartbeatPolicy(interval: .ms(300), timeout: .ms(290)), events: clientEvents)
-        for _ in 0..<8 { try await clientEvents.wait(for: "ack", from: clientEvents.count) { $0.type == .heartbeatAcked } }
-        #expect(!serverEvents.events.contains { $0.type == .reaped })
-        try await live.close().get()
         await server.stop()
     }
 
@@ -103,13 +86,14 @@ struct HeartbeatServerTests {
         await server.stop()
     }
 
-    @Test func serverPingsAreAnsweredByTheClient() async throws {
-        let (server, serverEvents) = try await startServer(HeartbeatServerConfiguration(pingInterval: .ms(30), reapAfter: .ms(300)))
+    /// Wiring only (the cadence, and pongs counting as traffic, are the machine's): the server's
+    /// pings go out on a live connection.
+    @Test func serverPingsGoOut() async throws {
+        let (server, serverEvents) = try await startServer(HeartbeatServerConfiguration(pingInterval: .ms(30), reapAfter: .seconds(30)))
         // The client is server-push with a long tolerance: its only traffic is the pongs it owes.
         let clientEvents = EventWaiter<ClientEvent>(describe: { $0.summary })
         let c = try client(port: server.port!, heartbeat: HeartbeatPolicy(dialect: .serverPush(interval: .seconds(10), tolerance: 1)), events: clientEvents)
-        for _ in 0..<6 { try await serverEvents.wait(for: "ping-sent", from: serverEvents.count) { $0.type == .pingSent } }
-        #expect(!serverEvents.events.contains { $0.type == .reaped }, "pongs count as traffic")
+        for _ in 0..<3 { try await serverEvents.wait(for: "ping-sent", from: serverEvents.count) { $0.type == .pingSent } }
         try await c.close().get()
         await server.stop()
     }
