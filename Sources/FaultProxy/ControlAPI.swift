@@ -455,7 +455,7 @@ private final class ControlHTTPHandler: ChannelInboundHandler {
         eventTask = Task {
             for await event in stream {
                 guard channel.isActive else { break }
-                let text = Self.format(event, origin: origin, sse: sse)
+                let text = ControlHTTPHandler.format(event, origin: origin, sse: sse)
                 // One event at a time on the loop: the task never runs ahead of the socket.
                 let delivered: Void? = try? await channel.eventLoop.submit {
                     let (handler, context) = bound.value

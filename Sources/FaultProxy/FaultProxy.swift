@@ -6,7 +6,7 @@ public import NIOPosix
 import WebSocketSupport
 
 /// The state of one named proxy, shared by its connections (which live on their own loops).
-final class ProxyCore: @unchecked Sendable {
+final class ProxyCore: Sendable {
     struct State {
         var listener: (any Channel)?
         var listen: HostPort
@@ -185,7 +185,8 @@ final class ProxyCore: @unchecked Sendable {
     func dial(_ connection: ProxiedConnection, upstream: HostPort) {
         connection.markDialing()
         let handler = connection.makeServerHandler()
-        let box = UncheckedBox(handler)
+        // The upstream channel is on the connection's own loop: the handler never leaves it.
+        let bound = NIOLoopBound(handler, eventLoop: connection.loop)
         ClientBootstrap(group: connection.loop)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -193,13 +194,13 @@ final class ProxyCore: @unchecked Sendable {
             .channelOption(.writeBufferWaterMark, value: ProxyCore.writeWaterMark)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(box.value) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(bound.value) }
             }
             .connect(hostOrAddress: upstream.host, port: upstream.port)
             .whenComplete { result in
                 switch result {
                 case .success(let channel):
-                    connection.attachServer(channel, handler: box.value)
+                    connection.attachServer(channel, handler: bound.value)
                     connection.emit(.upstreamConnected)
                 case .failure(let error):
                     let (_, detail) = classify(error)

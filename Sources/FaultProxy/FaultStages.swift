@@ -46,15 +46,9 @@ class FaultStage {
 
     /// Runs `body` as a timer on the loop at `deadline`.
     func schedule(at deadline: NIODeadline, _ body: @escaping () -> Void) -> Scheduled<Void> {
-        let box = UncheckedBox(body)
-        return loop.scheduleTask(deadline: deadline) { box.value() }
+        let bound = NIOLoopBound(body, eventLoop: loop)
+        return loop.scheduleTask(deadline: deadline) { bound.value() }
     }
-}
-
-/// Wraps a loop-confined closure so that it can be handed to NIO's `@Sendable` timer APIs.
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
 
 // MARK: - Silent faults

@@ -13,8 +13,8 @@ import Darwin
 #endif
 
 /// A client connection and its upstream leg, on one event loop, with a fault pipe per direction.
-/// Confined to `loop`: it is `@unchecked Sendable` only so that other threads can hand work to
-/// the loop (`loop.submit { connection… }`); every entry point asserts it runs there.
+/// Confined to `loop`; other threads only hand work to the loop (`loop.submit { connection… }`).
+// @unchecked Sendable: every `var` is touched on `loop` alone, and every entry point asserts it runs there.
 final class ProxiedConnection: @unchecked Sendable {
     let id: UInt64
     let loop: any EventLoop
@@ -335,9 +335,9 @@ final class ProxiedConnection: @unchecked Sendable {
             // Both ways silent for good: the host is gone (its "reboot" answers with RST, DeadStage).
             for flow in Flow.allCases { pipe(flow).install(DeadStage(fault: fault, pipe: pipe(flow))) }
         case .reset(let after):
-            let box = UncheckedBox(self)
+            let bound = NIOLoopBound(self, eventLoop: loop)
             loop.scheduleTask(in: after.timeAmount) {
-                let connection = box.value
+                let connection = bound.value
                 guard connection.appliedFaults[fault.name] != nil else { return }
                 connection.closeByProxy(fault: fault.name, how: .rst)
             }

@@ -12,6 +12,7 @@ import WebSocketSupport
 /// It drives a ``HeartbeatStateMachine`` with timers of its event loop. All of its state lives on
 /// that loop; the public methods may be called from anywhere. Events are published on ``events``
 /// and, synchronously on the loop, to the `onEvent` callback.
+// @unchecked Sendable: its `let`s are Sendable and its `var`s are touched only on `eventLoop` (each public method hops there first).
 public final class HeartbeatClient: @unchecked Sendable {
     public let configuration: HeartbeatClientConfiguration
     public let eventLoop: any EventLoop

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import NIOConcurrencyHelpers
 import WebSocketSupport
 
@@ -229,19 +230,18 @@ public enum ScenarioProcesses {
 }
 
 /// A thread that lives as long as the process and performs every spawn (see ChildProcess.init).
-final class SpawnThread: @unchecked Sendable {
+final class SpawnThread: Sendable {
     static let shared = SpawnThread()
 
-    private let lock = NSCondition()
-    private var jobs: [() -> Void] = []
+    private let jobs = Mutex<[@Sendable () -> Void]>([])
+    /// Counts the jobs waiting.
+    private let pending = DispatchSemaphore(value: 0)
 
     private init() {
         let thread = Thread { [self] in
             while true {
-                lock.lock()
-                while jobs.isEmpty { lock.wait() }
-                let job = jobs.removeFirst()
-                lock.unlock()
+                pending.wait()
+                let job = jobs.withLock { $0.removeFirst() }
                 job()
             }
         }
@@ -252,15 +252,16 @@ final class SpawnThread: @unchecked Sendable {
     /// Runs `body` on the spawn thread and waits for its result.
     func run<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
         let done = DispatchSemaphore(value: 0)
-        let result = NIOLockedValueBox<T?>(nil)
-        lock.lock()
-        jobs.append {
-            result.withLockedValue { $0 = body() }
-            done.signal()
+        let result = Mutex<T?>(nil)
+        jobs.withLock {
+            $0.append {
+                let value = body()
+                result.withLock { $0 = value }
+                done.signal()
+            }
         }
-        lock.signal()
-        lock.unlock()
+        pending.signal()
         done.wait()
-        return result.withLockedValue { $0! }
+        return result.withLock { $0! }
     }
 }

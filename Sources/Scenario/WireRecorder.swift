@@ -5,7 +5,7 @@ import HeartbeatClient
 import EventSchema
 import HeartbeatCore
 import HeartbeatServer
-import NIOConcurrencyHelpers
+import Synchronization
 import NIOCore
 import NIOPosix
 import WebSocketSupport
@@ -19,19 +19,19 @@ final class WireRecorder: Sendable {
     init(log: EventLog, proxyPorts: [Int], serverPort: Int, path: String?, onWire: (@Sendable (WireEvent, Duration) -> Void)? = nil) throws {
         // Packet times are wall-clock; the log counts from the run's monotonic start.
         let originWallMicros = WireRecorder.wallMicros() - (log.now.nanoseconds / 1000)
-        let analyzer = NIOLockedValueBox<WireAnalyzer?>(nil)
+        // Not thread-safe: fed on the capture thread, created here, always under its lock.
+        let analyzer = Mutex<WireAnalyzer?>(nil)
         let roles = WireAnalyzer.Roles(proxyPorts: Set(proxyPorts), serverPort: serverPort)
-        var linkType: Int32 = PacketDecoder.ethernet
         let filter = (proxyPorts + [serverPort]).map { "tcp port \($0)" }.joined(separator: " or ")
         capture = try LiveCapture(filter: filter, path: path) { packet in
-            let events = analyzer.withLockedValue { $0?.feed(packet) } ?? []
+            let events = analyzer.withLock { $0?.feed(packet) } ?? []
             for event in events {
                 let recorded = log.record(EventRecord(t: .microseconds(event.timestampMicros - originWallMicros), event.kind, fields: event.fields))
                 onWire?(event, recorded.t)
             }
         }
-        linkType = capture.linkType
-        analyzer.withLockedValue { $0 = WireAnalyzer(linkType: linkType, roles: roles) }
+        let linkType = capture.linkType
+        analyzer.withLock { $0 = WireAnalyzer(linkType: linkType, roles: roles) }
     }
 
     /// libpcap's activate and the capture's stop block: they run off Swift's cooperative pool

@@ -123,6 +123,7 @@ public final class PcapWriter {
 /// A live capture on an interface (loopback by default), filtered, written to a pcap file and
 /// delivered packet by packet. `pcap_next_ex` on `lo` can block forever when nothing matches, so
 /// the capture is non-blocking and polled: stopping it is always prompt.
+// @unchecked Sendable: the pcap handle and dumper are used by the capture thread alone until `stop()` has joined it (`done`); `running` and `stats` are locked.
 public final class LiveCapture: @unchecked Sendable {
     private let handle: OpaquePointer
     private var dumper: OpaquePointer?

@@ -15,7 +15,7 @@ public struct WireEvent: Sendable, Hashable {
 /// Follows TCP connections in captured packets: handshakes, bytes, FIN/RST, retransmissions and,
 /// for WebSocket streams, the frames. Names endpoints with `roles` (client, proxy, server) when given.
 /// Not thread-safe: feed it from one thread, or under a lock.
-public final class WireAnalyzer: @unchecked Sendable {
+public final class WireAnalyzer {
     public struct Roles: Sendable {
         /// The proxy's listeners (one per external client).
         public var proxyPorts: Set<Int>

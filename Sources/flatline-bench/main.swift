@@ -2,6 +2,7 @@
 // single-stream throughput, 64-byte round trips, memory per idle connection, and how soon a fault
 // takes effect after the API call returns. Prints figures; judges nothing (see scripts/bench-proxy.sh).
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -125,14 +126,13 @@ func now() -> Double {
 }
 
 /// A server on port 0 that, per connection, either echoes or discards (counting bytes).
-final class TestServer: @unchecked Sendable {
+final class TestServer: Sendable {
     enum Mode { case echo, sink, hold }
     let port: Int
     private let fd: Int32
-    let received = NSLock()
-    private var totalReceived = 0
-    private var doneSemaphore = DispatchSemaphore(value: 0)
-    private var held: [Int32] = []
+    /// Bytes the sink connections received, and the held sockets.
+    private let state = Mutex((totalReceived: 0, held: [Int32]()))
+    private let doneSemaphore = DispatchSemaphore(value: 0)
 
     init(mode: Mode) {
         (fd, port) = listenSocket()
@@ -145,9 +145,7 @@ final class TestServer: @unchecked Sendable {
                 setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
                 switch mode {
                 case .hold:
-                    received.lock()
-                    held.append(client)
-                    received.unlock()
+                    state.withLock { $0.held.append(client) }
                 case .echo:
                     spawnThread {
                         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 8)
@@ -169,9 +167,7 @@ final class TestServer: @unchecked Sendable {
                         }
                         close(client)
                         buffer.deallocate()
-                        received.lock()
-                        totalReceived += total
-                        received.unlock()
+                        state.withLock { $0.totalReceived += total }
                         doneSemaphore.signal()
                     }
                 }
@@ -182,36 +178,28 @@ final class TestServer: @unchecked Sendable {
     /// Waits for `connections` sink connections to end; returns the bytes they received together.
     func waitForSink(connections: Int = 1) -> Int {
         for _ in 0..<connections { doneSemaphore.wait() }
-        received.lock()
-        defer {
-            totalReceived = 0
-            received.unlock()
+        return state.withLock { state in
+            defer { state.totalReceived = 0 }
+            return state.totalReceived
         }
-        return totalReceived
     }
 
-    var heldCount: Int {
-        received.lock()
-        defer { received.unlock() }
-        return held.count
-    }
+    var heldCount: Int { state.withLock { $0.held.count } }
 
     func closeHeld() {
-        received.lock()
-        for fd in held { close(fd) }
-        held.removeAll()
-        received.unlock()
+        state.withLock { state in
+            for fd in state.held { close(fd) }
+            state.held.removeAll()
+        }
     }
 }
 
 // MARK: - Children (flatline proxy, socat)
 
-/// Its lines are guarded by `lock`.
-final class Child: @unchecked Sendable {
+final class Child: Sendable {
     let process = Process()
     let output = Pipe()
-    private(set) var lines: [String] = []
-    private let lock = NSLock()
+    private let lines = Mutex<[String]>([])
 
     init(_ path: String, _ arguments: [String]) {
         process.executableURL = URL(fileURLWithPath: path)
@@ -230,9 +218,7 @@ final class Child: @unchecked Sendable {
                 while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                     let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
                     pending.removeSubrange(pending.startIndex...newline)
-                    lock.lock()
-                    lines.append(line)
-                    lock.unlock()
+                    lines.withLock { $0.append(line) }
                 }
             }
         }
@@ -242,9 +228,7 @@ final class Child: @unchecked Sendable {
     func event(_ type: String) -> [String: Any] {
         let deadline = now() + 20
         while now() < deadline {
-            lock.lock()
-            let copy = lines
-            lock.unlock()
+            let copy = lines.withLock { $0 }
             for line in copy {
                 if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], object["type"] as? String == type {
                     return object
@@ -255,7 +239,7 @@ final class Child: @unchecked Sendable {
         fail("no \(type) event from \(process.executableURL!.path)")
     }
 
-    var firstLine: String? { lock.withLock { lines.first } }
+    var firstLine: String? { lines.withLock { $0.first } }
 
     var residentKiB: Int {
         guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return 0 }
@@ -362,20 +346,18 @@ func idleMemory(proxy: Child, proxyPort: Int, holder: TestServer, count: Int) ->
     return (Double(after - before) / Double(count), before, after)
 }
 
-/// The last arrival seen by the sending thread, and whether it should stop (guarded by `lock`).
-final class Arrivals: @unchecked Sendable {
-    private let lock = NSLock()
-    private var last = 0.0
-    private var stopping = false
+/// The last arrival seen by the sending thread, and whether it should stop.
+final class Arrivals: Sendable {
+    private let state = Mutex((last: 0.0, stopping: false))
 
-    var stopped: Bool { lock.withLock { stopping } }
-    func arrived(at time: Double) { lock.withLock { last = time } }
+    var stopped: Bool { state.withLock { $0.stopping } }
+    func arrived(at time: Double) { state.withLock { $0.last = time } }
 
     /// Stops the sender; returns the last arrival.
     func stop() -> Double {
-        lock.withLock {
-            stopping = true
-            return last
+        state.withLock {
+            $0.stopping = true
+            return $0.last
         }
     }
 }

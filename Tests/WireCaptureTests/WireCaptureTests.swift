@@ -2,6 +2,7 @@ import FaultProxy
 import FaultModel
 import Foundation
 import NIOConcurrencyHelpers
+import Synchronization
 import EventSchema
 import HeartbeatCore
 import TestSupport
@@ -109,13 +110,14 @@ struct LiveCaptureTests {
         let path = temporaryPath("live.pcap")
         defer { unlink(path) }
         let events = EventWaiter<WireEvent>(describe: { "\($0.kind.rawValue) \($0.fields)" })
-        let decoder = NIOLockedValueBox<WireAnalyzer?>(nil)
+        let decoder = Mutex<WireAnalyzer?>(nil)
         let capture = try LiveCapture(filter: "tcp port \(proxy.port) or tcp port \(listener.port)", path: path) { packet in
-            let produced = decoder.withLockedValue { $0?.feed(packet) } ?? []
+            let produced = decoder.withLock { $0?.feed(packet) } ?? []
             for event in produced { events.record(event) }
         }
         let roles = WireAnalyzer.Roles(proxyPort: proxy.port, serverPort: listener.port)
-        decoder.withLockedValue { $0 = WireAnalyzer(linkType: capture.linkType, roles: roles) }
+        let linkType = capture.linkType
+        decoder.withLock { $0 = WireAnalyzer(linkType: linkType, roles: roles) }
 
         let socket = try RawSocket.connect(port: proxy.port)
         let accepted = try await onThread { listener.accept(timeout: .seconds(5)) }
