@@ -41,6 +41,20 @@ let package = Package(
             dependencies: ["EventSchema"],
             swiftSettings: swiftSettings
         ),
+        // Plumbing any NIO program of Flatline's needs: instants as NIO deadlines and the wall
+        // clock, the descriptor limit, hardened listeners, bounded waits, connecting to an address.
+        .target(
+            name: "NetworkSupport",
+            dependencies: [
+                "EventSchema",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // WebSocket specifics shared by the client, server, proxy and capture: frame checks and
+        // close frames, the message handlers, the reasons a connection was lost, the stream tracker.
         .target(
             name: "WebSocketSupport",
             dependencies: [
@@ -73,6 +87,7 @@ let package = Package(
                 "EventSchema",
                 "FaultModel",
                 "WebSocketSupport",
+                "NetworkSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -91,6 +106,7 @@ let package = Package(
                 "CPcap",
                 "EventSchema",
                 "WebSocketSupport",
+                "NetworkSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
@@ -134,6 +150,7 @@ let package = Package(
                 "FaultModel",
                 "WireCapture",
                 "WebSocketSupport",
+                "NetworkSupport",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -148,6 +165,7 @@ let package = Package(
                 "HeartbeatCore",
                 "HeartbeatWebSocket",
                 "WebSocketSupport",
+                "NetworkSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -162,6 +180,7 @@ let package = Package(
                 "HeartbeatCore",
                 "HeartbeatWebSocket",
                 "WebSocketSupport",
+                "NetworkSupport",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -188,6 +207,7 @@ let package = Package(
                 "ScenarioReporting",
                 "WireCapture",
                 "WebSocketSupport",
+                "NetworkSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -211,6 +231,7 @@ let package = Package(
                 "HeartbeatCore",
                 "HeartbeatWebSocket",
                 "WebSocketSupport",
+                "NetworkSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

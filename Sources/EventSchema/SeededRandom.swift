@@ -17,4 +17,10 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+}
+
+extension RandomNumberGenerator {
+    /// A number in [0, 1) with 53 random bits.
+    public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 }

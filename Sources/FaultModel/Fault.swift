@@ -157,6 +157,20 @@ public struct Fault: Sendable, Hashable {
     /// Its attributes as the control API writes them (`{"latency": 300, "jitter": 0}`).
     public var attributesJSON: JSONValue { .object(FaultCatalog.spec(of: kind).attributesJSON(kind)) }
 
+    /// Whether the fault takes one more connection: always at toxicity 1, else as one draw of `random` falls.
+    public func takes(using random: inout SplitMix64) -> Bool { toxicity >= 1 || random.nextUnit() < toxicity }
+
+    /// The fields of its `fault-on` event; `enforcedBy` names what carries it out when the proxy
+    /// does not (`nftables` in packet mode).
+    public func onFields(enforcedBy enforcer: String? = nil) -> JSONObject {
+        var fields: JSONObject = [
+            "fault": .string(name), "kind": .string(kind.typeName), "direction": .string(direction.rawValue),
+            "toxicity": .double(toxicity), "target": target.jsonValue, "attributes": attributesJSON,
+        ]
+        if let enforcer { fields["enforced"] = .string(enforcer) }
+        return fields
+    }
+
     public func validate() throws(ConfigurationError) {
         guard !name.isEmpty else { throw ConfigurationError("a fault needs a non-empty name") }
         guard toxicity.isFinite, (0...1).contains(toxicity) else {

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 public import NIOCore
 import NIOHTTP1
 import WebSocketSupport
+import NetworkSupport
 public import NIOPosix
 
 /// The control API's logic, free of sockets: a request in, a response out. Speaks Toxiproxy's v2

@@ -4,6 +4,7 @@ public import NIOCore
 public import NIOHTTP1
 public import NIOPosix
 import WebSocketSupport
+import NetworkSupport
 
 /// A minimal client of the control API (one request per connection), used by `flatline fault`.
 public struct ControlClient: Sendable {

@@ -3,6 +3,7 @@ import NIOCore
 import NIOConcurrencyHelpers
 import NIOPosix
 import WebSocketSupport
+import NetworkSupport
 
 /// Fans events out to any number of subscribers.
 public final class EventHub<Event: Sendable>: Sendable {

@@ -4,6 +4,7 @@ public import NIOCore
 import NIOConcurrencyHelpers
 public import NIOPosix
 import WebSocketSupport
+import NetworkSupport
 
 /// The state of one named proxy, shared by its connections (which live on their own loops).
 final class ProxyCore: Sendable {
@@ -160,7 +161,7 @@ final class ProxyCore: Sendable {
         var applied: [Fault] = []
         var random = SplitMix64(seed: connection.seed ^ 0x5DEE_CE66_D1CE_4E5B)
         for fault in faults where Self.targets(fault, connection: id, existing: false) {
-            if fault.toxicity >= 1 || Double(random.next() >> 11) * 0x1.0p-53 < fault.toxicity {
+            if fault.takes(using: &random) {
                 applied.append(fault)
             } else {
                 emit(.faultSkipped, ["fault": .string(fault.name), "conn": .int(Int64(id))])
@@ -274,15 +275,12 @@ final class ProxyCore: Sendable {
             let connections = state.connections.values.sorted { $0.id < $1.id }
             var rolls: [UInt64: Bool] = [:]
             for connection in connections {
-                rolls[connection.id] = fault.toxicity >= 1 || Double(state.random.next() >> 11) * 0x1.0p-53 < fault.toxicity
+                rolls[connection.id] = fault.takes(using: &state.random)
             }
             return .success((connections, rolls))
         }
         let (connections, rolls) = try outcome.get()
-        emit(.faultOn, [
-            "fault": .string(fault.name), "kind": .string(fault.kind.typeName), "direction": .string(fault.direction.rawValue),
-            "toxicity": .double(fault.toxicity), "target": fault.target.jsonValue, "attributes": fault.attributesJSON,
-        ])
+        emit(.faultOn, fault.onFields())
         if fault.kind.scope == .listener {
             await closeListener(reason: "\(fault.kind.typeName) fault \(fault.name)")
         }
@@ -437,10 +435,7 @@ public final class FaultProxy: Sendable {
     /// with the same `fault-on` event a fault of its own has, so every window and check keeps its
     /// meaning; the proxy itself only observes.
     public func announce(_ fault: Fault, enforcedBy enforcer: String) {
-        core.emit(.faultOn, [
-            "fault": .string(fault.name), "kind": .string(fault.kind.typeName), "direction": .string(fault.direction.rawValue),
-            "toxicity": .double(fault.toxicity), "target": fault.target.jsonValue, "attributes": fault.attributesJSON, "enforced": .string(enforcer),
-        ])
+        core.emit(.faultOn, fault.onFields(enforcedBy: enforcer))
     }
 
     /// The end of an ``announce(_:enforcedBy:)``ed fault.

@@ -2,6 +2,7 @@ import EventSchema
 import FaultModel
 import NIOCore
 import WebSocketSupport
+import NetworkSupport
 
 /// What travels through a flow: bytes, or the end of the stream as FIN or RST.
 enum PipeItem {

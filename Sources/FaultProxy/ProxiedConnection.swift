@@ -3,6 +3,7 @@ import FaultModel
 import NIOCore
 import NIOPosix
 import WebSocketSupport
+import NetworkSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -53,7 +54,7 @@ final class ProxiedConnection: @unchecked Sendable {
 
     func pipe(_ flow: Flow) -> FlowPipe { flow == .upstream ? upstreamPipe : downstreamPipe }
 
-    func unitRandom() -> Double { Double(random.next() >> 11) * 0x1.0p-53 }
+    func unitRandom() -> Double { random.nextUnit() }
 
     /// Receives events when the connection has no owning proxy (handler-level tests).
     var eventSink: ((ProxyEvent) -> Void)?

@@ -3,6 +3,7 @@ import NIOCore
 import NIOConcurrencyHelpers
 import NIOPosix
 import WebSocketSupport
+import NetworkSupport
 
 /// A proxy error with the HTTP status the control API answers it with.
 public struct ProxyError: Error, CustomStringConvertible, Sendable, Equatable {

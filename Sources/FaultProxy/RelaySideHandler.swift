@@ -3,6 +3,7 @@ import FaultModel
 import NIOCore
 import NIOPosix
 import WebSocketSupport
+import NetworkSupport
 
 #if canImport(Glibc)
 import Glibc

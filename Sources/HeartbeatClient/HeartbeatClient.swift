@@ -6,6 +6,7 @@ public import NIOPosix
 import NIOWebSocket
 import HeartbeatWebSocket
 import WebSocketSupport
+import NetworkSupport
 
 /// A WebSocket client that keeps its connection alive with heartbeats and reconnects when it dies.
 ///

@@ -341,7 +341,7 @@ public struct HeartbeatStateMachine: Sendable {
             actions.append(.finished)
             return actions
         }
-        let unit = Double(random.next() >> 11) * 0x1.0p-53
+        let unit = random.nextUnit()
         let delay = policy.delay(attempt: failures, unitRandom: unit)
         state = .waitingToReconnect(attempt: failures)
         return [

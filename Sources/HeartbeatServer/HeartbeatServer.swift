@@ -7,6 +7,7 @@ public import NIOPosix
 import NIOWebSocket
 import HeartbeatWebSocket
 import WebSocketSupport
+import NetworkSupport
 
 /// A WebSocket server speaking every heartbeat dialect, with a switch that mutes its answers
 /// (a server that is up but no longer answering) and optional reaping of silent clients.

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import NIOConcurrencyHelpers
 import WebSocketSupport
+import NetworkSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -131,6 +132,34 @@ final class ChildProcess: Sendable {
     }
 
     var exitCode: Int32? { life.withLockedValue { $0.exitCode } }
+
+    /// Runs a short command (`nft`, `unshare`) to its end, spawned as every child is (nothing of
+    /// Flatline's open, its own group, default signals); returns its exit status and its output,
+    /// stdout and stderr together.
+    static func runToEnd(_ arguments: [String]) -> (Int32, String) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return (-1, "cannot create a pipe") }
+        let environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        let (spawned, pid) = spawn(arguments, environment: environment, stdout: fds[1], stderr: true, directory: nil)
+        close(fds[1])
+        guard spawned == 0 else {
+            close(fds[0])
+            return (-1, "cannot start \(arguments[0]): \(String(cString: strerror(spawned)))")
+        }
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, 4096) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            output += buffer[0..<n]
+        }
+        close(fds[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (code, String(decoding: output, as: UTF8.self))
+    }
 
     /// posix_spawn with the child's setup: stdout to `stdout`, nothing else of Flatline's open, its
     /// own process group, default signal handling. Returns (status, pid).

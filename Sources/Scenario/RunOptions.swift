@@ -10,6 +10,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import WebSocketSupport
+import NetworkSupport
 import WireCapture
 
 /// How a run is carried out and reported.

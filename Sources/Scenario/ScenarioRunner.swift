@@ -12,6 +12,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import WebSocketSupport
+import NetworkSupport
 import WireCapture
 
 /// Runs one scenario live: starts the server, the proxy and the clients on loopback with

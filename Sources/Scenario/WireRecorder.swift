@@ -9,6 +9,7 @@ import Synchronization
 import NIOCore
 import NIOPosix
 import WebSocketSupport
+import NetworkSupport
 import WireCapture
 
 /// Captures the scenario's traffic (both legs) into a pcap file and feeds `wire` events into the log.

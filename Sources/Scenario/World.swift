@@ -10,6 +10,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import WebSocketSupport
+import NetworkSupport
 import WireCapture
 
 /// The running system of one scenario: server, proxy, clients.

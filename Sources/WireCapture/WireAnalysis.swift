@@ -1,6 +1,7 @@
 public import EventSchema
 import NIOCore
 import WebSocketSupport
+import NetworkSupport
 
 /// What a capture shows of one event on the wire (a SYN, FIN, RST, WebSocket frame, retransmission).
 public struct WireEvent: Sendable, Hashable {

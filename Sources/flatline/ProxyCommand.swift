@@ -1,5 +1,6 @@
 import ArgumentParser
 import WebSocketSupport
+import NetworkSupport
 import FaultProxy
 import FaultModel
 import Foundation

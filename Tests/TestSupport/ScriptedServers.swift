@@ -6,6 +6,7 @@ import NIOPosix
 import NIOWebSocket
 import HeartbeatWebSocket
 import WebSocketSupport
+import NetworkSupport
 
 /// A TCP server on 127.0.0.1 port 0 whose connections do whatever `onConnection` sets up:
 /// stay silent, answer plain HTTP, and so on. For testing clients against broken servers.
