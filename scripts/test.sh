@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+scripts/check-rooms.sh
 
 start=$(date +%s)
 swift build --build-tests
