@@ -185,9 +185,14 @@ struct ControlAPITests {
         let client = ControlClient(address: server.address)
         let events = try RawSocket.connect(port: server.address.port)
         try events.send("GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        // The stream is subscribed once its head has come: only then are the events below its own.
+        var text = ""
+        let headDeadline = ContinuousClock.now + .seconds(5)
+        while !text.contains("\r\n\r\n"), ContinuousClock.now < headDeadline {
+            if case .data(let bytes) = try await events.read(within: .seconds(1)) { text += String(decoding: bytes, as: UTF8.self) }
+        }
         _ = try await client.request(.POST, "/proxies", body: .object(["name": "ws", "upstream": .string("127.0.0.1:\(upstream.port)")]))
         _ = try await client.request(.POST, "/proxies/ws/toxics", body: .object(["type": "blackhole", "stream": "both"]))
-        var text = ""
         let deadline = ContinuousClock.now + .seconds(5)
         while !text.contains("\"fault-on\""), ContinuousClock.now < deadline {
             if case .data(let bytes) = try await events.read(within: .seconds(1)) { text += String(decoding: bytes, as: UTF8.self) }

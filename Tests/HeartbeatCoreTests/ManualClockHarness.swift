@@ -8,7 +8,7 @@ struct ManualClockHarness {
     var now: Instant = .zero
     /// Every action the machine returned, in order, with the instant it was returned.
     var log: [(at: Instant, action: HeartbeatStateMachine.Action)] = []
-    private var timers: [HeartbeatStateMachine.Timer: Instant] = [:]
+    private var timers = ManualTimers<HeartbeatStateMachine.Timer>()
 
     init(_ configuration: HeartbeatStateMachine.Configuration, seed: UInt64 = 1) {
         machine = HeartbeatStateMachine(configuration: configuration, random: SplitMix64(seed: seed))
@@ -19,8 +19,8 @@ struct ManualClockHarness {
         for action in actions {
             log.append((now, action))
             switch action {
-            case .scheduleTimer(let timer, let at): timers[timer] = at
-            case .cancelTimer(let timer): timers[timer] = nil
+            case .scheduleTimer(let timer, let at): timers.schedule(timer, at: at)
+            case .cancelTimer(let timer): timers.cancel(timer)
             default: break
             }
         }
@@ -31,9 +31,8 @@ struct ManualClockHarness {
     @discardableResult
     mutating func advance(to instant: Instant) -> [HeartbeatStateMachine.Action] {
         var produced: [HeartbeatStateMachine.Action] = []
-        while let (timer, due) = timers.filter({ $0.value <= instant }).min(by: { $0.value < $1.value }) {
+        while let (timer, due) = timers.takeNext(dueBy: instant) {
             now = max(now, due)
-            timers[timer] = nil
             produced += apply(machine.timerFired(timer, now: now))
         }
         now = max(now, instant)
@@ -74,6 +73,21 @@ struct ManualClockHarness {
 
     var reconnectDelays: [Duration] {
         events.compactMap { if case .reconnectScheduled(_, let delay) = $0.kind { delay } else { nil } }
+    }
+}
+
+/// Timers of a manual clock, by deadline: the server's and the client's harness share it.
+struct ManualTimers<Timer: Hashable> {
+    private var due: [Timer: Instant] = [:]
+
+    mutating func schedule(_ timer: Timer, at instant: Instant) { due[timer] = instant }
+    mutating func cancel(_ timer: Timer) { due[timer] = nil }
+
+    /// The earliest timer due at or before `instant`, removed; nil when none is.
+    mutating func takeNext(dueBy instant: Instant) -> (Timer, Instant)? {
+        guard let (timer, at) = due.filter({ $0.value <= instant }).min(by: { $0.value < $1.value }) else { return nil }
+        due[timer] = nil
+        return (timer, at)
     }
 }
 

@@ -9,7 +9,7 @@ private struct ServerHarness {
     var now: Instant = .zero
     var mood: ServerConnectionMachine.Mood = .answering
     var log: [(at: Instant, action: ServerConnectionMachine.Action)] = []
-    private var timers: [ServerConnectionMachine.Timer: Instant] = [:]
+    private var timers = ManualTimers<ServerConnectionMachine.Timer>()
 
     init(_ configuration: HeartbeatServerConfiguration) {
         machine = ServerConnectionMachine(id: 7, configuration: configuration)
@@ -20,7 +20,7 @@ private struct ServerHarness {
     mutating func apply(_ actions: [ServerConnectionMachine.Action]) -> [ServerConnectionMachine.Action] {
         for action in actions {
             log.append((now, action))
-            if case .schedule(let timer, let at) = action { timers[timer] = at }
+            if case .schedule(let timer, let at) = action { timers.schedule(timer, at: at) }
         }
         return actions
     }
@@ -28,9 +28,8 @@ private struct ServerHarness {
     @discardableResult
     mutating func advance(to instant: Instant) -> [ServerConnectionMachine.Action] {
         var produced: [ServerConnectionMachine.Action] = []
-        while let (timer, due) = timers.filter({ $0.value <= instant }).min(by: { $0.value < $1.value }) {
+        while let (timer, due) = timers.takeNext(dueBy: instant) {
             now = max(now, due)
-            timers[timer] = nil
             produced += apply(machine.timerFired(timer, mood: mood, now: now, epochMilliseconds: 1_700_000_000_000 + Int64(now.nanoseconds / 1_000_000)))
         }
         now = max(now, instant)
