@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "ScenarioModel", targets: ["ScenarioModel"]),
         .library(name: "ScenarioJudging", targets: ["ScenarioJudging"]),
         .library(name: "ScenarioReporting", targets: ["ScenarioReporting"]),
+        .library(name: "Exploration", targets: ["Exploration"]),
         .library(name: "Scenario", targets: ["Scenario"]),
         .library(name: "WireCapture", targets: ["WireCapture"]),
         .executable(name: "flatline", targets: ["flatline"]),
@@ -136,9 +137,17 @@ let package = Package(
             dependencies: ["EventSchema", "FaultModel", "ScenarioModel", "ScenarioJudging"],
             swiftSettings: swiftSettings
         ),
+        // Exploration: schedules as data drawn from a seed, the properties a client's settings
+        // imply (as scenario checks), the shrinker. No NIO: running them is the runtime's.
+        .target(
+            name: "Exploration",
+            dependencies: ["EventSchema", "HeartbeatCore", "FaultModel", "ScenarioModel", "ScenarioJudging"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Scenario",
             dependencies: [
+                "Exploration",
                 "ScenarioModel",
                 "ScenarioJudging",
                 "ScenarioReporting",
@@ -202,6 +211,7 @@ let package = Package(
                 "FaultProxy",
                 "FaultModel",
                 "Scenario",
+                "Exploration",
                 "ScenarioModel",
                 "ScenarioJudging",
                 "ScenarioReporting",
@@ -302,6 +312,11 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ExplorationTests",
+            dependencies: ["EventSchema", "HeartbeatCore", "FaultModel", "ScenarioModel", "ScenarioJudging", "Exploration"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

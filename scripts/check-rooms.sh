@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Guards the layering that issue 22 set up, so that it cannot erode silently. Fails (exit 1) naming
 # the rule and the offending file:line when:
-#   1. a pure target (ScenarioModel, ScenarioJudging, ScenarioReporting, FaultModel, HeartbeatCore,
-#      EventSchema) depends, directly or through another target, on NIO, libpcap or a NIO target;
+#   1. a pure target (ScenarioModel, ScenarioJudging, ScenarioReporting, Exploration, FaultModel,
+#      HeartbeatCore, EventSchema) depends, directly or through another target, on NIO, libpcap or a NIO target;
 #   2. an event source or type is compared with a string literal outside EventSchema's decoding;
 #   3. more than four `@unchecked Sendable`, or one without a `// @unchecked Sendable:` reason line
 #      right above it;
@@ -37,7 +37,7 @@ def closure(name, seen=None):
 impure = {"CPcap", "WireCapture", "NetworkSupport", "WebSocketSupport", "HeartbeatWebSocket",
           "FaultProxy", "HeartbeatClient", "HeartbeatServer", "Scenario"}
 bad = 0
-for pure in ["EventSchema", "HeartbeatCore", "FaultModel", "ScenarioModel", "ScenarioJudging", "ScenarioReporting"]:
+for pure in ["EventSchema", "HeartbeatCore", "FaultModel", "ScenarioModel", "ScenarioJudging", "ScenarioReporting", "Exploration"]:
     reached = closure(pure)
     wrong = sorted(d for d in reached if d.startswith("NIO") or d in impure)
     if wrong:

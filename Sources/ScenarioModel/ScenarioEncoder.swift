@@ -41,7 +41,21 @@ struct ScenarioEncoder {
             lines.append("assert:")
             lines += scenario.assertions.map { "  - \(quoted($0.text))" }
         }
+        if let space = scenario.explore { lines += explore(space) }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func explore(_ space: ExploreSpace) -> [String] {
+        var pairs: [(String, String)] = []
+        if let kinds = space.kinds { pairs.append(("kinds", "[" + kinds.map(\.rawValue).joined(separator: ", ") + "]")) }
+        if let targets = space.targets { pairs.append(("targets", "[" + targets.map(\.rawValue).joined(separator: ", ") + "]")) }
+        if let d = space.durations { pairs.append(("durations", "{min: \(exact(d.lowerBound)), max: \(exact(d.upperBound))}")) }
+        if let g = space.gaps { pairs.append(("gaps", "{min: \(exact(g.lowerBound)), max: \(exact(g.upperBound))}")) }
+        if let f = space.faults { pairs.append(("faults", "{min: \(f.lowerBound), max: \(f.upperBound)}")) }
+        if let length = space.length { pairs.append(("length", exact(length))) }
+        if let c = space.clients { pairs.append(("clients", "{min: \(c.lowerBound), max: \(c.upperBound)}")) }
+        if let margin = space.margin { pairs.append(("margin", exact(margin))) }
+        return pairs.isEmpty ? ["explore: {}"] : ["explore:"] + pairs.map { "  \($0.0): \($0.1)" }
     }
 
     // MARK: Client and server
@@ -165,7 +179,7 @@ struct ScenarioEncoder {
         return pairs.enumerated().map { index, pair in (index == 0 ? "  - " : "    ") + "\(pair.0): \(pair.1)" }
     }
 
-    private func fault(_ fault: Fault) -> String {
+    func fault(_ fault: Fault) -> String {
         var pairs = [("type", quoted(fault.kind.typeName)), ("name", quoted(fault.name)), ("direction", fault.direction.rawValue)]
         if fault.toxicity < 1 { pairs.append(("toxicity", number(fault.toxicity))) }
         if fault.target != .all { pairs.append(("target", fault.target.jsonValue.description)) }

@@ -37,6 +37,8 @@ public struct Scenario: Sendable {
     var writtenSteps: [Step] = []
     /// The file's `vars` as run: their defaults, with `--var` values over them.
     public var vars: [String: String] = [:]
+    /// The `explore:` section: what `flatline explore` may draw for this world (nil: every default).
+    public var explore: ExploreSpace? = nil
     /// Where the server section is written (for errors about it found after parsing).
     var serverLocation: String?
 

@@ -19,7 +19,7 @@ extension Scenario {
     }
 
     /// Reads and validates a scenario file. `vars`: values for the file's `vars` (`--var NAME=VALUE`).
-    public static func load(path: String, vars: [String: String] = [:]) throws(ScenarioError) -> Scenario {
+    public static func load(path: String, vars: [String: String] = [:], world: Bool = false) throws(ScenarioError) -> Scenario {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ScenarioError(location: path, message: "cannot read the file")
         }
@@ -37,13 +37,15 @@ extension Scenario {
             }
             throw ScenarioError(location: "\(path):\(line):\(column)", message: "the file is not UTF-8 text (an invalid byte here); save it as UTF-8")
         }
-        return try parse(text, file: path, vars: vars)
+        return try parse(text, file: path, vars: vars, world: world)
     }
 
-    /// Parses and validates scenario text; every error says `file:line:column: what`.
-    public static func parse(_ text: String, file: String, vars: [String: String] = [:]) throws(ScenarioError) -> Scenario {
+    /// Parses and validates scenario text; every error says `file:line:column: what`. A `world`
+    /// (what `flatline explore` reads) may have no timeline: its client, server and settings are
+    /// what counts.
+    public static func parse(_ text: String, file: String, vars: [String: String] = [:], world: Bool = false) throws(ScenarioError) -> Scenario {
         let root = try YAMLValue.parse(text, file: file)
-        var parser = ScenarioParser(file: file, overrides: vars)
+        var parser = ScenarioParser(file: file, overrides: vars, world: world)
         return try parser.scenario(root, text: text)
     }
 }
@@ -52,8 +54,10 @@ struct ScenarioParser {
     let file: String
     /// `--var NAME=VALUE`: values for the file's `vars`.
     var overrides: [String: String] = [:]
+    /// Read as a world for exploration: the timeline is optional.
+    var world = false
 
-    static let topKeys = ["name", "summary", "client", "server", "proxy", "seed", "capture", "time-limit", "timeline", "assert", "must-fail", "network", "vars"]
+    static let topKeys = ["name", "summary", "client", "server", "proxy", "seed", "capture", "time-limit", "timeline", "assert", "must-fail", "network", "vars", "explore"]
 
     mutating func scenario(_ root: YAMLValue, text: String) throws(ScenarioError) -> Scenario {
         var name: String?
@@ -68,6 +72,7 @@ struct ScenarioParser {
         var assertNode: YAMLValue?
         var mustFail: Scenario.MustFail?
         var network = NetworkMode.proxy
+        var explore: ExploreSpace?
         // Every problem of the file is reported in one pass: each section and each step is read on
         // its own, and what fails is collected.
         var problems: [ScenarioError] = []
@@ -112,6 +117,7 @@ struct ScenarioParser {
                 case "network":
                     network = try Self.network(value)
                 case "timeline": timelineNode = value
+                case "explore": explore = try Self.explore(value)
                 case "assert": assertNode = value
                 case "must-fail":
                     var check = "", message = ""
@@ -137,6 +143,7 @@ struct ScenarioParser {
         scenario.externalServer = server.3
         scenario.browser = browser
         scenario.clientRamp = ramp
+        scenario.explore = explore
         scenario.environment = Self.environment(scenario)
         scenario.vars = vars
         scenario.client = scenario.client.substituting(vars)
@@ -151,8 +158,8 @@ struct ScenarioParser {
         }
         if let timelineNode {
             collect { () throws(ScenarioError) in scenario.timeline = try timeline(timelineNode, environment: scenario.environment) }
-        } else {
-            problems.append(root.error("a scenario needs a 'timeline'"))
+        } else if !world {
+            problems.append(root.error("a scenario needs a 'timeline' (a world for 'flatline explore' may have none)"))
         }
         if let assertNode {
             collect { () throws(ScenarioError) in

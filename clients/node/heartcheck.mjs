@@ -16,6 +16,17 @@
 //     --no-heartbeat     no heartCheck at all (the browser default)
 //     --no-lock          no lockReconnect: onerror and onclose each schedule a reconnect
 //     --reconnect-on-manual-close   the close event of a manual close runs the reconnect logic
+//   Mistakes that only a sequence of faults shows (every single-fault scenario passes; 'flatline
+//   explore' finds them — docs/explore.md):
+//     --bug stale-heartbeat          the reply watchdog stays bound to the first connection's socket:
+//                                    after a reconnect a missed reply is never acted on
+//     --bug attempts-never-reset     the attempt counter is not reset on open: max attempts run out
+//                                    over several outages instead of one
+//     --bug lock-kept-after-refused  a connect attempt that errors (refused) retries on a timer of
+//                                    its own and keeps the reconnect lock, which is never released:
+//                                    the next loss is never reconnected
+//     --bug close-keeps-timer        a manual close does not cancel a pending reconnect timer
+//     --bug none                     (default)
 // SIGINT or SIGTERM is the user closing the page: ws.close(), and (unless the mistake above) no reconnect.
 
 const args = process.argv.slice(2);
@@ -45,6 +56,12 @@ if (!["faithful", "fixed"].includes(mode)) {
 const noHeartbeat = flag("--no-heartbeat");
 const noLock = flag("--no-lock");
 const reconnectOnManualClose = flag("--reconnect-on-manual-close");
+const bugs = ["none", "stale-heartbeat", "attempts-never-reset", "lock-kept-after-refused", "close-keeps-timer"];
+const bug = option("--bug", "none");
+if (!bugs.includes(bug)) {
+    console.error(`heartcheck.mjs: --bug must be one of ${bugs.join(", ")}, got '${bug}'`);
+    process.exit(2);
+}
 
 const start = performance.now();
 function emit(type, fields = {}) {
@@ -72,12 +89,22 @@ const heartCheck = {
     },
     start(ws, id) {
         if (noHeartbeat) return;
+        if (bug === "stale-heartbeat" && !this.first) this.first = { ws, id };
         this.timeoutObj = setTimeout(() => {
             if (ws.readyState !== WebSocket.OPEN) return;
             this.seq += 1;
             this.sentAt = performance.now();
             ws.send(JSON.stringify({ ModeCode: "heart_beat", msg: Date.now() }));
             emit("heartbeat-sent", { conn: id, seq: this.seq });
+            if (bug === "stale-heartbeat") {
+                // The watchdog looks at the socket it was first given; once that one is closed it
+                // thinks there is nothing to watch.
+                const { ws: watched, id: watchedId } = this.first;
+                this.serverTimeoutObj = setTimeout(() => {
+                    if (watched.readyState === WebSocket.OPEN) missedReply(watched, watchedId);
+                }, timeout);
+                return;
+            }
             this.serverTimeoutObj = setTimeout(() => missedReply(ws, id), timeout);
         }, interval);
     },
@@ -120,6 +147,7 @@ function createWebSocket() {
     }
     websocket = ws;
     let lost = false;
+    let opened = false;
     const lose = (reason, detail) => {
         heartCheck.reset();
         if (!lost || noLock) emit("disconnected", { conn: id, reason, detail });
@@ -127,8 +155,9 @@ function createWebSocket() {
         reconnect();
     };
     ws.onopen = () => {
+        opened = true;
         emit("connected", { conn: id, attempt });
-        attempt = 0;
+        if (bug !== "attempts-never-reset") attempt = 0;
         heartCheck.reset().start(ws, id);
     };
     ws.onmessage = (event) => {
@@ -146,6 +175,19 @@ function createWebSocket() {
         heartCheck.reset().start(ws, id);
     };
     ws.onerror = (event) => {
+        if (bug === "lock-kept-after-refused" && !opened && isReconnect) {
+            // Retry on a timer of its own, holding the lock so that onclose does not schedule a
+            // second attempt — and never releasing it.
+            heartCheck.reset();
+            if (!lost) emit("disconnected", { conn: id, reason: "error", detail: event?.message || "error event" });
+            lost = true;
+            lockReconnect = true;
+            attempt += 1;
+            emit("reconnect-scheduled", { attempt, delay_ms: delay });
+            clearTimeout(reconnectTimer);
+            reconnectTimer = setTimeout(createWebSocket, delay);
+            return;
+        }
         lose("error", event?.message || "error event");
     };
     ws.onclose = (event) => {
@@ -175,10 +217,11 @@ function reconnect() {
 function closeByUser() {
     isReconnect = false;
     heartCheck.reset();
-    if (!reconnectOnManualClose) clearTimeout(reconnectTimer);
+    const keepsTimer = reconnectOnManualClose || bug === "close-keeps-timer";
+    if (!keepsTimer) clearTimeout(reconnectTimer);
     emit("closed", { by: "user" });
     if (websocket && websocket.readyState <= WebSocket.OPEN) websocket.close(1000, "closed by user");
-    if (!reconnectOnManualClose) setTimeout(() => process.exit(0), 200).unref();
+    if (!keepsTimer) setTimeout(() => process.exit(0), 200).unref();
 }
 process.on("SIGINT", closeByUser);
 process.on("SIGTERM", () => {

@@ -1,0 +1,204 @@
+public import ScenarioModel
+public import ScenarioJudging
+import EventSchema
+import FaultModel
+import HeartbeatCore
+
+/// A schedule written onto its world as a plain scenario file: the timeline performs the schedule,
+/// and every property the client's settings imply is one of its checks. `flatline run` runs the
+/// text as it is; exploration runs exactly the same.
+public struct ScheduleScenario: Sendable {
+    public let schedule: Schedule
+    /// The scenario file.
+    public let text: String
+    public let scenario: Scenario
+    /// Which property each check is (`step 4`, `assert 1` → property).
+    public let properties: [String: Property]
+
+    /// The properties the run broke, first in the timeline first.
+    public func violations(in verdicts: [Verdict]) -> [Violation] {
+        verdicts.filter(\.failed).map { Violation(property: properties[$0.check] ?? .schedule, verdict: $0) }
+    }
+
+    /// `header`: comment lines written above the scenario (why it exists, how it was found).
+    public static func build(_ schedule: Schedule, world: ExploreWorld, name: String, header: [String] = [], file: String? = nil) throws(ScenarioError) -> ScheduleScenario {
+        var writer = Writer(world: world, schedule: schedule)
+        writer.write()
+        let base = world.scenario.world(named: name, clients: schedule.clients, seed: schedule.seed, timeLimit: writer.timeLimit)
+        var text = header.map { "# " + $0 }.joined(separator: "\n")
+        if !header.isEmpty { text += "\n" }
+        text += base.yaml
+        text += "timeline:\n" + writer.steps.map(\.text).joined()
+        if !writer.assertions.isEmpty {
+            text += "assert:\n" + writer.assertions.map { "  - \(quoted($0.text))\n" }.joined()
+        }
+        let scenario = try Scenario.parse(text, file: file ?? "\(name).yaml")
+        var properties: [String: Property] = [:]
+        for (position, step) in writer.steps.enumerated() { if let property = step.property { properties["step \(position + 1)"] = property } }
+        for (position, assertion) in writer.assertions.enumerated() { properties["assert \(position + 1)"] = assertion.property }
+        return ScheduleScenario(schedule: schedule, text: text, scenario: scenario, properties: properties)
+    }
+
+    /// Composes the timeline: actions at times relative to the previous action, each followed by
+    /// the checks measured from it.
+    struct Writer {
+        let world: ExploreWorld
+        let schedule: Schedule
+        var steps: [(text: String, property: Property?)] = []
+        var assertions: [(text: String, property: Property)] = []
+        var timeLimit = Duration.zero
+
+        init(world: ExploreWorld, schedule: Schedule) {
+            self.world = world
+            self.schedule = schedule
+        }
+
+        var each: String { schedule.clients > 1 ? "    each-client: true\n" : "" }
+
+        mutating func check(_ lines: String, _ property: Property) { steps.append((lines, property)) }
+        mutating func action(after delta: Duration, _ body: String) { steps.append(("  - at: \"+\(ms(delta))\"\n    \(body)\n", nil)) }
+
+        mutating func write() {
+            let margin = ms(world.margin)
+            let started = world.heartbeatsVisible ? world.heartbeatEvent : "client connected"
+            steps.append(("  - after: \(started)\n    within: 20s\n\(each)", .start))
+            let episodes = schedule.episodes
+            let maxAttempts = world.scenario.client.reconnect.maxAttempts
+            var runOutage = Duration.zero  // from the first fault of the current run to this heal
+            var previousRecovery = Duration.zero
+            var mayHaveGivenUp = false  // a run long enough to spend max attempts: what follows is not judged
+            var closed = false
+            var lastRecovery = world.recovery(afterOutage: .zero)
+            for (index, episode) in episodes.enumerated() {
+                let startsRun = index == 0 || episode.gap >= previousRecovery
+                runOutage = startsRun ? episode.duration : runOutage + episode.gap + episode.duration
+                let recovery = world.recovery(afterOutage: runOutage)
+                lastRecovery = recovery
+                let endsRun = index == episodes.count - 1 || episodes[index + 1].gap >= recovery
+                let name = "f\(index + 1)"
+                let (start, heal) = self.actions(episode, name: name)
+                action(after: episode.gap, start)
+                let judged = startsRun && !mayHaveGivenUp
+                if judged { detectionAndFalseDeath(episode, index: index, margin: margin) }
+                if startsRun, !mayHaveGivenUp, let maxAttempts {
+                    // The attempts a run allows: one per shortest delay while it lasts, and the one after it.
+                    let possible = world.attemptsPossible(in: runLength(from: index, recovery: recovery)).map { $0 + 1 }
+                    if let possible, possible < maxAttempts {
+                        check("  - expect-none: client gave-up\n    for: \(ms(runLength(from: index, recovery: recovery) + recovery))\n", .gaveUp(episode: index))
+                    } else {
+                        mayHaveGivenUp = true
+                    }
+                }
+                // The user's close, when it falls inside this (last) episode.
+                var remaining = episode.duration
+                if index == episodes.count - 1, let close = schedule.close, close.after < episode.duration {
+                    closeClient(after: close.after, recovery: recovery)
+                    remaining = episode.duration - close.after
+                    closed = true
+                }
+                action(after: remaining, heal)
+                if index == episodes.count - 1, !closed, let close = schedule.close {
+                    let after = close.after - episode.duration
+                    if after >= recovery, !mayHaveGivenUp { recoveryCheck(recovery, index: index) }
+                    closeClient(after: after, recovery: recovery)
+                    closed = true
+                } else if endsRun, !mayHaveGivenUp, !closed {
+                    recoveryCheck(recovery, index: index)
+                }
+                previousRecovery = recovery
+                timeLimit += episode.gap + episode.duration
+            }
+            if episodes.isEmpty, let close = schedule.close { closeClient(after: close.after, recovery: lastRecovery) }
+            timeLimit += .seconds(30) + lastRecovery * 2 + (schedule.close?.after ?? .zero)
+
+            assertions.append(("max-concurrent client connections <= 1", .oneConnection))
+            if maxAttempts == nil { assertions.append(("count client gave-up == 0", .gaveUp(episode: nil))) }
+            // Gaps exist only where a reconnect must have happened: a detection judged, then a recovery.
+            let detected = Set(steps.compactMap { if case .detection(let e)? = $0.property { e } else { nil } })
+            let recovered = steps.contains { if case .recovery(let e)? = $0.property { detected.contains { $0 <= e } } else { false } }
+            let shortest = world.reconnect.delayBounds(attempt: 1).lowerBound
+            if shortest >= .milliseconds(20), recovered {
+                assertions.append(("reconnect-gaps >= \(ms(shortest.scaled(by: 0.9)))", .backoff))
+            }
+            for (n, assertion) in world.scenario.assertions.enumerated() { assertions.append((assertion.text, .fileAssertion(n + 1))) }
+        }
+
+        /// From the start of episode `index` to the end of its run's outage.
+        func runLength(from index: Int, recovery: Duration) -> Duration {
+            var length = schedule.episodes[index].duration
+            var next = index + 1
+            while next < schedule.episodes.count, schedule.episodes[next].gap < world.recovery(afterOutage: length) {
+                length += schedule.episodes[next].gap + schedule.episodes[next].duration
+                next += 1
+            }
+            return length
+        }
+
+        mutating func closeClient(after: Duration, recovery: Duration) {
+            action(after: after, "client: close")
+            check("  - expect-none: client connecting\n    for: \(ms(recovery))\n", .noReconnectAfterClose)
+        }
+
+        mutating func recoveryCheck(_ recovery: Duration, index: Int) {
+            check("  - expect: \(world.heartbeatEvent)\n    within: \(ms(recovery))\n\(each)", .recovery(episode: index))
+        }
+
+        /// Detection where the client's link is lost for longer than its deadline or ends; no
+        /// false death where heartbeats and replies still get through within the timeout.
+        mutating func detectionAndFalseDeath(_ episode: Schedule.Episode, index: Int, margin: String) {
+            let heartbeat = world.heartbeat
+            let takesCurrent = !episode.kind.isLinkFault || episode.target != .new
+            let outlasts = episode.duration >= world.detection + world.margin
+            let withinTimeout = episode.duration + world.margin <= heartbeat.timeout
+            let detectionWithin = "\(world.detectionExpression) + \(margin)"
+            switch episode.kind {
+            case .blackhole, .lossUpstream, .lossDownstream, .hold, .powerLoss, .latencyAbove, .dropReplies, .serverFreeze, .serverMute:
+                if takesCurrent, outlasts {
+                    switch world.reporting {
+                    case .builtin:
+                        check("  - expect: client disconnected reason=heartbeat-timeout\n    within: \(detectionWithin)\n\(each)", .detection(episode: index))
+                    case .selfReporting:
+                        check("  - expect: client disconnected\n    within: \(detectionWithin)\n\(each)", .detection(episode: index))
+                    case .blackBox:
+                        // From outside, the first of: its socket released, its next attempt.
+                        let delay = ms(ExploreWorld.largestDelay(world.reconnect, attempts: 1))
+                        check("  - expect: client abandoned\n    within: \(detectionWithin) + \(delay)\n\(each)", .detection(episode: index))
+                    }
+                } else if [.blackhole, .lossUpstream, .lossDownstream, .hold, .serverFreeze, .serverMute].contains(episode.kind), takesCurrent, withinTimeout {
+                    check("  - expect-none: client disconnected\n    for: \(ms(episode.duration))\n", .noFalseDeath(episode: index))
+                } else if !takesCurrent, episode.kind != .powerLoss {
+                    check("  - expect-none: client disconnected\n    for: \(ms(episode.duration))\n", .noFalseDeath(episode: index))
+                }
+            case .reset, .close, .serverStop, .serverKill:
+                if takesCurrent {
+                    check("  - expect: client disconnected\n    within: \(detectionWithin)\n\(each)", .detection(episode: index))
+                } else {
+                    check("  - expect-none: client disconnected\n    for: \(ms(episode.duration))\n", .noFalseDeath(episode: index))
+                }
+            case .latencyBelow, .refuse:
+                check("  - expect-none: client disconnected\n    for: \(ms(episode.duration))\n", .noFalseDeath(episode: index))
+            case .clientClose:
+                break
+            }
+        }
+
+        /// The step that starts an episode and the one that ends it.
+        func actions(_ episode: Schedule.Episode, name: String) -> (String, String) {
+            switch episode.kind {
+            case .serverStop: return ("server: stop", "server: start")
+            case .serverKill: return ("server: kill", "server: start")
+            case .serverFreeze: return ("server: freeze", "server: resume")
+            case .serverMute: return ("server: mute", "server: unmute")
+            case .clientClose: return ("wait: 0ms", "wait: 0ms")
+            default:
+                let fault = ExploreWorld.fault(for: episode.kind, dialect: world.heartbeat.dialect, latency: episode.latency, target: episode.target, name: name)
+                return ("fault: " + (fault?.scenarioYAML ?? "{}"), "heal: \(name)")
+            }
+        }
+    }
+}
+
+/// Whole milliseconds, as a scenario writes a duration.
+func ms(_ duration: Duration) -> String { "\(Int64(duration.milliseconds.rounded()))ms" }
+
+func quoted(_ text: String) -> String { JSONValue.string(text).description }
