@@ -78,6 +78,14 @@ if ! "$flatline" run --quiet --capture --junit .build/reports/negative.xml scena
 fi
 echo "scenarios: $(( $(date +%s) - start ))s"
 
+start=$(date +%s)
+echo "--- exploration: seeded schedules, properties from the settings, a sequence bug found and shrunk (scripts/explore-slice.sh)"
+if ! FLATLINE="$flatline" scripts/explore-slice.sh .build/explore-slice; then
+    echo "FAILED: the exploration slice"
+    status=1
+fi
+echo "exploration: $(( $(date +%s) - start ))s"
+
 echo "--- scale scenarios in a release build: 4,000 clients through a pulled cable, a herd of 1,000 with and without jitter (must pass)"
 start=$(date +%s)
 swift build -c release --product flatline
@@ -108,7 +116,7 @@ set +e +o pipefail
 swift_total=$(sed -nE 's/.*Test run with ([0-9]+) tests? .*/\1/p' .build/test-output.txt | tail -n 1)
 swift_failed=$(grep -E '^✘ Test .* failed after' .build/test-output.txt | grep -vc '^✘ Test run with')
 swift_passed=$(( ${swift_total:-0} - ${swift_failed:-0} ))
-reports=(.build/reports/scenarios.xml .build/reports/clients.xml .build/reports/differential-proxy.xml .build/reports/differential-packet.xml .build/reports/blackbox-packet.xml .build/reports/packet.xml .build/reports/negative.xml .build/reports/scale.xml)
+reports=(.build/explore-slice/builtin.xml .build/explore-slice/node.xml .build/reports/scenarios.xml .build/reports/clients.xml .build/reports/differential-proxy.xml .build/reports/differential-packet.xml .build/reports/blackbox-packet.xml .build/reports/packet.xml .build/reports/negative.xml .build/reports/scale.xml)
 scenario_cases=$(cat "${reports[@]}" 2>/dev/null | grep -o '<testcase ' | wc -l)
 scenario_failed=$(cat "${reports[@]}" 2>/dev/null | grep -o '<failure \|<error ' | wc -l)
 py_passed=$(sed -nE 's/^([0-9]+) passed.*/\1/p' .build/pytest-output.txt | tail -n 1)

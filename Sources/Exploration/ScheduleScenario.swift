@@ -78,8 +78,10 @@ public struct ScheduleScenario: Sendable {
                 let name = "f\(index + 1)"
                 let (start, heal) = self.actions(episode, name: name)
                 action(after: episode.gap, start)
-                let judged = startsRun && !mayHaveGivenUp
-                if judged { detectionAndFalseDeath(episode, index: index, margin: margin) }
+                // A close inside this episode ends what the client could still show of it: its
+                // detection is judged only if the close comes after the bound, no false death not at all.
+                let closeInside = index == episodes.count - 1 ? schedule.close.map(\.after).flatMap { $0 < episode.duration ? $0 : nil } : nil
+                if startsRun, !mayHaveGivenUp { detectionAndFalseDeath(episode, index: index, margin: margin, closeAt: closeInside) }
                 if startsRun, !mayHaveGivenUp, let maxAttempts {
                     // The attempts a run allows: one per shortest delay while it lasts, and the one after it.
                     let possible = world.attemptsPossible(in: runLength(from: index, recovery: recovery)).map { $0 + 1 }
@@ -145,7 +147,17 @@ public struct ScheduleScenario: Sendable {
 
         /// Detection where the client's link is lost for longer than its deadline or ends; no
         /// false death where heartbeats and replies still get through within the timeout.
-        mutating func detectionAndFalseDeath(_ episode: Schedule.Episode, index: Int, margin: String) {
+        mutating func detectionAndFalseDeath(_ episode: Schedule.Episode, index: Int, margin: String, closeAt: Duration?) {
+            // After a close the client has nothing left to show: a detection is judged only when
+            // the close comes after its bound, a window of no false death not at all.
+            let blackBoxDelay = world.reporting == .blackBox ? ExploreWorld.largestDelay(world.reconnect, attempts: 1) : .zero
+            func check(_ lines: String, _ property: Property) {
+                if let closeAt {
+                    if case .noFalseDeath = property { return }
+                    if closeAt < world.detection + world.margin + blackBoxDelay { return }
+                }
+                self.check(lines, property)
+            }
             let heartbeat = world.heartbeat
             let takesCurrent = !episode.kind.isLinkFault || episode.target != .new
             let outlasts = episode.duration >= world.detection + world.margin

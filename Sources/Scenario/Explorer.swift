@@ -168,14 +168,21 @@ public enum Explorer {
         let ran = seedResults.count
         if ran < seeds.count, !Task.isCancelled { say("budget spent: \(ran) of \(seeds.count) seeds run") }
 
-        // Each violation shrunk, in seed order, while the budget lasts.
+        // The first violation of each property shrunk, in seed order, while the budget lasts
+        // (Hypothesis reports one minimal example per distinct failure); later seeds that break a
+        // property already shrunk are reported with the seed that stands for them.
+        var shrunk: [String: UInt64] = [:]
         for result in seedResults {
             var item = CaseReports.Case(name: "\(scenario.name) seed \(result.seed)", seconds: result.duration.seconds, output: result.schedule.lines.joined(separator: "\n"))
             if let error = result.error {
                 errors += 1
                 item.error = error
+            } else if let first = result.violations.first, let seed = shrunk[first.property.name] {
+                violated += 1
+                item.failure = "\(first.line); the same property as seed \(seed); replay: flatline explore \(request.file) --seeds \(result.seed)"
             } else if let first = result.violations.first {
                 violated += 1
+                shrunk[first.property.name] = result.seed
                 let file = "\(request.out)/\(scenario.name)-seed\(result.seed).yaml"
                 let minimal = await shrink(result, violation: first, world: world, request: request, options: options, deadline: deadline, file: file, say: say)
                 item.failure = "\(first.line); minimal scenario \(file) (\(minimal)); replay: flatline run \(file)"

@@ -116,6 +116,10 @@ struct ExplorationTests {
         closing.close = Schedule.Close(after: .milliseconds(900))
         let closed = try ScheduleScenario.build(closing, world: world, name: "closed")
         #expect(closed.properties.values.contains(.noReconnectAfterClose))
+        #expect(closed.properties.values.contains(.detection(episode: 0)), "a close after the detection bound leaves detection judged")
+        closing.close = Schedule.Close(after: .milliseconds(200))
+        let early = try ScheduleScenario.build(closing, world: world, name: "early")
+        #expect(!early.properties.values.contains(.detection(episode: 0)), "closed before it could have detected")
         #expect(!closed.properties.values.contains(.recovery(episode: 0)))
     }
 
