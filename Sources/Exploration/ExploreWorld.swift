@@ -146,28 +146,40 @@ public struct ExploreWorld: Sendable {
         (1...max(1, min(attempts, 64))).map { policy.delayBounds(attempt: $0).upperBound }.max() ?? .zero
     }
 
-    /// At most how many attempts a client can make in `span` (nil: no bound — a policy whose
-    /// delay can be zero can make any number).
-    public func attemptsPossible(in span: Duration) -> Int? {
-        var total = Duration.zero
-        var attempts = 0
-        while attempts < 10_000 {
-            let gap = reconnect.delayBounds(attempt: attempts + 1).lowerBound
-            if gap <= .zero { return nil }
-            total += gap
-            if total > span { return attempts + 1 }
-            attempts += 1
+    /// At most how many attempts of a client fail while `episode` lasts (nil: no bound — a policy
+    /// whose shortest delay is zero can make any number). An attempt fails no faster than the
+    /// episode lets it: at once where the server is down or connections are reset (the shortest
+    /// delay apart), at the connect timeout where they hang (blackhole, power loss, a frozen
+    /// server), after its heartbeat timeout where they open and die; where new connections work
+    /// or the current one is untouched, one attempt at most.
+    public func attemptsPossible(during episode: Schedule.Episode) -> Int? {
+        let delay = reconnect.delayBounds(attempt: 1).lowerBound
+        let cycle: Duration?
+        switch episode.kind {
+        case .serverStop, .serverKill: cycle = delay
+        case .reset, .close: cycle = episode.target == .existing ? nil : delay
+        case .blackhole, .lossUpstream, .lossDownstream, .hold, .powerLoss:
+            cycle = episode.target == .all ? delay + reconnect.connectTimeout : nil
+        case .serverFreeze: cycle = delay + reconnect.connectTimeout
+        case .serverMute: cycle = delay + heartbeat.timeout
+        case .latencyAbove, .dropReplies: cycle = episode.target == .all ? delay + heartbeat.timeout : nil
+        case .latencyBelow, .refuse, .clientClose: cycle = nil
         }
-        return nil
+        guard let cycle else { return 1 }
+        guard cycle > .zero else { return nil }
+        // Timers never fire early: the k-th attempt starts after k shortest delays, so at most
+        // duration / cycle of them fail inside the episode — plus, where attempts hang, the one
+        // still hanging at the heal (a SYN lost in packet mode is retried on the kernel's clock).
+        let hangs = cycle > delay
+        return Int(episode.duration / cycle) + (hangs ? 1 : 0)
     }
 
     /// From a heal, how long the client may take to be connected with a heartbeat answered after
-    /// an outage of `outage`: a detection still under way, the longest delay its policy allows for
-    /// the attempts the outage allowed, an attempt's connect (packet mode: its timeout, since a
+    /// `attempts` attempts (nil: any number): a detection still under way, the longest delay its
+    /// policy allows for the next attempt, an attempt's connect (packet mode: its timeout, since a
     /// SYN lost in the outage is retried on the kernel's schedule), a heartbeat interval, the margin.
-    public func recovery(afterOutage outage: Duration) -> Duration {
-        let attempts = attemptsPossible(in: outage + detection) ?? 64
-        var bound = detection + Self.largestDelay(reconnect, attempts: attempts + 1) + heartbeat.interval + margin
+    public func recovery(afterAttempts attempts: Int?) -> Duration {
+        var bound = detection + Self.largestDelay(reconnect, attempts: (attempts ?? 64) + 1) + heartbeat.interval + margin
         if network == .packet { bound += reconnect.connectTimeout + .seconds(1) }
         return bound
     }

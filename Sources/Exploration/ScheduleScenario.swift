@@ -64,15 +64,16 @@ public struct ScheduleScenario: Sendable {
             steps.append(("  - after: \(started)\n    within: 20s\n\(each)", .start))
             let episodes = schedule.episodes
             let maxAttempts = world.scenario.client.reconnect.maxAttempts
-            var runOutage = Duration.zero  // from the first fault of the current run to this heal
+            var runAttempts: Int? = 0  // at most, since the first fault of the current run
             var previousRecovery = Duration.zero
-            var mayHaveGivenUp = false  // a run long enough to spend max attempts: what follows is not judged
+            var mayHaveGivenUp = false  // a run that may spend max attempts: what follows is not judged
             var closed = false
-            var lastRecovery = world.recovery(afterOutage: .zero)
+            var lastRecovery = world.recovery(afterAttempts: 0)
             for (index, episode) in episodes.enumerated() {
                 let startsRun = index == 0 || episode.gap >= previousRecovery
-                runOutage = startsRun ? episode.duration : runOutage + episode.gap + episode.duration
-                let recovery = world.recovery(afterOutage: runOutage)
+                // A gap inside a run allows one more attempt (it succeeds, or the next fault takes it).
+                runAttempts = startsRun ? world.attemptsPossible(during: episode) : Self.sum(runAttempts, 1, world.attemptsPossible(during: episode))
+                let recovery = world.recovery(afterAttempts: runAttempts)
                 lastRecovery = recovery
                 let endsRun = index == episodes.count - 1 || episodes[index + 1].gap >= recovery
                 let name = "f\(index + 1)"
@@ -83,10 +84,10 @@ public struct ScheduleScenario: Sendable {
                 let closeInside = index == episodes.count - 1 ? schedule.close.map(\.after).flatMap { $0 < episode.duration ? $0 : nil } : nil
                 if startsRun, !mayHaveGivenUp { detectionAndFalseDeath(episode, index: index, margin: margin, closeAt: closeInside) }
                 if startsRun, !mayHaveGivenUp, let maxAttempts {
-                    // The attempts a run allows: one per shortest delay while it lasts, and the one after it.
-                    let possible = world.attemptsPossible(in: runLength(from: index, recovery: recovery)).map { $0 + 1 }
-                    if let possible, possible < maxAttempts {
-                        check("  - expect-none: client gave-up\n    for: \(ms(runLength(from: index, recovery: recovery) + recovery))\n", .gaveUp(episode: index))
+                    // The attempts that can fail while the whole run lasts: giving up takes max of them.
+                    let run = self.run(from: index)
+                    if let possible = run.attempts, possible < maxAttempts {
+                        check("  - expect-none: client gave-up\n    for: \(ms(run.length + run.recovery))\n", .gaveUp(episode: index))
                     } else {
                         mayHaveGivenUp = true
                     }
@@ -125,15 +126,24 @@ public struct ScheduleScenario: Sendable {
             for (n, assertion) in world.scenario.assertions.enumerated() { assertions.append((assertion.text, .fileAssertion(n + 1))) }
         }
 
-        /// From the start of episode `index` to the end of its run's outage.
-        func runLength(from index: Int, recovery: Duration) -> Duration {
-            var length = schedule.episodes[index].duration
+        /// The run starting at episode `index`: from its first fault to its last heal, the attempts
+        /// it allows, and the recovery bound after it.
+        func run(from index: Int) -> (length: Duration, attempts: Int?, recovery: Duration) {
+            let episodes = schedule.episodes
+            var length = episodes[index].duration
+            var attempts = world.attemptsPossible(during: episodes[index])
             var next = index + 1
-            while next < schedule.episodes.count, schedule.episodes[next].gap < world.recovery(afterOutage: length) {
-                length += schedule.episodes[next].gap + schedule.episodes[next].duration
+            while next < episodes.count, episodes[next].gap < world.recovery(afterAttempts: attempts) {
+                length += episodes[next].gap + episodes[next].duration
+                attempts = Self.sum(attempts, 1, world.attemptsPossible(during: episodes[next]))
                 next += 1
             }
-            return length
+            return (length, attempts, world.recovery(afterAttempts: attempts))
+        }
+
+        /// A sum of bounds; nil (no bound) wins.
+        static func sum(_ values: Int?...) -> Int? {
+            values.reduce(0 as Int?) { total, value in total.flatMap { t in value.map { t + $0 } } }
         }
 
         mutating func closeClient(after: Duration, recovery: Duration) {

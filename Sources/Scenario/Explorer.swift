@@ -29,6 +29,8 @@ public enum Explorer {
         public var shrink = true
         public var verbose = false
         public var slack: Slack = .none
+        /// Print each seed's scenario and run nothing.
+        public var printOnly = false
         /// The command's arguments, to run it again inside a network namespace (packet mode).
         public var arguments: [String] = []
 
@@ -107,6 +109,18 @@ public enum Explorer {
         } catch {
             complain("flatline explore: \(error)")
             return 2
+        }
+        if request.printOnly {
+            for seed in request.seeds {
+                do {
+                    let built = try ScheduleScenario.build(ScheduleDrawer.draw(seed: seed, world: world, swarm: request.swarm), world: world, name: "\(scenario.name)-seed\(seed)")
+                    say("# seed \(seed)\n" + built.text)
+                } catch {
+                    complain("flatline explore: seed \(seed): \(error)")
+                    return 2
+                }
+            }
+            return 0
         }
         say("world \(scenario.name) (\(request.file)): \(world.reporting.rawValue) client, \(scenario.network.rawValue) mode; heartbeat \(world.heartbeat.interval.flatlineDescription) + \(world.heartbeat.timeout.flatlineDescription), detection within \(world.detection.flatlineDescription) + margin \(world.margin.flatlineDescription)")
         say("kinds: \(world.kinds.map(\.rawValue).joined(separator: ", "))\(request.swarm ? " (swarm: a subset per seed)" : "")")
@@ -278,12 +292,14 @@ public enum Explorer {
         confirming.runsDirectory = request.out + "/runs"
         confirming.report = true
         var measurement = violation.verdict.message
+        var check = violation.verdict.check
         var confirmed = false
         if let built = try? ScheduleScenario.build(minimal, world: world, name: name, file: file) {
             let result = await ScenarioRunner(scenario: built.scenario, options: confirming).run()
             runs += 1
             if let same = built.violations(in: result.verdicts).first(where: { $0.property.name == property.name }) {
                 measurement = same.verdict.message
+                check = same.verdict.check
                 confirmed = true
             }
             if let recording = result.recordingPath {
@@ -294,7 +310,7 @@ public enum Explorer {
         }
         let header = [
             "Found by: flatline explore \(request.file) --seeds \(result.seed)\(request.swarm ? " --swarm" : "")",
-            "Violates: \(property.name) — \(measurement)",
+            "Violates: \(property.name)\(confirmed || minimal == result.schedule ? " (\(check))" : "") — \(measurement)",
             "Shrunk from \(result.schedule.size) to \(minimal.size) fault steps in \(runs) runs; the original reproduced \(originalHits) of \(k)\(confirmed ? "" : "; the last confirming run did not violate it (timing)")",
             "Schedule:",
         ] + minimal.lines.map { "  " + $0 } + ["Replay: flatline run \(file)"]

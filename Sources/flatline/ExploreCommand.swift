@@ -30,6 +30,7 @@ struct ExploreCommand: AsyncParsableCommand {
     @Option(help: "A candidate is kept when it violates the same property K times of K.") var reproduce: Int = 3
     @Flag(help: "Report violations without shrinking them.") var noShrink = false
     @Flag(help: "Print each schedule's steps.") var verbose = false
+    @Flag(name: .customLong("print"), help: "Print each seed's schedule as the scenario it runs, and run nothing (an external client is still probed once).") var printOnly = false
     @Option(help: "Widen every 'within' bound for slow machines: 20%, 50ms or 20%+50ms.") var slack: Slack = .none
     @Option(name: .customLong("var"), help: ArgumentHelp("Set one of the world's vars, e.g. --var bug=none. Repeatable.", valueName: "NAME=VALUE")) var vars: [String] = []
     @Option(help: "Where faults are carried out: proxy or packet. Default: the world's own 'network:'.") var network: NetworkMode?
@@ -56,6 +57,7 @@ struct ExploreCommand: AsyncParsableCommand {
         request.reproduce = reproduce
         request.shrink = !noShrink
         request.verbose = verbose
+        request.printOnly = printOnly
         request.slack = slack
         request.network = network
         request.arguments = Array(CommandLine.arguments.dropFirst())

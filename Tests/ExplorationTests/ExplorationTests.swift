@@ -92,10 +92,16 @@ struct ExplorationTests {
         let built = try ScheduleScenario.build(long, world: world, name: "long")
         #expect(built.text.contains("expect: client disconnected reason=heartbeat-timeout\n    within: heartbeat.detection + 200ms"), "\(built.text)")
         #expect(built.properties.values.contains(.detection(episode: 0)))
-        // 2 s at one attempt per 300 ms allows 8 attempts: max-attempts 6 may be spent, so giving
-        // up is not judged — nor is what follows (the client may be gone).
-        #expect(!built.properties.values.contains(.gaveUp(episode: 0)))
-        #expect(!built.properties.values.contains(.recovery(episode: 0)))
+        // In a blackhole an attempt hangs until its connect timeout (5 s): one attempt at most, so
+        // giving up within max-attempts 6 is a violation, and recovery is judged.
+        #expect(built.properties.values.contains(.gaveUp(episode: 0)))
+        #expect(built.properties.values.contains(.recovery(episode: 0)))
+        // With the server down for 2 s, attempts fail at once, one per 300 ms: 7 of them may spend
+        // max-attempts 6, so giving up is not judged — nor is what follows (the client may be gone).
+        let down = Schedule(seed: 1, clients: 1, episodes: [Schedule.Episode(gap: .milliseconds(500), kind: .serverStop, duration: .seconds(2))])
+        let downBuilt = try ScheduleScenario.build(down, world: world, name: "down")
+        #expect(!downBuilt.properties.values.contains(.gaveUp(episode: 0)))
+        #expect(!downBuilt.properties.values.contains(.recovery(episode: 0)))
         let forever = try ScheduleScenario.build(long, world: Self.world(Self.worldText.replacingOccurrences(of: ", max-attempts: 6", with: "")), name: "forever")
         #expect(forever.properties.values.contains(.recovery(episode: 0)))
         #expect(forever.properties.values.contains(.gaveUp(episode: nil)))
