@@ -119,9 +119,13 @@ public struct ScheduleScenario: Sendable {
             // Gaps exist only where a reconnect must have happened: a detection judged, then a recovery.
             let detected = Set(steps.compactMap { if case .detection(let e)? = $0.property { e } else { nil } })
             let recovered = steps.contains { if case .recovery(let e)? = $0.property { detected.contains { $0 <= e } } else { false } }
+            // The built-in client's events are stamped where they happen; an external client's when
+            // its line arrives (a pipe, Chromium's log): their gaps carry that channel's jitter
+            // (a browser's 200 ms timer measured 174 ms once in 100 seeds), so 50 ms is allowed.
             let shortest = world.reconnect.delayBounds(attempt: 1).lowerBound
-            if shortest >= .milliseconds(20), recovered {
-                assertions.append(("reconnect-gaps >= \(ms(shortest.scaled(by: 0.9)))", .backoff))
+            let allowance = world.reporting == .builtin ? shortest / 10 : max(shortest / 10, .milliseconds(50))
+            if shortest - allowance >= .milliseconds(20), recovered {
+                assertions.append(("reconnect-gaps >= \(ms(shortest - allowance))", .backoff))
             }
             for (n, assertion) in world.scenario.assertions.enumerated() { assertions.append((assertion.text, .fileAssertion(n + 1))) }
         }

@@ -259,6 +259,7 @@ public enum Explorer {
         deadline: ContinuousClock.Instant, file: String, say: @escaping @Sendable (String) -> Void
     ) async -> String {
         let name = "\(world.scenario.name)-seed\(result.seed)"
+        let shrinkStarted = ContinuousClock.now
         let k = max(1, request.reproduce)
         let property = violation.property
         var runs = 0
@@ -316,7 +317,7 @@ public enum Explorer {
         ] + minimal.lines.map { "  " + $0 } + ["Replay: flatline run \(file)"]
         let text = (try? ScheduleScenario.build(minimal, world: world, name: name, header: header, file: file).text) ?? ""
         do { try text.write(toFile: file, atomically: true, encoding: .utf8) } catch { say("  ⚠ cannot write \(file): \(error.localizedDescription)") }
-        say("minimal: \(file) — \(property.name), \(result.schedule.size) → \(minimal.size) fault steps, \(runs) runs, original reproduced \(originalHits)/\(k): \(measurement)")
+        say("minimal: \(file) — \(property.name), \(result.schedule.size) → \(minimal.size) fault steps, \(runs) runs in \(Int((ContinuousClock.now - shrinkStarted).seconds)) s, original reproduced \(originalHits)/\(k): \(measurement)")
         return "\(result.schedule.size) → \(minimal.size) fault steps"
     }
 
