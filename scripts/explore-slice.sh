@@ -21,7 +21,7 @@ fail() { echo "FAILED: $*"; status=1; }
 
 # The bug: seed 27 draws four faults; the violation needs two of them.
 bug_seed=27
-"$flatline" explore scenarios/explore/node-fixed.yaml --var bug=stale-heartbeat --seeds $bug_seed --jobs 1 --out "$out/bug" --junit "$out/bug.xml" > "$out/bug.log" 2>&1
+"$flatline" explore scenarios/explore/node-fixed.yaml --var bug=stale-heartbeat --seeds $bug_seed --jobs 1 --budget 90s --out "$out/bug" --junit "$out/bug.xml" > "$out/bug.log" 2>&1
 found=$?
 cat "$out/bug.log"
 [ "$found" = 1 ] || fail "explore did not find the stale heartbeat watchdog on seed $bug_seed (exit $found, expected 1)"

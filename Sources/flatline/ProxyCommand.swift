@@ -45,7 +45,14 @@ struct ProxyCommand: AsyncParsableCommand {
         let origin = Instant.now
         let format = events
         let hub = EventHub<ProxyEvent>()
-        hub.onEvent { LineWriter.standardOutput.write($0.record(origin: origin), format: format) }
+        hub.onEvent { event in
+            // The warning goes out before the event that says the proxy listens: whoever sees the
+            // one has been told the other (a reader that stops the proxy at once included).
+            if event.type == .listening, let warning = event.fields["warning"]?.stringValue {
+                LineWriter.standardError.write("flatline proxy: warning: proxy \(event.fields["proxy"]?.stringValue ?? name) is \(warning)")
+            }
+            LineWriter.standardOutput.write(event.record(origin: origin), format: format)
+        }
         let registry = ProxyRegistry(hub: hub, observeFrames: observeFrames, seed: seed)
 
         var server: ControlServer?
@@ -54,8 +61,7 @@ struct ProxyCommand: AsyncParsableCommand {
                 try await ProxyConfigFile.load(path: config, into: registry)
             }
             if let upstream {
-                let proxy = try await registry.create(name: name, listen: listen, upstream: upstream)
-                if let exposure = proxy.listen.exposure { LineWriter.standardError.write("flatline proxy: warning: proxy \(name) is \(exposure)") }
+                _ = try await registry.create(name: name, listen: listen, upstream: upstream)
             }
             if let address = api {
                 let token = apiToken ?? ProcessInfo.processInfo.environment["FLATLINE_API_TOKEN"]
