@@ -39,6 +39,9 @@ extension Duration {
     /// Milliseconds as a floating-point number (for events and reports).
     public var milliseconds: Double { Double(nanoseconds) / 1_000_000 }
 
+    /// Seconds as a floating-point number (rates, JUnit times).
+    public var seconds: Double { milliseconds / 1000 }
+
     /// Scales a duration by a real factor (backoff multipliers, jitter, tolerances).
     public func scaled(by factor: Double) -> Duration {
         let value = Double(nanoseconds) * factor

@@ -79,7 +79,6 @@ extension SplitMix64 {
 }
 
 extension Duration {
-    var seconds: Double { milliseconds / 1000 }
     var roundedToMilliseconds: Duration { .milliseconds(Int64(milliseconds.rounded())) }
 
     func clamped(to range: ClosedRange<Duration>) -> Duration { min(max(self, range.lowerBound), range.upperBound) }

@@ -64,18 +64,14 @@ public struct ScheduleScenario: Sendable {
             steps.append(("  - after: \(started)\n    within: 20s\n\(each)", .start))
             let episodes = schedule.episodes
             let maxAttempts = world.scenario.client.reconnect.maxAttempts
-            var runAttempts: Int? = 0  // at most, since the first fault of the current run
-            var previousRecovery = Duration.zero
+            let runs = self.runs()
             var mayHaveGivenUp = false  // a run that may spend max attempts: what follows is not judged
             var closed = false
-            var lastRecovery = world.recovery(afterAttempts: 0)
             for (index, episode) in episodes.enumerated() {
-                let startsRun = index == 0 || episode.gap >= previousRecovery
-                // A gap inside a run allows one more attempt (it succeeds, or the next fault takes it).
-                runAttempts = startsRun ? world.attemptsPossible(during: episode) : Self.sum(runAttempts, 1, world.attemptsPossible(during: episode))
-                let recovery = world.recovery(afterAttempts: runAttempts)
-                lastRecovery = recovery
-                let endsRun = index == episodes.count - 1 || episodes[index + 1].gap >= recovery
+                let run = runs.first { $0.episodes.contains(index) }!
+                let startsRun = run.episodes.first == index
+                let endsRun = run.episodes.last == index
+                let recovery = run.recoveryAfter[index - run.episodes.lowerBound]
                 let name = "f\(index + 1)"
                 let (start, heal) = self.actions(episode, name: name)
                 action(after: episode.gap, start)
@@ -85,7 +81,6 @@ public struct ScheduleScenario: Sendable {
                 if startsRun, !mayHaveGivenUp { detectionAndFalseDeath(episode, index: index, margin: margin, closeAt: closeInside) }
                 if startsRun, !mayHaveGivenUp, let maxAttempts {
                     // The attempts that can fail while the whole run lasts: giving up takes max of them.
-                    let run = self.run(from: index)
                     if let possible = run.attempts, possible < maxAttempts {
                         check("  - expect-none: client gave-up\n    for: \(ms(run.length + run.recovery))\n", .gaveUp(episode: index))
                     } else {
@@ -108,11 +103,10 @@ public struct ScheduleScenario: Sendable {
                 } else if endsRun, !mayHaveGivenUp, !closed {
                     recoveryCheck(recovery, index: index)
                 }
-                previousRecovery = recovery
-                timeLimit += episode.gap + episode.duration
             }
+            let lastRecovery = runs.last?.recovery ?? world.recovery(afterAttempts: 0)
             if episodes.isEmpty, let close = schedule.close { closeClient(after: close.after, recovery: lastRecovery) }
-            timeLimit += .seconds(30) + lastRecovery * 2 + (schedule.close?.after ?? .zero)
+            timeLimit = schedule.length + .seconds(30) + lastRecovery * 2 + (schedule.close?.after ?? .zero)
 
             assertions.append(("max-concurrent client connections <= 1", .oneConnection))
             if maxAttempts == nil { assertions.append(("count client gave-up == 0", .gaveUp(episode: nil))) }
@@ -130,19 +124,36 @@ public struct ScheduleScenario: Sendable {
             for (n, assertion) in world.scenario.assertions.enumerated() { assertions.append((assertion.text, .fileAssertion(n + 1))) }
         }
 
-        /// The run starting at episode `index`: from its first fault to its last heal, the attempts
-        /// it allows, and the recovery bound after it.
-        func run(from index: Int) -> (length: Duration, attempts: Int?, recovery: Duration) {
-            let episodes = schedule.episodes
-            var length = episodes[index].duration
-            var attempts = world.attemptsPossible(during: episodes[index])
-            var next = index + 1
-            while next < episodes.count, episodes[next].gap < world.recovery(afterAttempts: attempts) {
-                length += episodes[next].gap + episodes[next].duration
-                attempts = Self.sum(attempts, 1, world.attemptsPossible(during: episodes[next]))
-                next += 1
+        /// An outage run: consecutive episodes each starting before the client can be known to have
+        /// recovered from the one before (its gap shorter than that recovery bound).
+        struct Run {
+            var episodes: ClosedRange<Int>
+            /// From its first fault to its last heal.
+            var length: Duration
+            /// At most how many attempts fail while it lasts (nil: no bound).
+            var attempts: Int?
+            /// The recovery bound after each of its episodes, from the attempts up to it.
+            var recoveryAfter: [Duration]
+            var recovery: Duration { recoveryAfter.last! }
+        }
+
+        /// The schedule's episodes grouped into outage runs — the one grouping every property reads.
+        func runs() -> [Run] {
+            var runs: [Run] = []
+            for (index, episode) in schedule.episodes.enumerated() {
+                let attempts = world.attemptsPossible(during: episode)
+                if var run = runs.last, episode.gap < run.recovery {
+                    // A gap inside a run allows one more attempt (it succeeds, or the next fault takes it).
+                    run.episodes = run.episodes.lowerBound...index
+                    run.length += episode.gap + episode.duration
+                    run.attempts = Self.sum(run.attempts, 1, attempts)
+                    run.recoveryAfter.append(world.recovery(afterAttempts: run.attempts))
+                    runs[runs.count - 1] = run
+                } else {
+                    runs.append(Run(episodes: index...index, length: episode.duration, attempts: attempts, recoveryAfter: [world.recovery(afterAttempts: attempts)]))
+                }
             }
-            return (length, attempts, world.recovery(afterAttempts: attempts))
+            return runs
         }
 
         /// A sum of bounds; nil (no bound) wins.

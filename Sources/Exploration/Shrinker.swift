@@ -82,7 +82,7 @@ public struct Shrinker: Sendable {
         }
         // 4. Weaker kinds.
         for (index, episode) in episodes.enumerated() {
-            for weaker in Self.weaker(episode.kind) where world.kinds.contains(weaker) || weaker == .blackhole && world.kinds.contains(.powerLoss) {
+            for weaker in Self.weaker(episode.kind) where world.kinds.contains(weaker) {
                 var weakened = schedule
                 weakened.episodes[index].kind = weaker
                 out.append(Candidate(schedule: weakened, step: "fault \(index + 1): \(episode.kind.rawValue) → \(weaker.rawValue)"))

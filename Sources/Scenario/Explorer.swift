@@ -4,7 +4,6 @@ import Exploration
 import Foundation
 import ScenarioJudging
 import ScenarioReporting
-import Synchronization
 
 /// `flatline explore` as one library call: the world from a scenario file, its regressions first,
 /// then a schedule per seed run in parallel worlds, each violation shrunk to a minimal scenario
@@ -157,7 +156,6 @@ public enum Explorer {
 
         // The seeds, a few worlds at once.
         let seeds = Array(request.seeds)
-        let done = Atomic<Int>(0)
         let seedResults: [SeedResult] = await withTaskGroup(of: SeedResult?.self) { group in
             var results: [SeedResult] = []
             var next = 0
@@ -171,7 +169,6 @@ public enum Explorer {
             while let result = await group.next() {
                 if let result {
                     results.append(result)
-                    done.add(1, ordering: .relaxed)
                     say(line(for: result, verbose: request.verbose))
                 }
                 add()
@@ -351,8 +348,4 @@ public enum Explorer {
         let evidence = Evidence(scenario: probe, events: events)
         return try ExploreWorld(scenario, reporting: evidence.selfReporting ? .selfReporting : .blackBox, heartbeatsVisible: evidence.heartbeatMissing == nil)
     }
-}
-
-extension Duration {
-    var seconds: Double { milliseconds / 1000 }
 }
