@@ -96,11 +96,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .systemLibrary(
-            name: "CPcap",
-            pkgConfig: "libpcap",
-            providers: [.apt(["libpcap-dev"])]
-        ),
+        // libpcap's header at build time (libpcap-dev); the library itself is loaded with dlopen
+        // when capture is first used, so that the binary runs without it.
+        .target(name: "CPcap"),
         .target(
             name: "WireCapture",
             dependencies: [

@@ -8,7 +8,7 @@ import Glibc
 
 /// A libpcap problem, with what to do about it.
 public struct PcapError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable { case permission, file, capture }
+    public enum Kind: Sendable { case permission, file, capture, missing }
     public var kind: Kind
     public var message: String
     public var description: String { message }
@@ -18,6 +18,24 @@ public struct PcapError: Error, CustomStringConvertible, Sendable {
             kind: .permission,
             message: "packet capture needs root or CAP_NET_RAW (\(detail)); run as root, or: sudo setcap cap_net_raw,cap_net_admin+ep $(which flatline)"
         )
+    }
+}
+
+/// libpcap's functions, loaded when capture is first used: the binary needs no libpcap until then.
+enum Libpcap {
+    static func load() throws(PcapError) -> cpcap_functions {
+        var reason = [CChar](repeating: 0, count: 512)
+        guard let table = cpcap_load(&reason, reason.count) else {
+            throw PcapError(
+                kind: .missing,
+                message: "\(errorText(reason)); capture and pcap files need it: apt-get install libpcap0.8 (Debian, Ubuntu) or dnf install libpcap"
+            )
+        }
+        return table.pointee
+    }
+
+    static func lastError(_ pcap: cpcap_functions, _ handle: OpaquePointer) -> String {
+        pcap.geterr(handle).map { String(cString: $0) } ?? "no detail"
     }
 }
 
@@ -35,6 +53,7 @@ public struct CapturedPacket: Sendable {
 
 /// Reads a pcap file. The `pcap_t` is closed exactly once, when the reader goes away.
 public final class PcapReader {
+    private let pcap: cpcap_functions
     private let handle: OpaquePointer
     public let linkType: Int32
     public let path: String
@@ -44,21 +63,23 @@ public final class PcapReader {
         guard FileManager.default.fileExists(atPath: path) else {
             throw PcapError(kind: .file, message: "\(path): no such file")
         }
-        guard let handle = pcap_open_offline(path, &errorBuffer) else {
+        let pcap = try Libpcap.load()
+        self.pcap = pcap
+        guard let handle = pcap.open_offline(path, &errorBuffer) else {
             throw PcapError(kind: .file, message: "\(path): not a readable pcap file (\(errorText(errorBuffer)))")
         }
         self.handle = handle
-        self.linkType = pcap_datalink(handle)
+        self.linkType = pcap.datalink(handle)
         self.path = path
     }
 
-    deinit { pcap_close(handle) }
+    deinit { pcap.close(handle) }
 
     /// The next packet, nil at the end. A file cut short ends with an error saying so.
     public func next() throws(PcapError) -> CapturedPacket? {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
-        let status = pcap_next_ex(handle, &header, &data)
+        let status = pcap.next_ex(handle, &header, &data)
         switch status {
         case 1:
             guard let header, let data else { return nil }
@@ -71,7 +92,7 @@ public final class PcapReader {
         case PCAP_ERROR_BREAK:
             return nil
         default:
-            throw PcapError(kind: .file, message: "\(path): damaged or truncated capture (\(String(cString: pcap_geterr(handle))))")
+            throw PcapError(kind: .file, message: "\(path): damaged or truncated capture (\(Libpcap.lastError(pcap, handle)))")
         }
     }
 
@@ -84,15 +105,18 @@ public final class PcapReader {
 
 /// Writes a pcap file without a live interface (`pcap_open_dead` + `pcap_dump`).
 public final class PcapWriter {
+    private let pcap: cpcap_functions
     private let dead: OpaquePointer
     private let dumper: OpaquePointer
     private var closed = false
 
     public init(path: String, linkType: Int32 = PacketDecoder.ethernet, snapLength: Int32 = 65535) throws(PcapError) {
-        guard let dead = pcap_open_dead(linkType, snapLength) else { throw PcapError(kind: .file, message: "pcap_open_dead failed") }
-        guard let dumper = pcap_dump_open(dead, path) else {
-            let message = String(cString: pcap_geterr(dead))
-            pcap_close(dead)
+        let pcap = try Libpcap.load()
+        self.pcap = pcap
+        guard let dead = pcap.open_dead(linkType, snapLength) else { throw PcapError(kind: .file, message: "pcap_open_dead failed") }
+        guard let dumper = pcap.dump_open(dead, path) else {
+            let message = Libpcap.lastError(pcap, dead)
+            pcap.close(dead)
             throw PcapError(kind: .file, message: "\(path): cannot write (\(message))")
         }
         self.dead = dead
@@ -106,15 +130,15 @@ public final class PcapWriter {
         header.caplen = UInt32(bytes.count)
         header.len = UInt32(originalLength ?? bytes.count)
         bytes.withUnsafeBufferPointer { buffer in
-            withUnsafePointer(to: &header) { pcap_dump(UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self), $0, buffer.baseAddress) }
+            withUnsafePointer(to: &header) { pcap.dump(UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self), $0, buffer.baseAddress) }
         }
     }
 
     public func close() {
         guard !closed else { return }
         closed = true
-        pcap_dump_close(dumper)
-        pcap_close(dead)
+        pcap.dump_close(dumper)
+        pcap.close(dead)
     }
 
     deinit { close() }
@@ -125,6 +149,7 @@ public final class PcapWriter {
 /// the capture is non-blocking and polled: stopping it is always prompt.
 // @unchecked Sendable: the pcap handle and dumper are used by the capture thread alone until `stop()` has joined it (`done`); `running` and `stats` are locked.
 public final class LiveCapture: @unchecked Sendable {
+    private let pcap: cpcap_functions
     private let handle: OpaquePointer
     private var dumper: OpaquePointer?
     private let fd: Int32
@@ -141,55 +166,57 @@ public final class LiveCapture: @unchecked Sendable {
         path: String?,
         onPacket: @escaping @Sendable (CapturedPacket) -> Void
     ) throws(PcapError) {
+        let pcap = try Libpcap.load()
+        self.pcap = pcap
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
-        guard let handle = pcap_create(interface, &errorBuffer) else {
+        guard let handle = pcap.create(interface, &errorBuffer) else {
             throw PcapError(kind: .capture, message: "cannot open \(interface): \(errorText(errorBuffer))")
         }
-        pcap_set_snaplen(handle, snapLength)
-        pcap_set_immediate_mode(handle, 1)
-        pcap_set_buffer_size(handle, 4 << 20)
-        pcap_set_timeout(handle, 10)
-        let status = pcap_activate(handle)
+        _ = pcap.set_snaplen(handle, snapLength)
+        _ = pcap.set_immediate_mode(handle, 1)
+        _ = pcap.set_buffer_size(handle, 4 << 20)
+        _ = pcap.set_timeout(handle, 10)
+        let status = pcap.activate(handle)
         if status < 0 {
-            let detail = String(cString: pcap_geterr(handle))
-            pcap_close(handle)
+            let detail = Libpcap.lastError(pcap, handle)
+            pcap.close(handle)
             if status == PCAP_ERROR_PERM_DENIED || detail.lowercased().contains("permission") || detail.contains("not permitted") {
                 throw PcapError.permission(detail)
             }
             throw PcapError(kind: .capture, message: "cannot capture on \(interface): \(detail)")
         }
         var program = bpf_program()
-        guard pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
-            let detail = String(cString: pcap_geterr(handle))
-            pcap_close(handle)
+        guard pcap.compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+            let detail = Libpcap.lastError(pcap, handle)
+            pcap.close(handle)
             throw PcapError(kind: .capture, message: "bad capture filter '\(filter)': \(detail)")
         }
-        defer { pcap_freecode(&program) }
-        guard pcap_setfilter(handle, &program) == 0 else {
-            let detail = String(cString: pcap_geterr(handle))
-            pcap_close(handle)
+        defer { pcap.freecode(&program) }
+        guard pcap.setfilter(handle, &program) == 0 else {
+            let detail = Libpcap.lastError(pcap, handle)
+            pcap.close(handle)
             throw PcapError(kind: .capture, message: "cannot set filter: \(detail)")
         }
-        guard pcap_setnonblock(handle, 1, &errorBuffer) == 0 else {
-            pcap_close(handle)
+        guard pcap.setnonblock(handle, 1, &errorBuffer) == 0 else {
+            pcap.close(handle)
             throw PcapError(kind: .capture, message: "cannot make the capture non-blocking: \(errorText(errorBuffer))")
         }
-        let fd = pcap_get_selectable_fd(handle)
+        let fd = pcap.get_selectable_fd(handle)
         guard fd >= 0 else {
-            pcap_close(handle)
+            pcap.close(handle)
             throw PcapError(kind: .capture, message: "no selectable descriptor for \(interface)")
         }
         if let path {
-            guard let dumper = pcap_dump_open(handle, path) else {
-                let detail = String(cString: pcap_geterr(handle))
-                pcap_close(handle)
+            guard let dumper = pcap.dump_open(handle, path) else {
+                let detail = Libpcap.lastError(pcap, handle)
+                pcap.close(handle)
                 throw PcapError(kind: .file, message: "\(path): cannot write (\(detail))")
             }
             self.dumper = dumper
         }
         self.handle = handle
         self.fd = fd
-        self.linkType = pcap_datalink(handle)
+        self.linkType = pcap.datalink(handle)
         self.onPacket = onPacket
         let thread = Thread { [self] in self.loop() }
         thread.name = "flatline-capture"
@@ -208,7 +235,7 @@ public final class LiveCapture: @unchecked Sendable {
     }
 
     private func dispatchAvailable(_ context: UnsafeMutableRawPointer) {
-        while pcap_dispatch(handle, -1, { user, header, data in
+        while pcap.dispatch(handle, -1, { user, header, data in
             guard let user, let header, let data else { return }
             let capture = Unmanaged<LiveCapture>.fromOpaque(user).takeUnretainedValue()
             capture.handle(header, data)
@@ -217,7 +244,7 @@ public final class LiveCapture: @unchecked Sendable {
 
     private func handle(_ header: UnsafePointer<pcap_pkthdr>, _ data: UnsafePointer<UInt8>) {
         if let dumper {
-            pcap_dump(UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self), header, data)
+            pcap.dump(UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self), header, data)
         }
         let h = header.pointee
         stats.withLockedValue { $0 += 1 }
@@ -240,11 +267,11 @@ public final class LiveCapture: @unchecked Sendable {
         guard wasRunning else { return }
         done.wait()
         if let dumper {
-            pcap_dump_flush(dumper)
-            pcap_dump_close(dumper)
+            _ = pcap.dump_flush(dumper)
+            pcap.dump_close(dumper)
             self.dumper = nil
         }
-        pcap_close(handle)
+        pcap.close(handle)
     }
 
     /// Whether this process may capture at all (root or CAP_NET_RAW), and why not.
