@@ -10,6 +10,6 @@ struct Flatline: AsyncParsableCommand {
             them (or any other client) through silent network faults.
             """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, ExploreCommand.self, ValidateCommand.self, ReplayCommand.self, ReportCommand.self, ServerCommand.self, ClientCommand.self, ProxyCommand.self, FaultCommand.self, CaptureCommand.self, EventsCommand.self]
+        subcommands: [InitCommand.self, RunCommand.self, ExploreCommand.self, ValidateCommand.self, ReplayCommand.self, ReportCommand.self, ServerCommand.self, ClientCommand.self, ProxyCommand.self, FaultCommand.self, CaptureCommand.self, EventsCommand.self, DoctorCommand.self]
     )
 }
