@@ -35,19 +35,19 @@ sh flatline-*/install.sh --prefix "$WORK/prefix-$USER_TAG" >/dev/null
 PATH="$WORK/prefix-$USER_TAG/bin:$PATH"
 if ldd "$(command -v flatline)" | grep -i swift; then fail "ldd names a Swift library"; fi
 echo "ldd: $(ldd "$(command -v flatline)" | awk '{print $1}' | tr '\n' ' ')"
-flatline init --shipped python-websockets --no-input "suite-$USER_TAG" >/dev/null
+flatline init --shipped "$SHIPPED" --no-input "suite-$USER_TAG" >/dev/null
 flatline run --quiet --no-record "suite-$USER_TAG/pulled-cable.yaml" >run1.txt 2>&1 || { cat run1.txt; fail "the first scenario"; }
 echo "tarball to first verdict: $(( ($(date +%s%N) - start) / 1000000 )) ms"
 flatline run --quiet --no-record "suite-$USER_TAG" || fail "the init suite"
 flatline run --quiet --no-record "suite-$USER_TAG/negative" || fail "the negative twin was not caught"
-flatline run --quiet --no-record "$WORK/prefix-$USER_TAG/share/flatline/scenarios/pulled-cable.yaml" || fail "a bundled scenario"
+(cd "$WORK/prefix-$USER_TAG/share/flatline" && flatline run --quiet --no-record scenarios/pulled-cable.yaml) || fail "a bundled scenario"
 man_page="$WORK/prefix-$USER_TAG/share/man/man1/flatline.1"
-grep -q '^\.TH' "$man_page" || fail "no man page"
+grep -q '^\.Dt FLATLINE 1' "$man_page" || fail "no man page"
 for shell in bash-completion/completions/flatline zsh/site-functions/_flatline fish/vendor_completions.d/flatline.fish; do
     grep -q init "$WORK/prefix-$USER_TAG/share/$shell" || fail "completion $shell lacks init"
 done
 flatline doctor >doctor.txt || { cat doctor.txt; fail "doctor: the core"; }
-echo "ok: installed, init suite passed, twin caught, bundled scenario passed, doctor: core works"
+echo "ok ($SHIPPED): installed, init suite passed, twin caught, bundled scenario passed, doctor: core works"
 INSIDE
 
 # With libpcap, chromium and nft hidden as well: each says in one line what it needs.
@@ -64,7 +64,7 @@ flatline run --no-record --capture "$WORK/prefix-$USER_TAG/share/flatline/scenar
 grep -q "capture skipped: libpcap is not installed" capture.txt || { cat capture.txt; fail "capture without libpcap"; }
 flatline run --no-record --network packet "$WORK/prefix-$USER_TAG/share/flatline/scenarios/pulled-cable.yaml" >packet.txt 2>&1 && fail "packet mode ran without nft"
 grep -q "needs the nft program" packet.txt || { cat packet.txt; fail "packet mode without nft"; }
-flatline run --no-record "$WORK/prefix-$USER_TAG/share/flatline/scenarios/clients/browser-fixed-pulled-cable.yaml" >browser.txt 2>&1 && fail "a browser client ran without chromium"
+(cd "$WORK/prefix-$USER_TAG/share/flatline" && flatline run --no-record scenarios/clients/browser-fixed-pulled-cable.yaml) >browser.txt 2>&1 && fail "a browser client ran without chromium"
 grep -qi "chromium" browser.txt || { cat browser.txt; fail "a browser client without chromium"; }
 echo "ok: without libpcap, chromium and nft — each named with its fix, the core still works"
 MISSING
@@ -78,16 +78,28 @@ run() {  # USER_TAG SETPRIV... -- script
             [ -z "$PCAP" ] || mount --bind /dev/null "$PCAP"
             for program in /usr/bin/chromium /usr/sbin/nft /usr/bin/nft; do [ ! -e "$program" ] || mount --bind /dev/null "$program"; done
         fi
-        exec "$@" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$WORK" WORK="$WORK" TOOLCHAIN="$TOOLCHAIN" USER_TAG="$TAG" sh "$WORK/$SCRIPT"
+        exec "$@" env -i PATH="$EXTRA_PATH/usr/local/bin:/usr/bin:/bin" HOME="$WORK" WORK="$WORK" TOOLCHAIN="$TOOLCHAIN" USER_TAG="$TAG" SHIPPED="$SHIPPED" sh "$WORK/$SCRIPT"
     ' sh "$@"
 }
 export TOOLCHAIN=$toolchain WORK=$work PCAP=$pcap
+# The Python clients need python3 with websockets: the one on PATH here (it may be a pyenv
+# interpreter that only root can reach: as nobody, the shipped Node client is used instead).
+python_dir=$(dirname "$(python3 -c 'import sys; print(sys.executable)')")
 status=0
 for who in root nobody; do
-    if [ $who = root ]; then as=(); else as=(setpriv --reuid=65534 --regid=65534 --clear-groups); chown -R 65534:65534 "$work"; fi
+    if [ $who = root ]; then
+        as=(); shipped=python-websockets; extra="$python_dir:"
+    else
+        as=(setpriv --reuid=65534 --regid=65534 --clear-groups); chown -R 65534:65534 "$work"
+        if setpriv --reuid=65534 --regid=65534 --clear-groups "$python_dir/python3" -c 'import websockets' 2>/dev/null; then
+            shipped=python-websockets; extra="$python_dir:"
+        else
+            shipped=node; extra=""
+        fi
+    fi
     for script in inside.sh missing.sh; do
         echo "--- package test as $who: $script"
-        TAG=$who SCRIPT=$script run "$who" "$script" "${as[@]}" || status=1
+        TAG=$who SCRIPT=$script SHIPPED=$shipped EXTRA_PATH=$extra run "$who" "$script" "${as[@]}" || status=1
     done
 done
 exit $status

@@ -81,6 +81,14 @@ public struct StarterSuite: Sendable {
         ]
     }
 
+    /// A short run of the client against the server, for `flatline init` to see whether the client
+    /// connects at all and whether it prints its own events (which decides how it is judged).
+    public func probe() -> String {
+        var lines = header(name: "\(name)-probe", summary: "flatline init's look at the client: does it connect, does it print its events?")
+        lines += ["timeline:", "  - after: client connected", "    within: 15s", "  - wait: heartbeat.interval * 2 + heartbeat.timeout"]
+        return text(lines)
+    }
+
     // MARK: - The scenarios
 
     /// The event that shows the client gave a dead link up.

@@ -7,7 +7,7 @@ public import ScenarioModel
 extension Installation.ShippedClient: ExpressibleByArgument {}
 extension StarterSuite.Judging: ExpressibleByArgument {}
 
-struct InitCommand: ParsableCommand {
+struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Write a starter suite for your client: pulled cable, server power loss, clean close, short outage, network switch, and a negative twin.",
@@ -24,7 +24,7 @@ struct InitCommand: ParsableCommand {
     @Option(help: "One of Flatline's shipped clients, with the settings of its bundled scenarios.") var shipped: Installation.ShippedClient?
     @Option(help: ArgumentHelp("Your client's command, as shell words; placeholders: {url}, {heartbeat.interval.ms}, {heartbeat.timeout.s}, {reconnect.delay.ms}…", valueName: "COMMAND")) var command: String?
     @Option(help: ArgumentHelp("Your client as a page for headless Chromium (the settings come in its query string).", valueName: "PAGE")) var browser: String?
-    @Option(help: "own: the client prints Flatline's event lines; outside: it prints nothing Flatline reads, and is judged by what the proxy sees (default).") var events: StarterSuite.Judging?
+    @Option(help: "own: the client prints Flatline's event lines; outside: it prints nothing Flatline reads, and is judged by what the proxy sees. Default: init runs the client once and looks.") var events: StarterSuite.Judging?
     @Option(help: "What the client sends as its heartbeat: ping (RFC 6455), json or text.") var dialect: String?
     @Option(help: "The text heartbeat's payload (dialect text).") var textPayload: String?
     @Option(help: "The text heartbeat's reply (dialect text).") var textReply: String?
@@ -39,14 +39,29 @@ struct InitCommand: ParsableCommand {
     @Option(help: "What the bounds allow for timers and a loaded machine.") var slack: Duration?
     @Option(help: "A prefix for the scenarios' names (default: the folder's name).") var name: String?
     @Flag(help: "Replace files that exist.") var force = false
+    @Flag(help: "Without --events: do not run the client once to see whether it prints its events (then: judged from outside).") var noProbe = false
     @Flag(help: "Never ask: a missing value is an error.") var noInput = false
 
-    func run() throws {
+    func run() async throws {
         let ask = !noInput && isatty(STDIN_FILENO) == 1
-        let suite: StarterSuite
+        var suite: StarterSuite
         do { suite = try starterSuite(ask: ask) } catch {
             LineWriter.standardError.write("flatline init: \((error as? InitError)?.message ?? "\(error)")")
             throw ExitCode(2)
+        }
+        if shipped == nil, events == nil, !noProbe {
+            // How to judge it depends on whether it prints its own events: look, once.
+            print("watching your client for a moment (is it reachable, does it print its events?)…")
+            let probe = await ClientProbe.run(suite.probe())
+            guard probe.connected else {
+                LineWriter.standardError.write("flatline init: your client did not connect through Flatline's proxy: \(probe.problem ?? "")")
+                LineWriter.standardError.write("  check the command (it must connect to {url}), or skip this look with --events own|outside")
+                throw ExitCode(2)
+            }
+            suite.judging = probe.printsEvents ? .own : .outside
+            print(probe.printsEvents
+                ? "it connects and prints Flatline's event lines: judged by its own events (--events own)"
+                : "it connects and prints nothing Flatline reads: judged from outside, by what the proxy sees (--events outside)")
         }
         var written: [String] = []
         for (path, text) in suite.files() {
