@@ -1,4 +1,4 @@
-import EventSchema
+public import EventSchema
 
 /// An external command's argv with placeholders: `{url}`, `{host}`, `{port}` (the client's proxy
 /// listener) and the scenario's own settings, so that they are written once:
@@ -70,5 +70,41 @@ public enum CommandTemplate {
             }
             return result
         }
+    }
+
+    /// A command written as one line (`flatline init --command "node client.js {url}"`) as its words:
+    /// spaces split, single and double quotes group, a backslash escapes (outside single quotes).
+    public static func words(_ text: String) throws(ConfigurationError) -> [String] {
+        var words: [String] = []
+        var current = ""
+        var quote: Character?
+        var escaped = false
+        var started = false
+        for character in text {
+            if escaped {
+                current.append(character)
+                escaped = false
+            } else if character == "\\", quote != "'" {
+                escaped = true
+                started = true
+            } else if let open = quote {
+                if character == open { quote = nil } else { current.append(character) }
+            } else if character == "'" || character == "\"" {
+                quote = character
+                started = true
+            } else if character == " " || character == "\t" {
+                if started { words.append(current) }
+                current = ""
+                started = false
+            } else {
+                current.append(character)
+                started = true
+            }
+        }
+        guard quote == nil else { throw ConfigurationError("an unclosed \(quote == "'" ? "single" : "double") quote in '\(text)'") }
+        guard !escaped else { throw ConfigurationError("a backslash at the end of '\(text)'") }
+        if started { words.append(current) }
+        guard !words.isEmpty else { throw ConfigurationError("the command is empty") }
+        return words
     }
 }

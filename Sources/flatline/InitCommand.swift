@@ -54,8 +54,8 @@ struct InitCommand: AsyncParsableCommand {
             print("watching your client for a moment (is it reachable, does it print its events?)…")
             let probe = await ClientProbe.run(suite.probe())
             guard probe.connected else {
-                LineWriter.standardError.write("flatline init: your client did not connect through Flatline's proxy: \(probe.problem ?? "")")
-                LineWriter.standardError.write("  check the command (it must connect to {url}), or skip this look with --events own|outside")
+                LineWriter.standardError.write("flatline init: a first run of your client did not connect through Flatline's proxy: \(probe.problem ?? "")")
+                LineWriter.standardError.write("  check the commands (the client must connect to {url}), or skip this look with --events own|outside")
                 throw ExitCode(2)
             }
             suite.judging = probe.printsEvents ? .own : .outside
@@ -138,6 +138,10 @@ struct InitCommand: AsyncParsableCommand {
         return suite
     }
 
+    private func words(_ text: String, flag: String) throws(InitError) -> [String] {
+        do { return try CommandTemplate.words(text) } catch { throw InitError("\(flag): \(error.message)") }
+    }
+
     private func value(ask: Bool, _ question: String, flag: String) throws(InitError) -> String {
         guard ask else { throw InitError("missing \(flag) (not asked: no terminal, or --no-input)") }
         print(question, terminator: " ")
@@ -151,35 +155,6 @@ struct InitCommand: AsyncParsableCommand {
         return duration
     }
 
-    /// Shell words: spaces split, single and double quotes group, a backslash escapes.
-    private func words(_ text: String, flag: String) throws(InitError) -> [String] {
-        var words: [String] = []
-        var current = ""
-        var quote: Character?
-        var escaped = false
-        var started = false
-        for character in text {
-            if escaped { current.append(character); escaped = false; continue }
-            if character == "\\", quote != "'" { escaped = true; started = true; continue }
-            if let open = quote {
-                if character == open { quote = nil } else { current.append(character) }
-            } else if character == "'" || character == "\"" {
-                quote = character
-                started = true
-            } else if character == " " || character == "\t" {
-                if started { words.append(current) }
-                current = ""
-                started = false
-            } else {
-                current.append(character)
-                started = true
-            }
-        }
-        guard quote == nil, !escaped else { throw InitError("\(flag): an unclosed quote in '\(text)'") }
-        if started { words.append(current) }
-        guard !words.isEmpty else { throw InitError("\(flag) is empty") }
-        return words
-    }
 }
 
 struct InitError: Error {
