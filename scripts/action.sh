@@ -13,6 +13,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 step=${1:-}
 out=${FLATLINE_OUT:-flatline-report}
 die() { echo "flatline action: $*" >&2; exit 2; }
+trap 'echo "flatline action: $step failed at line $LINENO" >&2' ERR
 output() { if [ -n "${GITHUB_OUTPUT:-}" ]; then echo "$1=$2" >>"$GITHUB_OUTPUT"; fi; }
 
 fetch() {  # a URL (curl) or a local path, to a file
@@ -45,9 +46,11 @@ install)
         actual=$(sha256sum "$work/$name" | cut -d' ' -f1)
         [ "${expected,,}" = "$actual" ] || die "checksum mismatch for $name: expected $expected, got $actual (a damaged or different download)"
         echo "checksum ok: $name $actual"
-        tar -C "$work" -xzf "$work/$name"
-        folder=$(tar -tzf "$work/$name" | head -n 1 | cut -d/ -f1)
-        sh "$work/$folder/install.sh" --prefix "$prefix"
+        mkdir "$work/unpacked"
+        tar -C "$work/unpacked" -xzf "$work/$name" || die "cannot unpack $name"
+        installer=$(find "$work/unpacked" -mindepth 2 -maxdepth 2 -name install.sh -print -quit)
+        [ -n "$installer" ] || die "$name holds no install.sh: not a Flatline release"
+        sh "$installer" --prefix "$prefix"
     fi
     if [ -n "${GITHUB_PATH:-}" ]; then echo "$prefix/bin" >>"$GITHUB_PATH"; fi
     output flatline "$prefix/bin/flatline"
@@ -68,10 +71,8 @@ run)
     mkdir -p "$out"
     output report-dir "$out"
     output junit "$out/junit.xml"
-    set +e
-    "$flatline" "${args[@]}" "${extra[@]}" "${scenarios[@]}"
-    status=$?
-    set -e
+    status=0
+    "$flatline" "${args[@]}" "${extra[@]}" "${scenarios[@]}" || status=$?
     echo "report: $runs/index.html"
     exit "$status"
     ;;
