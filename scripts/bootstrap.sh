@@ -8,6 +8,9 @@ command -v swift >/dev/null 2>&1 || { echo "bootstrap: Swift 6.1 or later is req
 need_apt=()
 dpkg -s libpcap-dev >/dev/null 2>&1 || need_apt+=(libpcap-dev)
 command -v socat >/dev/null 2>&1 || need_apt+=(socat)
+# The release (scripts/package.sh): objcopy strips it; the Action's script fetches with curl.
+command -v objcopy >/dev/null 2>&1 || need_apt+=(binutils)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # Packet mode (network: packet): nftables rules in a private network namespace.
 [ -x /usr/sbin/nft ] || command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
 # The report pages are checked in a real browser (headless Chromium) by the tests.

@@ -86,10 +86,26 @@ if ! FLATLINE="$flatline" scripts/explore-slice.sh .build/explore-slice; then
 fi
 echo "exploration: $(( $(date +%s) - start ))s"
 
-echo "--- scale scenarios in a release build: 4,000 clients through a pulled cable, a herd of 1,000 with and without jitter (must pass)"
+echo "--- the release: relocatable build, tarball, installed and run with the toolchain hidden (scripts/package.sh, package-test.sh, action-test.sh)"
 start=$(date +%s)
-swift build -c release --product flatline
-release="$(swift build -c release --show-bin-path)/flatline"
+if tarball=$(scripts/package.sh); then
+    if ! scripts/package-test.sh "$tarball"; then
+        echo "FAILED: the packaged release with the toolchain hidden"
+        status=1
+    fi
+    if ! scripts/action-test.sh "$tarball"; then
+        echo "FAILED: the Action's steps"
+        status=1
+    fi
+else
+    echo "FAILED: packaging the release"
+    status=1
+fi
+echo "release: $(( $(date +%s) - start ))s"
+
+echo "--- scale scenarios in the release build: 4,000 clients through a pulled cable, a herd of 1,000 with and without jitter (must pass)"
+start=$(date +%s)
+release="$(scripts/release-flatline.sh)"
 if ! "$release" run --quiet --junit .build/reports/scale.xml scenarios/scale/; then
     echo "FAILED: the scale scenarios"
     status=1
