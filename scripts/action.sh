@@ -6,7 +6,7 @@
 #                               default: the tarball's name + .sha256), or FLATLINE_FROM_SOURCE=true (the checkout is built)
 #   scripts/action.sh run       FLATLINE_SCENARIOS (paths, space-separated), FLATLINE_SHARD (I/N, optional),
 #                               FLATLINE_OUT (default flatline-report), FLATLINE_ARGS (more 'flatline run' arguments)
-#   scripts/action.sh merge     FLATLINE_SHARDS (runs folders, space-separated), FLATLINE_OUT
+#   scripts/action.sh merge     FLATLINE_SHARDS (runs folders, space-separated, globs allowed), FLATLINE_OUT
 # On GitHub, 'install' adds flatline to $GITHUB_PATH and 'run' writes report-dir and junit to $GITHUB_OUTPUT.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,7 +79,10 @@ run)
 merge)
     flatline=${FLATLINE_BIN:-$(command -v flatline || true)}
     [ -n "$flatline" ] || die "flatline is not on PATH: run the install step first"
-    read -r -a shards <<<"${FLATLINE_SHARDS:-}"
+    shards=()
+    for pattern in ${FLATLINE_SHARDS:-}; do   # unquoted on purpose: globs such as flatline-report-*/runs
+        for folder in $pattern; do shards+=("$folder"); done
+    done
     [ "${#shards[@]}" -gt 0 ] || die "FLATLINE_SHARDS names the shards' runs folders"
     output report-dir "$out"
     exec "$flatline" report --merge "${shards[@]}" --out "$out"
