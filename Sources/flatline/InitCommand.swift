@@ -1,5 +1,6 @@
 public import ArgumentParser
 import EventSchema
+import FaultModel
 import Foundation
 public import Scenario
 public import ScenarioModel
@@ -132,6 +133,11 @@ struct InitCommand: AsyncParsableCommand {
         switch (serverCommand, server) {
         case (let command?, nil): suite.server = .command(try words(command, flag: "--server-command"), readyLine: serverReady)
         case (nil, let address?): suite.server = .upstream(address)
+        case (nil, nil) where ask && shipped == nil:
+            print("Your server? (a command with {port}, HOST:PORT of a running one, or Enter for Flatline's own)", terminator: " ")
+            let answer = readLine()?.trimmingCharacters(in: .whitespaces) ?? ""
+            if answer.isEmpty { break }
+            if !answer.contains(" "), (try? HostPort(parsing: answer)) != nil { suite.server = .upstream(answer) } else { suite.server = .command(try words(answer, flag: "server"), readyLine: nil) }
         case (nil, nil): break
         default: throw InitError("--server-command starts your server, --server names a running one: give one of them")
         }

@@ -94,3 +94,18 @@ def test_doctor_passes_the_core_and_names_each_part():
     for part in ("core:", "open files:", "wire capture", "packet mode", "browser clients", "clients/node", "clients/python"):
         assert part in doctor.stdout, doctor.stdout
     assert "the core works" in doctor.stdout
+
+
+def test_in_a_terminal_it_asks_for_what_is_missing(tmp_path):
+    # `script` gives init a terminal; the answers come in on it, one per question.
+    answers = "\n".join([NODE + "fixed", "json", "300ms", "150ms", "200ms", "python3 clients/python/echo_server.py {port}"]) + "\n"
+    suite = tmp_path / "asked"
+    session = subprocess.run(["script", "-qec", f"{FLATLINE} init {suite}", "/dev/null"], cwd=ROOT, input=answers,
+                             capture_output=True, text=True, timeout=120)
+    assert session.returncode == 0, session.stdout + session.stderr
+    for question in ("How is your client started?", "Its heartbeat: ping, json or text?", "Its heartbeat interval", "Your server?"):
+        assert question in session.stdout, session.stdout
+    text = (suite / "pulled-cable.yaml").read_text()
+    assert "interval: 300ms, timeout: 150ms" in text and "echo_server.py" in text, text
+    run = flatline("run", "--no-record", str(suite))
+    assert run.returncode == 0, run.stdout + run.stderr
