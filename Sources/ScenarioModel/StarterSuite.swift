@@ -115,19 +115,7 @@ public struct StarterSuite: Sendable {
                 : "The cable is pulled: no FIN, no RST, nothing arrives. Only the heartbeat can tell. The client must give the link up within its interval + timeout (+ close grace\(judging == .outside ? " + reconnect delay: from outside, the socket's release or the next attempt shows it" : "")), make no connection while the cable is out, and be back within its reconnect delay of the heal."
         )
         if negative { lines.append("must-fail: {check: step 4, message: \"late by\"}") }
-        lines += ["timeline:"] + start()
-        lines += [
-            "  - fault: {type: blackhole, name: cable}",
-            "  - expect: \(detection)",
-            "    within: " + (negative ? "heartbeat.interval / 2" : detectionBound),
-            "  - expect-none: client connected",
-            "    while: cable",
-            "  - at: +\(outage.flatlineDescription)",
-            "    heal: cable",
-            "  - expect: client connected",
-            "    within: \(reconnectBound)",
-        ]
-        lines += oneConnection()
+        lines += silentOutage(type: "blackhole", name: "cable", within: negative ? "heartbeat.interval / 2" : detectionBound)
         return text(lines)
     }
 
@@ -136,20 +124,24 @@ public struct StarterSuite: Sendable {
             name: "\(name)-server-power-loss",
             summary: "The server's host loses power: its connections are dead for good (no FIN, no RST), new connections go nowhere until it is back. The client must detect it by heartbeat, make no connection while the power is out, and reconnect after the boot."
         )
-        lines += ["timeline:"] + start()
-        lines += [
-            "  - fault: {type: power-loss, name: power}",
+        lines += silentOutage(type: "power-loss", name: "power", within: detectionBound)
+        return text(lines)
+    }
+
+    /// A fault that silences the link (no FIN, no RST): detected within `within`, no connection
+    /// while it lasts, back within the reconnect delay of the heal, never two connections at once.
+    private func silentOutage(type: String, name: String, within: String) -> [String] {
+        ["timeline:"] + start() + [
+            "  - fault: {type: \(type), name: \(name)}",
             "  - expect: \(detection)",
-            "    within: \(detectionBound)",
+            "    within: \(within)",
             "  - expect-none: client connected",
-            "    while: power",
+            "    while: \(name)",
             "  - at: +\(outage.flatlineDescription)",
-            "    heal: power",
+            "    heal: \(name)",
             "  - expect: client connected",
             "    within: \(reconnectBound)",
-        ]
-        lines += oneConnection()
-        return text(lines)
+        ] + oneConnection()
     }
 
     private func cleanClose() -> String {
