@@ -20,6 +20,10 @@ extension Scenario {
 
     /// Reads and validates a scenario file. `vars`: values for the file's `vars` (`--var NAME=VALUE`).
     public static func load(path: String, vars: [String: String] = [:], world: Bool = false) throws(ScenarioError) -> Scenario {
+        // Refused before it is read: a scenario is a page of YAML, and the parser's time and memory grow with the file.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > maximumFileBytes {
+            throw ScenarioError.tooLarge(path, bytes: size)
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ScenarioError(location: path, message: "cannot read the file")
         }
@@ -44,10 +48,18 @@ extension Scenario {
     /// (what `flatline explore` reads) may have no timeline: its client, server and settings are
     /// what counts.
     public static func parse(_ text: String, file: String, vars: [String: String] = [:], world: Bool = false) throws(ScenarioError) -> Scenario {
-        let root = try YAMLValue.parse(text, file: file)
-        var parser = ScenarioParser(file: file, overrides: vars, world: world)
-        return try parser.scenario(root, text: text)
+        guard text.utf8.count <= maximumFileBytes else { throw ScenarioError.tooLarge(file, bytes: text.utf8.count) }
+        do {
+            let root = try YAMLValue.parse(text, file: file)
+            var parser = ScenarioParser(file: file, overrides: vars, world: world)
+            return try parser.scenario(root, text: text)
+        } catch {
+            throw error.withinText(text)
+        }
     }
+
+    /// The largest scenario file read: 1 MiB (the largest bundled one is a few KiB).
+    public static let maximumFileBytes = 1 << 20
 }
 
 struct ScenarioParser {

@@ -1,3 +1,4 @@
+import Foundation
 import EventSchema
 import HeartbeatCore
 import Yams
@@ -27,6 +28,34 @@ public struct ScenarioError: Error, CustomStringConvertible, Sendable, Equatable
         var first = self
         first.more = []
         return [first] + more.flatMap(\.all)
+    }
+
+    static func tooLarge(_ file: String, bytes: Int) -> ScenarioError {
+        let mib = Double(bytes) / Double(1 << 20)
+        return ScenarioError(
+            location: file,
+            message: "the file is \(mib < 10 ? String(format: "%.2f", mib) : String(Int(mib))) MiB (\(bytes) bytes): scenario files are limited to 1 MiB (\(Scenario.maximumFileBytes) bytes); it was not read"
+        )
+    }
+
+    /// The same errors with every location inside `text`: a position past its end (the YAML
+    /// reader marks the end of input one line further) points at the end of its last line.
+    func withinText(_ text: String) -> ScenarioError {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.count > 1, lines.last?.isEmpty == true { lines.removeLast() }
+        func clamp(_ error: ScenarioError) -> ScenarioError {
+            var error = error
+            let parts = error.location.split(separator: ":", omittingEmptySubsequences: false)
+            if parts.count >= 3, let line = Int(parts[parts.count - 2]), Int(parts[parts.count - 1]) != nil, line > lines.count || line < 1 {
+                let last = max(1, lines.count)
+                let file = parts.dropLast(2).joined(separator: ":")
+                let end = (lines.last.map { $0.count } ?? 0) + 1
+                error.location = "\(file):\(last):\(line < 1 ? 1 : end)"
+            }
+            error.more = error.more.map(clamp)
+            return error
+        }
+        return clamp(self)
     }
 
     public var description: String {

@@ -61,9 +61,13 @@ struct ValidationFuzzTests {
                 valid += 1
             } catch {
                 errors += 1
+                var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+                if lines.count > 1, lines.last?.isEmpty == true { lines.removeLast() }
                 for problem in error.all {
                     let line = "\(problem.location): \(problem.message)"
                     #expect(line.firstMatch(of: located) != nil, "an error without file:line:column: \(line)\n--- mutant of \(file):\n\(text)")
+                    let number = Int(problem.location.split(separator: ":").dropLast().last ?? "") ?? 0
+                    #expect((1...max(1, lines.count)).contains(number), "an error outside the file's \(lines.count) lines: \(line)")
                 }
             }
             let took = ContinuousClock.now - started
@@ -114,6 +118,44 @@ struct ValidationFuzzTests {
             let lines = error.all.map { "\($0.location): \($0.message)" }
             #expect(lines.count == 5, "\(lines)")
             #expect(lines.map { $0.split(separator: ":").prefix(2).joined(separator: ":") } == ["multi.yaml:3", "multi.yaml:5", "multi.yaml:6", "multi.yaml:9", "multi.yaml:11"])
+        }
+    }
+
+    @Test func anErrorAtTheEndOfTheFilePointsAtItsLastLine() throws {
+        // The YAML reader marks the end of input one line past the last: the error says where the text ends.
+        for (text, expected) in [
+            ("name: x\nsummary: \"open\n", "eof.yaml:2:15"),
+            ("name: x\ntimeline:\n  - fault: {type: blackhole\n", "eof.yaml:3:28"),
+            ("name: x\ntimeline:\n  - fault: {type: blackhole", "eof.yaml:3:28"),
+        ] {
+            do {
+                _ = try Scenario.parse(text, file: "eof.yaml")
+                Issue.record("must fail: \(text)")
+            } catch {
+                #expect(error.location == expected, "\(error) for \(text.debugDescription)")
+            }
+        }
+    }
+
+    @Test func aFileOverOneMebibyteIsRefusedBeforeItIsRead() throws {
+        let path = NSTemporaryDirectory() + "flatline-large-\(getpid()).yaml"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let text = "name: large\nsummary: \"" + String(repeating: "a", count: Scenario.maximumFileBytes) + "\"\ntimeline: []\n"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let size = text.utf8.count
+        for way in ["load", "parse"] {
+            do {
+                _ = way == "load" ? try Scenario.load(path: path) : try Scenario.parse(text, file: path)
+                Issue.record("a file of \(size) bytes must be refused (\(way))")
+            } catch {
+                #expect(error.location == path)
+                #expect(error.message.contains("(\(size) bytes): scenario files are limited to 1 MiB (1048576 bytes)"), "\(error)")
+            }
+        }
+        // At the limit it is read (and judged on its content).
+        #expect(throws: ScenarioError.self) { try Scenario.parse(String(repeating: "#", count: Scenario.maximumFileBytes), file: "limit.yaml") }
+        do { _ = try Scenario.parse(String(repeating: "#", count: Scenario.maximumFileBytes), file: "limit.yaml") } catch {
+            #expect(!error.message.contains("limited to 1 MiB"), "\(error)")
         }
     }
 }
