@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Exploration", targets: ["Exploration"]),
         .library(name: "Scenario", targets: ["Scenario"]),
         .library(name: "WireCapture", targets: ["WireCapture"]),
+        .library(name: "WebSocketSupport", targets: ["WebSocketSupport"]),
         .executable(name: "flatline", targets: ["flatline"]),
         .executable(name: "flatline-bench", targets: ["flatline-bench"]),
     ],

@@ -90,6 +90,11 @@ public struct Recording: Sendable {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigurationError("\(path): cannot read the recording")
         }
+        return try read(text: text, path: path, tolerant: tolerant)
+    }
+
+    /// A recording's text (`path` names it in errors).
+    public static func read(text: String, path: String, tolerant: Bool = false) throws(ConfigurationError) -> Recording {
         var file = "", scenarioText = "", configuration = JSONObject(), events: [EventRecord] = []
         var stored: [StoredVerdict] = []
         var end: JSONObject?

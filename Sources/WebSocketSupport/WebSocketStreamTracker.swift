@@ -183,6 +183,13 @@ public struct WebSocketStreamTracker: Sendable {
             var headerBuffer = ByteBufferAllocator().buffer(capacity: headerBytes.count)
             headerBuffer.writeBytes(headerBytes)
             headerBytes.removeAll(keepingCapacity: true)
+            // RFC 6455 §5.2: a 64-bit length has its most significant bit 0. One that does not is no
+            // WebSocket frame: the rest of the stream passes through uninterpreted (the peer fails it).
+            guard frame.payloadLength <= UInt64(Int64.max) else {
+                mode = .opaque
+                body(.opaque(headerBuffer))
+                return
+            }
             body(.frameHeader(frame, headerBuffer))
             if frame.payloadLength == 0 {
                 body(.payload(frame, ByteBuffer(), offset: 0, last: true))

@@ -62,6 +62,24 @@ struct PcapFileTests {
         #expect(lines.contains { $0.hasPrefix("  ended: FIN from client at +") && $0.contains("RST from proxy") })
     }
 
+    @Test func aFrameLengthPastSixtyThreeBitsIsNoFrame() throws {
+        // Found by fuzzing (scripts/fuzz.sh pcap): a 64-bit frame length with its top bit set
+        // (invalid, RFC 6455 §5.2) trapped where it became an event's integer — in the capture and in
+        // the proxy's frame observer. Such a stream is now passed through uninterpreted.
+        let response = Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n".utf8)
+        let bogus: [UInt8] = [0x82, 127, 0xFF, 0, 0, 0, 0, 0, 0, 1] + Array("tail".utf8)
+        let valid: [UInt8] = [0x8A, 2, 0x68, 0x69]
+        let analyzer = WireAnalyzer(linkType: PacketDecoder.ethernet, roles: WireAnalyzer.Roles(proxyPort: 8080, serverPort: 9))
+        var sequence: UInt32 = 501
+        var events: [WireEvent] = []
+        for payload in [response, bogus, valid] {
+            let bytes = PacketDecoder.ethernetIPv4TCP(source: server, destination: client, flags: [.ack, .psh], sequence: sequence, payload: payload)
+            events += analyzer.feed(CapturedPacket(timestampMicros: 1_700_000_000_000_000, bytes: bytes, originalLength: bytes.count))
+            sequence += UInt32(payload.count)
+        }
+        #expect(events.filter { $0.kind == .frame }.isEmpty, "\(events)")
+    }
+
     @Test func damagedAndForeignFilesGiveClearErrors() throws {
         let notPcap = temporaryPath("text.pcap")
         try "hello, not a capture".write(toFile: notPcap, atomically: true, encoding: .utf8)

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing (libFuzzer, -sanitize=fuzzer,address) of Flatline's parsers of untrusted
+# bytes. Targets live in Fuzz/ (a package of its own: one LLVMFuzzerTestOneInput each); seed
+# corpora in Fuzz/Corpus/TARGET (committed); what a run learns goes to .build/fuzz/corpus/TARGET,
+# findings to .build/fuzz/findings/ (a finding fails the run and names its reproducer).
+#   scripts/fuzz.sh --list
+#   scripts/fuzz.sh TARGET SECONDS        # one target
+#   scripts/fuzz.sh all SECONDS           # every target, SECONDS each, one after the other
+#   scripts/fuzz.sh --reproduce TARGET FILE
+set -euo pipefail
+cd "$(dirname "$0")/.."
+targets=(scenario duration recording stream-tracker pcap)
+product() {  # target name → product
+    case "$1" in
+        scenario) echo FuzzScenario ;; duration) echo FuzzDuration ;; recording) echo FuzzRecording ;;
+        stream-tracker) echo FuzzStreamTracker ;; pcap) echo FuzzPcap ;;
+        *) echo "fuzz: unknown target '$1' (one of: ${targets[*]})" >&2; exit 2 ;;
+    esac
+}
+build() {
+    mkdir -p .build/fuzz
+    swift build --package-path Fuzz --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address --product "$(product "$1")" >".build/fuzz/build-$1.log" 2>&1 \
+        || { grep -E 'error' ".build/fuzz/build-$1.log" | head -n 20 >&2; echo "fuzz: cannot build $1 (.build/fuzz/build-$1.log)" >&2; exit 2; }
+    echo "$(swift build --package-path Fuzz --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address --show-bin-path)/$(product "$1")"
+}
+run() {  # TARGET SECONDS
+    local target=$1 seconds=$2 binary log
+    binary=$(build "$target")
+    mkdir -p ".build/fuzz/corpus/$target" .build/fuzz/findings
+    log=".build/fuzz/$target.log"
+    local status=0
+    # -rss_limit_mb: a target that grows past 2 GiB is a finding (bounded memory); -timeout: one input over 10 s is one too.
+    local max_len=65536
+    [ "$target" != stream-tracker ] || max_len=16384   # a stream this long already covers every state; longer ones only slow it
+    "$binary" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len="$max_len" -print_final_stats=1 \
+        -artifact_prefix=".build/fuzz/findings/$target-" ".build/fuzz/corpus/$target" "Fuzz/Corpus/$target" >"$log" 2>&1 || status=$?
+    local stats
+    stats=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' "$log" | tail -n 1)
+    local execs cov features
+    execs=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$log" | tail -n 1)
+    cov=$(echo "$stats" | sed -nE 's/.*cov: ([0-9]+).*/\1/p')
+    features=$(echo "$stats" | sed -nE 's/.*ft: ([0-9]+).*/\1/p')
+    if [ "$status" != 0 ]; then
+        echo "fuzz $target: FINDING after $(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -n 1) runs:"
+        grep -E 'ERROR|Fatal error|SUMMARY|Test unit written|==[0-9]+==' "$log" | head -n 8
+        return 1
+    fi
+    echo "fuzz $target: ${seconds}s, $(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -n 1) runs, ${execs:-?} execs/s, coverage ${cov:-?} edges, ${features:-?} features, corpus $(ls ".build/fuzz/corpus/$target" | wc -l) + $(ls "Fuzz/Corpus/$target" | wc -l) seeds, no finding"
+}
+case "${1:-}" in
+    --list) printf '%s\n' "${targets[@]}" ;;
+    --reproduce) binary=$(build "${2:?target}"); "$binary" "${3:?file}" ;;
+    all)
+        status=0
+        for target in "${targets[@]}"; do run "$target" "${2:?seconds}" || status=1; done
+        exit $status ;;
+    "") echo "usage: scripts/fuzz.sh --list | TARGET SECONDS | all SECONDS | --reproduce TARGET FILE" >&2; exit 2 ;;
+    *) run "$1" "${2:?usage: scripts/fuzz.sh TARGET SECONDS}" ;;
+esac
