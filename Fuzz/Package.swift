@@ -14,6 +14,7 @@ let package = Package(
         .executableTarget(name: "FuzzDuration", dependencies: [.product(name: "ScenarioModel", package: "Flatline"), .product(name: "EventSchema", package: "Flatline")], swiftSettings: fuzz),
         .executableTarget(name: "FuzzRecording", dependencies: [.product(name: "ScenarioJudging", package: "Flatline")], swiftSettings: fuzz),
         .executableTarget(name: "FuzzStreamTracker", dependencies: [.product(name: "WebSocketSupport", package: "Flatline")], swiftSettings: fuzz),
+        .executableTarget(name: "FuzzControlAPI", dependencies: [.product(name: "FaultProxy", package: "Flatline"), .product(name: "EventSchema", package: "Flatline")], swiftSettings: fuzz),
         .executableTarget(name: "FuzzPcap", dependencies: [.product(name: "WireCapture", package: "Flatline")], swiftSettings: fuzz),
     ]
 )

@@ -5,15 +5,15 @@
 # findings to .build/fuzz/findings/ (a finding fails the run and names its reproducer).
 #   scripts/fuzz.sh --list
 #   scripts/fuzz.sh TARGET SECONDS        # one target
-#   scripts/fuzz.sh all SECONDS           # every target, SECONDS each, one after the other
+#   scripts/fuzz.sh all SECONDS [JOBS]    # every target, SECONDS each, JOBS at a time (default 1)
 #   scripts/fuzz.sh --reproduce TARGET FILE
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets=(scenario duration recording stream-tracker pcap)
+targets=(scenario duration recording stream-tracker pcap control-api)
 product() {  # target name → product
     case "$1" in
         scenario) echo FuzzScenario ;; duration) echo FuzzDuration ;; recording) echo FuzzRecording ;;
-        stream-tracker) echo FuzzStreamTracker ;; pcap) echo FuzzPcap ;;
+        stream-tracker) echo FuzzStreamTracker ;; pcap) echo FuzzPcap ;; control-api) echo FuzzControlAPI ;;
         *) echo "fuzz: unknown target '$1' (one of: ${targets[*]})" >&2; exit 2 ;;
     esac
 }
@@ -32,7 +32,14 @@ run() {  # TARGET SECONDS
     # -rss_limit_mb: a target that grows past 2 GiB is a finding (bounded memory); -timeout: one input over 10 s is one too.
     local max_len=65536
     [ "$target" != stream-tracker ] || max_len=16384   # a stream this long already covers every state; longer ones only slow it
-    "$binary" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len="$max_len" -print_final_stats=1 \
+    # The control API opens the listeners a request asks for: in a network namespace of its own
+    # (loopback only, nothing to reach), gone with the run.
+    local inside=()
+    if [ "$target" = control-api ]; then
+        if [ "$(id -u)" = 0 ]; then inside=(unshare --net); else inside=(unshare --user --map-root-user --net); fi
+        inside+=(sh -c 'ip link set lo up && exec "$@"' sh)
+    fi
+    "${inside[@]}" "$binary" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len="$max_len" -print_final_stats=1 \
         -artifact_prefix=".build/fuzz/findings/$target-" ".build/fuzz/corpus/$target" "Fuzz/Corpus/$target" >"$log" 2>&1 || status=$?
     local stats
     stats=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' "$log" | tail -n 1)
@@ -51,8 +58,16 @@ case "${1:-}" in
     --list) printf '%s\n' "${targets[@]}" ;;
     --reproduce) binary=$(build "${2:?target}"); "$binary" "${3:?file}" ;;
     all)
-        status=0
-        for target in "${targets[@]}"; do run "$target" "${2:?seconds}" || status=1; done
+        seconds=${2:?seconds}; jobs=${3:-1}
+        for target in "${targets[@]}"; do build "$target" >/dev/null; done   # one build folder: build first, then run side by side
+        status=0; running=0
+        for target in "${targets[@]}"; do
+            run "$target" "$seconds" >".build/fuzz/$target.result" &
+            running=$((running + 1))
+            if [ "$running" -ge "$jobs" ]; then wait -n || status=1; running=$((running - 1)); fi
+        done
+        while [ "$running" -gt 0 ]; do wait -n || status=1; running=$((running - 1)); done
+        for target in "${targets[@]}"; do cat ".build/fuzz/$target.result"; done
         exit $status ;;
     "") echo "usage: scripts/fuzz.sh --list | TARGET SECONDS | all SECONDS | --reproduce TARGET FILE" >&2; exit 2 ;;
     *) run "$1" "${2:?usage: scripts/fuzz.sh TARGET SECONDS}" ;;

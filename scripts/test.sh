@@ -86,6 +86,21 @@ if ! FLATLINE="$flatline" scripts/explore-slice.sh .build/explore-slice; then
 fi
 echo "exploration: $(( $(date +%s) - start ))s"
 
+echo "--- the Swift tests and the bundled scenarios under ThreadSanitizer: any report fails (scripts/sanitize.sh thread)"
+start=$(date +%s)
+if ! scripts/sanitize.sh thread; then
+    echo "FAILED: ThreadSanitizer"
+    status=1
+fi
+echo "thread sanitizer: $(( $(date +%s) - start ))s"
+echo "--- fuzzing: 60 s of each libFuzzer target, two at a time (scripts/fuzz.sh all 60 2; the 30-minute runs are the script's)"
+start=$(date +%s)
+if ! scripts/fuzz.sh all 60 2; then
+    echo "FAILED: a fuzz target found a crash (.build/fuzz/findings/)"
+    status=1
+fi
+echo "fuzzing: $(( $(date +%s) - start ))s"
+
 echo "--- the release: relocatable build, tarball, installed and run with the toolchain hidden (scripts/package.sh, package-test.sh, action-test.sh)"
 start=$(date +%s)
 if tarball=$(scripts/package.sh); then
