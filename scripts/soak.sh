@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# A soak: CLIENTS built-in clients (default 200) through a fault every few seconds, drawn with a
+# seed from the catalog (blackhole, power loss, reset, close, latency, dropped pongs, refuse, server
+# kill and restart), for DURATION; every 10 s the runner's and the server's RSS and open
+# descriptors are sampled, and from the recording each 10-s window's heartbeat timer lateness
+# (the built-in clients' own `late_ms`: how late each heartbeat timer fired). Prints the samples and whether, from
+# minute 5 to the end, RSS grew less than 5% and descriptors not at all.
+#   scripts/soak.sh 1h [CLIENTS] [SEED]        # figures for docs/scale.md
+#   scripts/soak.sh 3m 50                      # a short slice
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:?usage: scripts/soak.sh DURATION [CLIENTS] [SEED]}
+clients=${2:-200}
+seed=${3:-1}
+flatline="${FLATLINE:-$(scripts/release-flatline.sh)}"
+out=".build/soak"
+rm -rf "$out" && mkdir -p "$out"
+seconds=$(python3 -c "import re,sys; t='$duration'; m={'h':3600,'m':60,'s':1}; print(sum(int(n)*m[u] for n,u in re.findall(r'(\d+)([hms])', t)) or sys.exit('bad duration: '+t))")
+
+# The scenario: one fault every 4-6 s for the whole duration, each healed before the next.
+python3 - "$seconds" "$clients" "$seed" >"$out/soak.yaml" <<'PY'
+import random, sys
+seconds, clients, seed = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+rng = random.Random(seed)
+faults = [
+    ("blackhole", "{type: blackhole, name: f}", True), ("power-loss", "{type: power-loss, name: f}", True),
+    ("reset", "{type: reset, name: f}", True), ("close", "{type: close, name: f}", True),
+    ("latency", "{type: latency, latency: 100ms, jitter: 20ms, name: f}", True),
+    ("pongs", "{type: drop-frames, direction: downstream, pattern: heart_beat, name: f}", True),
+    ("refuse", "{type: refuse, name: f}", True), ("kill", None, False),
+]
+print(f"""name: soak
+summary: {clients} clients, a fault every few seconds for {seconds} s (scripts/soak.sh, seed {seed}).
+seed: {seed}
+time-limit: {seconds + 180}s
+client:
+  count: {clients}
+  ramp: 4s
+  heartbeat: {{dialect: json, interval: 1s, timeout: 500ms, close-grace: 0ms}}
+  reconnect: {{delay: 300ms, jitter: 0.5, connect-timeout: 3s}}
+server: {{dialect: json, process: true}}
+timeline:
+  - after: client heartbeat-acked
+    each-client: true
+    within: 60s""")
+t = 0.0
+while t < seconds - 30:
+    name, fault, healed = rng.choice(faults)
+    hold = rng.choice([1.0, 1.5, 2.0])
+    if fault:
+        print(f"  - fault: {fault}\n  - at: +{int(hold*1000)}ms\n    heal: f")
+    else:
+        print(f"  - server: kill\n  - at: +{int(hold*1000)}ms\n    server: start")
+    gap = rng.uniform(4, 6) - hold
+    print(f"  - wait: {int(gap*1000)}ms")
+    t += hold + gap
+print("""  - after: client heartbeat-acked
+    each-client: true
+    within: 30s
+assert:
+  - max-concurrent client connections <= 1""")
+PY
+
+"$flatline" run --quiet --runs-dir "$out/runs" "$out/soak.yaml" >"$out/run.txt" 2>&1 &
+runner=$!
+samples="$out/samples.tsv"
+echo -e "t_s\trunner_rss_kib\trunner_fds\tserver_rss_kib\tserver_fds" >"$samples"
+start=$(date +%s)
+while kill -0 "$runner" 2>/dev/null; do
+    now=$(( $(date +%s) - start ))
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$runner/status" 2>/dev/null || echo 0)
+    fds=$(ls "/proc/$runner/fd" 2>/dev/null | wc -l)
+    server=$(cat /proc/$runner/task/*/children 2>/dev/null | tr ' ' '\n' | grep -v '^$' | head -n 1 || true)
+    srss=0; sfds=0
+    if [ -n "$server" ]; then
+        srss=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status" 2>/dev/null || echo 0)
+        sfds=$(ls "/proc/$server/fd" 2>/dev/null | wc -l)
+    fi
+    echo -e "$now\t${rss:-0}\t$fds\t${srss:-0}\t$sfds" >>"$samples"
+    for _ in $(seq 1 10); do kill -0 "$runner" 2>/dev/null || break; sleep 1; done
+done
+wait "$runner" && verdict=passed || verdict="failed ($(tail -n 1 "$out/run.txt"))"
+recording=$(ls -d "$out"/runs/soak/*/recording.jsonl | tail -n 1)
+python3 - "$samples" "$recording" "$verdict" <<'PY'
+import json, sys, collections
+samples, recording, verdict = sys.argv[1], sys.argv[2], sys.argv[3]
+rows = [line.split("\t") for line in open(samples).read().split("\n")[1:] if line]
+rows = [tuple(int(x) for x in r) for r in rows]
+# Heartbeat timer lateness per 10-s window: each built-in client's own measure (late_ms on heartbeat-sent; t in ms).
+late = collections.defaultdict(list)
+for line in open(recording):
+    if '"heartbeat-sent"' not in line:
+        continue
+    e = json.loads(line)
+    if e.get("src") == "client" and "late_ms" in e:
+        late[int(e["t"] // 10000)].append(float(e["late_ms"]))
+print("t_s  runner_rss_MiB  runner_fds  server_rss_MiB  server_fds  timer_lateness_p99_ms  max_ms")
+for t, rss, fds, srss, sfds in rows:
+    window = sorted(late.get(t // 10, [0]))
+    p99 = window[int(len(window) * 0.99) - 1 if len(window) > 1 else 0]
+    print(f"{t:5d}  {rss/1024:14.1f}  {fds:10d}  {srss/1024:14.1f}  {sfds:10d}  {p99:21.1f}  {window[-1]:6.1f}")
+steady = [r for r in rows if r[0] >= 300] or rows[len(rows)//2:]
+if steady:
+    rss0, rss1 = steady[0][1], steady[-1][1]
+    fd0, fd1 = steady[0][2], max(r[2] for r in steady)
+    growth = (rss1 - rss0) / rss0 * 100 if rss0 else 0
+    print(f"from {steady[0][0]} s to {steady[-1][0]} s: runner RSS {rss0/1024:.1f} → {rss1/1024:.1f} MiB ({growth:+.1f}%, limit +5%), "
+          f"descriptors {fd0} → max {fd1} (limit: no growth); scenario {verdict}")
+    sys.exit(0 if growth < 5 and fd1 <= fd0 and verdict == "passed" else 1)
+PY
