@@ -30,16 +30,10 @@ build() {
         || { grep -E 'error' ".build/fuzz/build-$1.log" | head -n 20 >&2; echo "fuzz: cannot build $1 (.build/fuzz/build-$1.log)" >&2; exit 2; }
     local bin
     bin="$(swift build --package-path Fuzz --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address --show-bin-path)"
-    # An incremental rebuild after a source change has been seen to leave Swift objects without
-    # their coverage counters (fuzzing blind): then build the targets afresh.
-    if ! objdump -h "$bin/$(reader "$1")" 2>/dev/null | grep -q __sancov_cntrs; then
-        echo "fuzz: $1 was built without coverage counters: building the fuzz targets afresh" >&2
-        rm -rf .build-fuzz
-        swift build --package-path Fuzz --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address --product "$(product "$1")" >".build/fuzz/build-$1.log" 2>&1 \
-            || { echo "fuzz: cannot build $1 (.build/fuzz/build-$1.log)" >&2; exit 2; }
-        objdump -h "$bin/$(reader "$1")" 2>/dev/null | grep -q __sancov_cntrs \
-            || echo "fuzz: warning: $(reader "$1") has no coverage counters even when built afresh: $1 runs without feedback from it" >&2
-    fi
+    # Seen here: some Swift objects of a target's code built without coverage counters (then the
+    # fuzzer gets no feedback from them). Said, not hidden; the cause is still open (docs/robustness.md).
+    objdump -h "$bin/$(reader "$1")" 2>/dev/null | grep -q __sancov_cntrs \
+        || echo "fuzz: warning: $(reader "$1") has no coverage counters: $1 runs without feedback from it" >&2
     echo "$bin/$(product "$1")"
 }
 run() {  # TARGET SECONDS
