@@ -12,7 +12,8 @@ public struct Installation: Sendable {
         if let home = ProcessInfo.processInfo.environment["FLATLINE_HOME"], !home.isEmpty {
             return holdsClients(home) ? Installation(root: home) : nil
         }
-        let binary = URL(fileURLWithPath: resolved(executable)).resolvingSymlinksInPath()
+        // argv[0] as a path: itself when it has a slash, else the first match on $PATH.
+        let binary = URL(fileURLWithPath: ChildProcess.resolve(executable) ?? executable).resolvingSymlinksInPath()
         var folder = binary.deletingLastPathComponent()
         let share = folder.deletingLastPathComponent().appendingPathComponent("share/flatline").path
         if holdsClients(share) { return Installation(root: share) }
@@ -27,16 +28,6 @@ public struct Installation: Sendable {
 
     private static func holdsClients(_ folder: String) -> Bool {
         FileManager.default.fileExists(atPath: folder + "/clients/python/websockets_client.py")
-    }
-
-    /// `argv[0]` as a path: itself when it has a slash, else the first match on `$PATH`.
-    private static func resolved(_ name: String) -> String {
-        guard !name.contains("/") else { return name }
-        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-            let candidate = "\(folder)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return name
     }
 
     /// The shipped clients `flatline init --shipped NAME` knows, with the settings their bundled scenarios use.
