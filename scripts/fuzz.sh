@@ -17,12 +17,22 @@ product() {  # target name → product
         *) echo "fuzz: unknown target '$1' (one of: ${targets[*]})" >&2; exit 2 ;;
     esac
 }
+# swiftc keeps only the last of several -sanitize= flags (`-sanitize=fuzzer -sanitize=address` is
+# address alone: no coverage counters in any Swift code), and SwiftPM's --sanitize passes one flag
+# each; the C code (clang) gets both. So the Swift code also gets the one flag naming both, last.
+sanitize=(--sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address)
 build() {
     mkdir -p .build/fuzz
-    swift build --package-path Fuzz --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address --product "$(product "$1")" >".build/fuzz/build-$1.log" 2>&1 \
+    swift build --package-path Fuzz --scratch-path .build-fuzz "${sanitize[@]}" --product "$(product "$1")" >".build/fuzz/build-$1.log" 2>&1 \
         || { grep -E 'error' ".build/fuzz/build-$1.log" | head -n 20 >&2; echo "fuzz: cannot build $1 (.build/fuzz/build-$1.log)" >&2; exit 2; }
     local bin
-    bin="$(swift build --package-path Fuzz --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address --show-bin-path)"
+    bin="$(swift build --package-path Fuzz --scratch-path .build-fuzz "${sanitize[@]}" --show-bin-path)"
+    # A target whose own Swift code has no coverage counters would fuzz blind (the C code linked in
+    # would still report a few edges): refuse it rather than print figures that mean nothing.
+    if command -v objdump >/dev/null && ! objdump -h "$bin/$(product "$1").build/"*.o 2>/dev/null | grep -q __sancov_cntrs; then
+        echo "fuzz: $1 was built without coverage counters in its Swift code (.build/fuzz/build-$1.log); delete .build-fuzz and run again" >&2
+        exit 2
+    fi
     echo "$bin/$(product "$1")"
 }
 run() {  # TARGET SECONDS
