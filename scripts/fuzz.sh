@@ -29,7 +29,7 @@ build() {
     bin="$(swift build --package-path Fuzz --scratch-path .build-fuzz "${sanitize[@]}" --show-bin-path)"
     # A target whose own Swift code has no coverage counters would fuzz blind (the C code linked in
     # would still report a few edges): refuse it rather than print figures that mean nothing.
-    if command -v objdump >/dev/null && ! objdump -h "$bin/$(product "$1").build/"*.o 2>/dev/null | grep -q __sancov_cntrs; then
+    if command -v objdump >/dev/null && [ "$(objdump -h "$bin/$(product "$1").build/"*.o 2>/dev/null | grep -c __sancov_cntrs)" = 0 ]; then
         echo "fuzz: $1 was built without coverage counters in its Swift code (.build/fuzz/build-$1.log); delete .build-fuzz and run again" >&2
         exit 2
     fi
