@@ -164,6 +164,7 @@ public enum ProxyEventType: String, CataloguedEvent {
     case faultOff = "fault-off"
     case faultSkipped = "fault-skipped"
     case holdFull = "hold-full"
+    case idleExpired = "idle-expired"
     case frame
     case frameDropped = "frame-dropped"
     case eventsDropped = "events-dropped"
@@ -187,6 +188,7 @@ public enum ProxyEventType: String, CataloguedEvent {
         case .faultOff: ["fault", "dropped_bytes", "enforced"]
         case .faultSkipped: ["fault", "conn"]
         case .holdFull: ["conn", "flow", "bytes", "fault"]
+        case .idleExpired: ["conn", "fault", "kind", "idle_ms", "then"]
         case .frame: ["conn", "flow", "opcode", "length", "fin", "text"]
         case .frameDropped: ["conn", "flow", "opcode", "length", "fault"]
         case .eventsDropped: ["count"]
@@ -211,6 +213,7 @@ public enum ProxyEventType: String, CataloguedEvent {
         case .faultOff: "a fault was removed; `dropped_bytes` it discarded"
         case .faultSkipped: "a fault with a toxicity below 1 passed over this connection"
         case .holdFull: "a hold reached its cap; the proxy stopped reading from the sender"
+        case .idleExpired: "the connection carried no byte either way for the fault's `idle_ms`: a `nat-expiry` forgot it (`then`: drop or reset), an `idle-close` closed it (`then`: fin or rst)"
         case .frame: "a WebSocket frame passed (with observe-frames, and for every external client); a whole text message up to 512 bytes carries its `text`"
         case .frameDropped: "a drop-frames fault removed a frame"
         case .eventsDropped: "`GET /events` only: this many events were skipped because the reader did not keep up"

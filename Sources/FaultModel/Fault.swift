@@ -75,6 +75,21 @@ public enum FaultType: String, Sendable, Hashable, CaseIterable {
     case slowClose = "slow_close"
     case resetPeer = "reset_peer"
     case dropFrames = "drop_frames"
+    case natExpiry = "nat_expiry"
+    case idleClose = "idle_close"
+}
+
+/// What a NAT does with the packets of a connection it has forgotten (`nat-expiry`'s `then`).
+public enum ForgottenPackets: String, Sendable, Hashable, CaseIterable {
+    /// Dropped without a word: the sender retransmits into the void.
+    case drop
+    /// Answered with RST to whichever peer sends next.
+    case reset
+}
+
+/// How a load balancer closes an idle connection (`idle-close`'s `with`).
+public enum IdleCloseHow: String, Sendable, Hashable, CaseIterable {
+    case fin, rst
 }
 
 /// What a fault does. Times are the ones Toxiproxy uses, as `Duration`s.
@@ -109,6 +124,19 @@ public enum FaultKind: Sendable, Hashable {
     case dropFrames(FrameMatcher)
     /// Drop `percent` % of the packets at random (packet mode only: a userland proxy sees no packets).
     case loss(percent: Int)
+    /// A NAT or stateful firewall that forgets a connection idle (no byte either way) for `idle`:
+    /// from then on its packets are dropped or answered with RST; new connections get new mappings.
+    case natExpiry(idle: Duration, then: ForgottenPackets)
+    /// A load balancer that closes a connection idle for `idle`, to both peers, with FIN or RST.
+    case idleClose(idle: Duration, with: IdleCloseHow)
+
+    /// How long a connection may stay idle under an idle-based fault, or nil for other kinds.
+    public var idleLimit: Duration? {
+        switch self {
+        case .natExpiry(let idle, _), .idleClose(let idle, _): idle
+        default: nil
+        }
+    }
 
     /// Its type: the catalog's key (``FaultCatalog/spec(of:)``).
     public var type: FaultType {
@@ -127,6 +155,8 @@ public enum FaultKind: Sendable, Hashable {
         case .refuse: .refuse
         case .dropFrames: .dropFrames
         case .loss: .loss
+        case .natExpiry: .natExpiry
+        case .idleClose: .idleClose
         }
     }
 
@@ -215,6 +245,9 @@ public struct Fault: Sendable, Hashable {
             if matcher.textPattern == "" { throw ConfigurationError("drop_frames pattern must not be empty") }
         case .loss(let percent):
             guard (0...100).contains(percent) else { throw ConfigurationError("loss percent must be between 0 and 100, got \(percent)") }
+        case .natExpiry(let idle, _), .idleClose(let idle, _):
+            guard idle > .zero else { throw ConfigurationError("\(kind.typeName) idle must be longer than 0") }
+            try checkTime(idle, "\(kind.typeName) idle")
         case .blackhole, .powerLoss, .close, .refuse:
             break
         }

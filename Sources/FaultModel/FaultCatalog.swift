@@ -21,13 +21,25 @@ public struct FaultAttribute: Sendable {
     public var unit: Unit
     public var defaultValue: Int64
     public var range: ClosedRange<Int64>
+    /// The words a `text` attribute may take (the first is its default), or empty for any text.
+    public var choices: [String]
+    /// Whether it must be given (no default makes sense: an idle timeout).
+    public var required = false
 
-    init(_ name: String, _ unit: Unit, default defaultValue: Int64 = 0, range: ClosedRange<Int64> = 0...(1 << 40), aliases: [String] = []) {
+    init(_ name: String, _ unit: Unit, default defaultValue: Int64 = 0, range: ClosedRange<Int64> = 0...(1 << 40), aliases: [String] = [], required: Bool = false) {
+        self.required = required
         self.name = name
         self.aliases = aliases
         self.unit = unit
         self.defaultValue = defaultValue
         self.range = range
+        self.choices = []
+    }
+
+    /// A text attribute that takes one of `choices`, the first by default.
+    init(_ name: String, choices: [String]) {
+        self.init(name, .text)
+        self.choices = choices
     }
 
     func matches(_ key: String) -> Bool {
@@ -74,8 +86,14 @@ public struct FaultAttribute: Sendable {
             }
             return .list(names)
         case .text:
-            guard let text = raw.stringValue else { throw ConfigurationError("\(type) \(name) must be text, got \(raw)") }
-            return .text(text)
+            guard let text = raw.stringValue else {
+                if !choices.isEmpty { throw ConfigurationError("\(type) \(name) must be \(choices.joined(separator: " or ")), got \(raw)") }
+                throw ConfigurationError("\(type) \(name) must be text, got \(raw)")
+            }
+            guard choices.isEmpty || choices.contains(text.lowercased()) else {
+                throw ConfigurationError("\(type) \(name) must be \(choices.joined(separator: " or ")), got '\(text)'\(String.suggestion(for: text.lowercased(), in: choices))")
+            }
+            return .text(choices.isEmpty ? text : text.lowercased())
         }
     }
 
@@ -92,8 +110,9 @@ public struct FaultAttribute: Sendable {
     var documentation: String {
         switch unit {
         case .opcodes: "`\(name)` (ping, pong, close, text, binary)"
+        case .text where !choices.isEmpty: "`\(name)` (\(choices.joined(separator: " or ")), default \(choices[0]))"
         case .text: "`\(name)` (text)"
-        default: "`\(name)` (\(unit.rawValue)\(defaultValue != 0 ? ", default \(defaultValue)" : ""))"
+        default: "`\(name)` (\(unit.rawValue)\(required ? ", required" : defaultValue != 0 ? ", default \(defaultValue)" : ""))"
         }
     }
 }
@@ -171,6 +190,10 @@ public struct FaultSpec: Sendable {
         var raw: [String: Value]
         func integer(_ name: String) -> Int { raw[name]?.integer ?? 0 }
         func duration(_ name: String) -> Duration { raw[name]?.duration ?? .zero }
+        func text(_ name: String) -> String {
+            if case .text(let text)? = raw[name] { return text }
+            return ""
+        }
         subscript(_ name: String) -> Value? { raw[name] }
     }
 
@@ -178,17 +201,32 @@ public struct FaultSpec: Sendable {
     public func kind(_ raw: [(key: String, value: JSONValue)]) throws(ConfigurationError) -> FaultKind {
         var values: [String: Value] = [:]
         for (key, value) in raw {
-            guard let attribute = attributes.first(where: { $0.matches(key) }) else {
-                let names = attributes.map(\.name)
-                let list = names.isEmpty ? "it takes none" : "it takes \(names.joined(separator: ", "))"
-                throw ConfigurationError("unknown attribute '\(key)' for fault \(type)\(String.suggestion(for: FaultCatalog.normalized(key), in: names)); \(list)")
-            }
-            values[attribute.name] = try attribute.decode(value, type: type)
+            let (attribute, decoded) = try check(key, value)
+            values[attribute.name] = decoded
         }
-        for attribute in attributes where values[attribute.name] == nil && attribute.unit != .opcodes && attribute.unit != .text {
-            values[attribute.name] = try attribute.decode(.int(attribute.defaultValue), type: type)
+        for attribute in attributes where values[attribute.name] == nil {
+            if attribute.required {
+                throw ConfigurationError("\(type) needs \(attribute.name) (\(attribute.unit == .milliseconds ? "a duration such as 30s, or milliseconds" : attribute.unit.rawValue))")
+            }
+            if let first = attribute.choices.first {
+                values[attribute.name] = .text(first)
+            } else if attribute.unit != .opcodes && attribute.unit != .text {
+                values[attribute.name] = try attribute.decode(.int(attribute.defaultValue), type: type)
+            }
         }
         return build(Values(raw: values))
+    }
+
+    /// One attribute on its own (the others may be missing yet): which it is and its value, or an
+    /// error that names it.
+    @discardableResult
+    public func check(_ key: String, _ value: JSONValue) throws(ConfigurationError) -> (FaultAttribute, Value) {
+        guard let attribute = attributes.first(where: { $0.matches(key) }) else {
+            let names = attributes.map(\.name)
+            let list = names.isEmpty ? "it takes none" : "it takes \(names.joined(separator: ", "))"
+            throw ConfigurationError("unknown attribute '\(key)' for fault \(type)\(String.suggestion(for: FaultCatalog.normalized(key), in: names)); \(list)")
+        }
+        return (attribute, try attribute.decode(value, type: type))
     }
 
     /// The kind's attributes as Toxiproxy JSON.
@@ -317,6 +355,26 @@ public enum FaultCatalog {
             values: { kind in
                 guard case .loss(let percent) = kind else { return [:] }
                 return ["percent": .integer(Int64(percent))]
+            }
+        ),
+        FaultSpec(
+            type: .natExpiry, scope: .connection, aliases: [], title: "NAT expiry",
+            attributes: [FaultAttribute("idle", .milliseconds, range: 1...3_600_000, required: true), FaultAttribute("then", choices: ForgottenPackets.allCases.map(\.rawValue))],
+            effect: "a NAT or stateful firewall that forgets idle connections: a connection that carried no byte either way for `idle` (counted from its last byte, or from when the fault was added) is forgotten for good — from then on its bytes and its FIN are dropped without a word (`then: drop`), or whichever peer sends next gets RST (`then: reset`); `idle-expired` is reported. New connections get new mappings and live while they are not idle that long; removing the fault forgets nothing more and revives nothing",
+            build: { .natExpiry(idle: $0.duration("idle"), then: ForgottenPackets(rawValue: $0.text("then")) ?? .drop) },
+            values: { kind in
+                guard case .natExpiry(let idle, let then) = kind else { return [:] }
+                return ["idle": .duration(idle), "then": .text(then.rawValue)]
+            }
+        ),
+        FaultSpec(
+            type: .idleClose, scope: .connection, aliases: [], title: "idle close",
+            attributes: [FaultAttribute("idle", .milliseconds, range: 1...3_600_000, required: true), FaultAttribute("with", choices: IdleCloseHow.allCases.map(\.rawValue))],
+            effect: "a load balancer's idle timeout (AWS ALB 60 s, nginx `proxy_read_timeout` 60 s, Cloudflare 100 s): a connection that carried no byte either way for `idle` is closed to both peers with FIN (`with: fin`) or RST (`with: rst`); `idle-expired` is reported",
+            build: { .idleClose(idle: $0.duration("idle"), with: IdleCloseHow(rawValue: $0.text("with")) ?? .fin) },
+            values: { kind in
+                guard case .idleClose(let idle, let how) = kind else { return [:] }
+                return ["idle": .duration(idle), "with": .text(how.rawValue)]
             }
         ),
         FaultSpec(

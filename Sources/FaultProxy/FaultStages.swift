@@ -89,6 +89,32 @@ final class DeadStage: FaultStage {
     }
 }
 
+/// The flows of a connection a NAT forgot (`nat-expiry`): what either peer sends vanishes, or is
+/// answered with RST to that peer (`then: reset`), as by a NAT without a mapping for it. For good:
+/// removing the fault revives nothing. A peer that closes gets its leg released (drop: its FIN is
+/// lost, but it has already let the socket go) or reset.
+final class ForgottenStage: FaultStage {
+    let reset: Bool
+    override var isSilent: Bool { true }
+
+    init(fault: Fault, pipe: FlowPipe, reset: Bool) {
+        self.reset = reset
+        super.init(fault: fault, pipe: pipe)
+    }
+
+    private var sender: Side { pipe.flow == .upstream ? .client : .server }
+
+    override func push(_ item: PipeItem) {
+        switch item {
+        case .data(let buffer):
+            pipe.recordDropped(buffer.readableBytes, by: fault)
+            if reset { pipe.connection.resetByProxy(sender, fault: fault.name) }
+        case .eof, .reset:
+            if reset { pipe.connection.resetByProxy(sender, fault: fault.name) } else { pipe.connection.dropLeg(sender) }
+        }
+    }
+}
+
 /// Toxiproxy's `timeout`: drop all data and close the connection after the timeout. Removing it
 /// closes the connection too, as Toxiproxy does.
 final class TimeoutStage: FaultStage {

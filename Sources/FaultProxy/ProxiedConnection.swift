@@ -34,6 +34,10 @@ final class ProxiedConnection: @unchecked Sendable {
     private var random: SplitMix64
     /// Faults installed on this connection (after target and toxicity), by name.
     private(set) var appliedFaults: [String: Fault] = [:]
+    /// The idle-based faults watching this connection (nat-expiry, idle-close), by name, and when
+    /// a byte last came in from either peer while one of them watched.
+    private var idleWatches: [String: Scheduled<Void>] = [:]
+    private var lastActivity = NIODeadline.uptimeNanoseconds(0)
 
     static let stageBufferLimit = 4 << 20
     static let pendingLimit = 256 << 10
@@ -99,6 +103,7 @@ final class ProxiedConnection: @unchecked Sendable {
 
     func received(_ buffer: ByteBuffer, from side: Side) {
         loop.assertInEventLoop()
+        if !idleWatches.isEmpty { lastActivity = loop.now }
         pipe(side.outgoingFlow).input(.data(buffer))
     }
 
@@ -232,6 +237,8 @@ final class ProxiedConnection: @unchecked Sendable {
 
     private func checkEnded() {
         guard life.end(serverSocketOpen: serverChannel?.isActive ?? false) else { return }
+        for watch in idleWatches.values { watch.cancel() }
+        idleWatches.removeAll()
         // Gone from the proxy's books before anyone hears of it.
         owner?.connectionEnded(self)
         emit(.connEnded, [
@@ -344,8 +351,48 @@ final class ProxiedConnection: @unchecked Sendable {
             }
         case .close:
             closeByProxy(fault: fault.name, how: .fin)
+        case .natExpiry(let idle, _), .idleClose(let idle, _):
+            // A new mapping (or the middlebox just put in the path): idle from now.
+            lastActivity = loop.now
+            watchIdle(fault, idle: idle, due: lastActivity + idle.timeAmount)
         default:
             assertionFailure("\(fault.kind.typeName) is not a connection fault")
+        }
+    }
+
+    // MARK: Idle faults
+
+    /// Checks at `due` whether the connection was idle for `idle`; a byte since moves the check on
+    /// (one timer per connection and fault, re-armed at most once per idle period).
+    private func watchIdle(_ fault: Fault, idle: Duration, due: NIODeadline) {
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        idleWatches[fault.name] = loop.scheduleTask(deadline: due) {
+            let connection = bound.value
+            guard connection.appliedFaults[fault.name] != nil, !connection.life.ended else { return }
+            let next = connection.lastActivity + idle.timeAmount
+            if next > connection.loop.now {
+                connection.watchIdle(fault, idle: idle, due: next)
+            } else {
+                connection.idleWatches[fault.name] = nil
+                connection.expire(fault, idle: idle)
+            }
+        }
+    }
+
+    /// The connection was idle for the fault's `idle`: forgotten by the NAT, or closed by the balancer.
+    private func expire(_ fault: Fault, idle: Duration) {
+        var fields: JSONObject = ["fault": .string(fault.name), "kind": .string(fault.kind.typeName), "idle_ms": .int(Int64(idle.milliseconds))]
+        switch fault.kind {
+        case .natExpiry(_, let then):
+            fields["then"] = .string(then.rawValue)
+            emit(.idleExpired, fields)
+            for flow in Flow.allCases { pipe(flow).install(ForgottenStage(fault: fault, pipe: pipe(flow), reset: then == .reset)) }
+        case .idleClose(_, let how):
+            fields["then"] = .string(how.rawValue)
+            emit(.idleExpired, fields)
+            closeByProxy(fault: fault.name, how: how == .rst ? .rst : .fin)
+        default:
+            break
         }
     }
 
@@ -361,7 +408,7 @@ final class ProxiedConnection: @unchecked Sendable {
         case .limitData(let bytes): LimitDataStage(fault: fault, pipe: pipe, limit: bytes)
         case .slowClose(let delay): SlowCloseStage(fault: fault, pipe: pipe, delay: delay)
         case .dropFrames(let matcher): DropFramesStage(fault: fault, pipe: pipe, matcher: matcher, tracker: pipe.tracker)
-        case .powerLoss, .reset, .close, .refuse, .loss: nil
+        case .powerLoss, .reset, .close, .refuse, .loss, .natExpiry, .idleClose: nil
         }
     }
 
@@ -369,6 +416,11 @@ final class ProxiedConnection: @unchecked Sendable {
     func uninstall(_ name: String) {
         loop.assertInEventLoop()
         guard let fault = appliedFaults.removeValue(forKey: name) else { return }
+        idleWatches.removeValue(forKey: name)?.cancel()
+        if pipe(.upstream).stage(named: name) is ForgottenStage {
+            // What the NAT forgot stays forgotten: the removal only stops it forgetting more.
+            return
+        }
         if case .powerLoss = fault.kind, pipe(.upstream).stage(named: name) is DeadStage {
             // Old connections stay dead after the power comes back; the host just forgot them.
             for flow in Flow.allCases { pipe(flow).stage(named: name)?.remove() }

@@ -40,6 +40,7 @@ public enum Judge {
         let events = ClientSources.visible(Array(allEvents[..<cut]))
         let evidence = Evidence(scenario: scenario, events: events)
         var verdicts = checks(scenario, events: events, evidence: evidence, slack: slack)
+        IdleExplanation.explain(&verdicts, scenario: scenario, events: events)
         if strict {
             for index in verdicts.indices where verdicts[index].outcome == .notJudged {
                 verdicts[index].outcome = .failed

@@ -31,8 +31,9 @@ public enum PacketForm: Equatable, Sendable {
                 return .failure(PacketModeUnsupported("packet mode applies a fault to every connection; 'toxicity: \(fault.toxicity)' needs network: proxy"))
             }
             return .success(.rules)
-        case .reset, .close:
+        case .reset, .close, .idleClose:
             return .success(.proxy)
+        case .natExpiry: return no("Flatline does not carry it out at packet level yet (a conntrack timeout policy is the plan)")
         case .latency: return no("this kernel has no netem, so packets cannot be delayed")
         case .bandwidth: return no("this kernel has no netem or tc shaping here, so packets cannot be throttled")
         case .slicer: return no("cutting writes into pieces is a userland effect (the kernel coalesces segments anyway)")

@@ -177,7 +177,7 @@ extension ScenarioParser {
         let attributes = entries.filter { !Self.faultCommonKeys.contains($0.key) }
         // Each attribute on its own first, so that an error points at the attribute.
         for entry in attributes {
-            do { _ = try spec.kind([(entry.key, entry.value.json())]) } catch { throw entry.keyValue.error(error.message) }
+            do { try spec.check(entry.key, entry.value.json()) } catch { throw entry.keyValue.error(error.message) }
         }
         let kind: FaultKind
         do { kind = try spec.kind(attributes.map { ($0.key, $0.value.json()) }) } catch { throw node.error(error.message) }

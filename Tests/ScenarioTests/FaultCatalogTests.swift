@@ -20,6 +20,9 @@ struct FaultCatalogTests {
         case .kilobytesPerSecond: ("100", 100)
         case .percent: ("10", 10)
         case .opcodes: ("[pong]", .array(["pong"]))
+        case .text where !attribute.choices.isEmpty:
+            // The last choice: not the default, so a decoder that ignored it would be caught.
+            (attribute.choices[attribute.choices.count - 1], .string(attribute.choices[attribute.choices.count - 1]))
         case .text: ("heart_beat", "heart_beat")
         }
     }
@@ -94,6 +97,21 @@ struct FaultCatalogTests {
         }
     }
 
+    @Test func aMissingIdleIsNamedAndAWrongChoiceSuggestsTheRightOne() throws {
+        do {
+            _ = try Self.yamlFault("{type: nat-expiry}")
+            Issue.record("a nat-expiry without idle was accepted")
+        } catch {
+            #expect("\(error)".hasSuffix("nat_expiry needs idle (a duration such as 30s, or milliseconds)"), "\(error)")
+        }
+        #expect(throws: ConfigurationError("idle_close with must be fin or rst, got 'fn' (did you mean 'fin'?)")) {
+            try Fault(toxic: ["type": "idle_close", "name": "lb", "attributes": .object(["idle": 1000, "with": "fn"])])
+        }
+        let fault = try Self.yamlFault("{type: nat-expiry, idle: 30s, then: Reset}")
+        #expect(fault.kind == .natExpiry(idle: .seconds(30), then: .reset))
+        #expect(try Self.yamlFault("{type: idle-close, idle: 60s}").kind == .idleClose(idle: .seconds(60), with: .fin), "fin is the default")
+    }
+
     @Test func theDocumentationTableIsTheCatalog() throws {
         let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/proxy.md")
         let text = try String(contentsOf: docs, encoding: .utf8)
@@ -103,8 +121,14 @@ struct FaultCatalogTests {
     @Test func everyFaultTypeHasExactlyOneEntryAndItsKindsComeBack() throws {
         #expect(FaultCatalog.specs.map(\.kindType).sorted { $0.rawValue < $1.rawValue } == FaultType.allCases.sorted { $0.rawValue < $1.rawValue })
         for spec in FaultCatalog.specs {
-            // Built from defaults, a kind is of its entry's type, and written back under it.
-            let kind = try spec.kind([])
+            // Built from defaults (and the required attributes), a kind is of its entry's type,
+            // and written back under it.
+            let required = spec.attributes.filter(\.required)
+            for attribute in required {
+                #expect(throws: ConfigurationError.self) { try spec.kind([]) }
+                _ = attribute
+            }
+            let kind = try spec.kind(required.map { (key: $0.name, value: Self.sample($0).json) })
             #expect(kind.type == spec.kindType)
             #expect(FaultCatalog.spec(of: kind).type == spec.type)
         }
