@@ -247,6 +247,7 @@ public enum WireEventType: String, CataloguedEvent {
 
 public enum RunnerEventType: String, CataloguedEvent {
     case scenario, configuration, capture, observing, step, teardown, verdict, end
+    case clientResumed = "client-resumed"
 
     public static var source: EventSource { .runner }
 
@@ -258,6 +259,7 @@ public enum RunnerEventType: String, CataloguedEvent {
         case .capture: ["status", "path", "reason"]
         case .step: ["index", "label", "ok", "error"]
         case .teardown: []
+        case .clientResumed: ["frozen_ms"]
         case .verdict: ["check", "label", "outcome", "ok", "message", "measured_ms", "bound_ms", "margin_ms"]
         case .end: ["events", "verdicts", "slack", "strict", "duration_ms", "setup_error"]
         }
@@ -271,6 +273,7 @@ public enum RunnerEventType: String, CataloguedEvent {
         case .observing: "each of `clients` clients has a proxy listener of its own: its connections are observed (`observed: true` client events), so not seeing one is evidence"
         case .step: "a timeline step began (its time is the reference of the checks that follow)"
         case .teardown: "the run ends; events after it never count"
+        case .clientResumed: "a `client: {freeze: D}` step's client went on after `frozen_ms` (`after: runner client-resumed` measures from the wake)"
         case .verdict: "recordings: one per check; `outcome` is passed, failed or not-judged"
         case .end: "recordings: the last line of a complete recording, with what it holds and how it was judged"
         }

@@ -41,6 +41,11 @@ public final class HeartbeatClient: @unchecked Sendable {
     private var messageTask: RepeatedTask?
     private var isFinishing = false
     private var completed = false
+    /// Frozen as a stopped process is (a sleeping laptop): no timer fires, nothing is read or
+    /// sent; the sockets stay open and the kernel keeps ACKing until their buffers fill. What came
+    /// due meanwhile runs at resume, in order, late — as a process's overdue timers do on SIGCONT.
+    private var frozen = false
+    private var dueAtResume: [() -> Void] = []
 
     public init(
         configuration: HeartbeatClientConfiguration,
@@ -73,7 +78,7 @@ public final class HeartbeatClient: @unchecked Sendable {
     /// ``close()`` before then means it never starts.
     public func start(after delay: Duration) {
         guard delay > .zero else { return start() }
-        eventLoop.scheduleTask(in: delay.timeAmount) { self.perform(self.machine.start(now: self.now)) }
+        eventLoop.scheduleTask(in: delay.timeAmount) { self.whenAwake { self.perform(self.machine.start(now: self.now)) } }
     }
 
     /// Closes the client for good: it sends a close frame, drops the socket after the close grace
@@ -82,6 +87,30 @@ public final class HeartbeatClient: @unchecked Sendable {
     public func close() -> EventLoopFuture<Void> {
         eventLoop.execute { self.perform(self.machine.closeRequested(now: self.now)) }
         return finished
+    }
+
+    /// Stops the client as SIGSTOP stops a process (see `frozen`); ``resume()`` lets it go on.
+    public func freeze() {
+        eventLoop.execute { self.setFrozen(true) }
+    }
+
+    public func resume() {
+        eventLoop.execute { self.setFrozen(false) }
+    }
+
+    private func setFrozen(_ on: Bool) {
+        guard frozen != on else { return }
+        frozen = on
+        for channel in channels.values { channel.setOption(.autoRead, value: !on).whenFailure { _ in } }
+        guard !on else { return }
+        let due = dueAtResume
+        dueAtResume.removeAll()
+        for work in due where !frozen { work() }
+    }
+
+    /// Runs `work` now, or at resume while frozen.
+    private func whenAwake(_ work: @escaping () -> Void) {
+        if frozen { dueAtResume.append(work) } else { work() }
     }
 
     /// Starts the client and returns when it stops (closed by ``close()`` or gave up).
@@ -117,9 +146,11 @@ public final class HeartbeatClient: @unchecked Sendable {
                 let generation = timerGeneration
                 timers[timer] = generation
                 eventLoop.scheduleTask(deadline: instant.nioDeadline) {
-                    guard self.timers[timer] == generation else { return }
-                    self.timers[timer] = nil
-                    self.perform(self.machine.timerFired(timer, now: max(self.now, instant)))
+                    self.whenAwake {
+                        guard self.timers[timer] == generation else { return }
+                        self.timers[timer] = nil
+                        self.perform(self.machine.timerFired(timer, now: max(self.now, instant)))
+                    }
                 }
             case .cancelTimer(let timer):
                 timers[timer] = nil
@@ -168,6 +199,7 @@ public final class HeartbeatClient: @unchecked Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     self.channels[id] = channel
+                    if self.frozen { try channel.syncOptions?.setOption(.autoRead, value: false) }
                     channel.closeFuture.whenComplete { _ in self.channelClosed(id) }
                     let upgrader = NIOTypedWebSocketClientUpgrader<Bool>(
                         maxFrameSize: maxFrameSize,
@@ -209,12 +241,13 @@ public final class HeartbeatClient: @unchecked Sendable {
             case .failure(let error):
                 let (reason, detail) = classify(error)
                 let reasonForConnect = reason == .error ? DisconnectReason.connectFailed : reason
-                self.perform(self.machine.error(on: id, reason: reasonForConnect, detail: "\(url): \(detail)", now: self.now))
+                self.whenAwake { self.perform(self.machine.error(on: id, reason: reasonForConnect, detail: "\(url): \(detail)", now: self.now)) }
             }
         }
     }
 
     private func upgradeFinished(_ id: ConnectionID, _ result: Result<Bool, any Error>) {
+        guard !frozen else { return dueAtResume.append { self.upgradeFinished(id, result) } }
         switch result {
         case .success(true):
             upgraded.insert(id)
@@ -240,11 +273,13 @@ public final class HeartbeatClient: @unchecked Sendable {
     }
 
     fileprivate func upgradeRefused(_ id: ConnectionID, status: HTTPResponseStatus) {
+        guard !frozen else { return dueAtResume.append { self.upgradeRefused(id, status: status) } }
         let detail = "the server answered the WebSocket upgrade with HTTP \(status.code) \(status.reasonPhrase) instead of 101 Switching Protocols; is \(configuration.url) a WebSocket endpoint?"
         perform(machine.error(on: id, reason: .upgradeFailed, detail: detail, now: now))
     }
 
     fileprivate func received(_ frame: InboundFrame, on id: ConnectionID) {
+        guard !frozen else { return dueAtResume.append { self.received(frame, on: id) } }
         if abandoned.contains(id) {
             // The answer to our close frame: no need to wait out the grace.
             if case .close = frame { channels[id]?.close(promise: nil) }
@@ -254,11 +289,13 @@ public final class HeartbeatClient: @unchecked Sendable {
     }
 
     fileprivate func connectionError(_ id: ConnectionID, _ error: any Error) {
+        guard !frozen else { return dueAtResume.append { self.connectionError(id, error) } }
         let (reason, detail) = classify(error)
         perform(machine.error(on: id, reason: reason, detail: detail, now: now))
     }
 
     fileprivate func connectionInactive(_ id: ConnectionID) {
+        guard !frozen else { return dueAtResume.append { self.connectionInactive(id) } }
         perform(machine.closed(id, reason: .peerClosed, detail: "connection closed by the peer (FIN)", now: now))
     }
 
@@ -277,7 +314,7 @@ public final class HeartbeatClient: @unchecked Sendable {
             let frame = WebSocketFrame.close(code: code, reason: request.reason, allocator: channel.allocator, maskKey: .random())
             channel.writeAndFlush(frame, promise: nil)
             if request.grace > .zero {
-                eventLoop.scheduleTask(in: request.grace.timeAmount) { channel.close(promise: nil) }
+                eventLoop.scheduleTask(in: request.grace.timeAmount) { self.whenAwake { channel.close(promise: nil) } }
                 return
             }
         }
@@ -292,7 +329,7 @@ public final class HeartbeatClient: @unchecked Sendable {
     // MARK: - Application messages
 
     private func sendApplicationMessage(_ frame: OutboundFrame) -> Bool {
-        guard machine.phase == .open, let id = machine.currentConnection else { return false }
+        guard !frozen, machine.phase == .open, let id = machine.currentConnection else { return false }
         write(frame, on: id)
         publish(ClientEvent(at: now, kind: .messageSent(id, bytes: frame.byteCount)))
         return true

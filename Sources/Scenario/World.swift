@@ -34,6 +34,8 @@ final class World: Sendable {
     private let ramp: Duration
     /// Set at teardown: clients of a ramp not started by then never start.
     private let stopping = NIOLockedValueBox(false)
+    /// Whether the clients are frozen (`client: freeze`): teardown lets them go on first.
+    private let frozen = NIOLockedValueBox(false)
     private let log: EventLog
     /// Each observed client's observer, by the port of its proxy listener.
     private let observers: [Int: ClientObserver]
@@ -333,11 +335,35 @@ final class World: Sendable {
         case .clientClose:
             for client in clients { client.close() }
             for child in children { child.signal(SIGINT) }
+        case .clientFreeze(let duration):
+            freezeClients(true)
+            if let duration {
+                let log = self.log
+                Task {
+                    try? await Task.sleep(for: duration)
+                    guard self.freezeClients(false) else { return }
+                    log.record(RunnerEventType.clientResumed, fields: ["frozen_ms": .int(Int64(duration.milliseconds))])
+                }
+            }
+        case .clientResume:
+            freezeClients(false)
         }
+    }
+
+    /// Stops (SIGSTOP to each external client's process group; the built-in clients' timers and
+    /// reads) or continues the clients; returns whether that changed anything.
+    @discardableResult
+    private func freezeClients(_ on: Bool) -> Bool {
+        guard frozen.withLockedValue({ frozen in defer { frozen = on }; return frozen != on }) else { return false }
+        for client in clients { if on { client.freeze() } else { client.resume() } }
+        for child in children { child.signal(on ? SIGSTOP : SIGCONT) }
+        return true
     }
 
     func stop() async {
         stopping.withLockedValue { $0 = true }
+        // A stopped process cannot end: let frozen clients go on first.
+        freezeClients(false)
         // All at once (thousands of clients close in the time of one). A client closes within its
         // close grace; teardown is bounded all the same.
         await withTaskGroup(of: Void.self) { group in

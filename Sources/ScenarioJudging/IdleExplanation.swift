@@ -20,6 +20,7 @@ enum IdleExplanation {
             expired[name]?.count += 1
         }
         guard !order.isEmpty else { return nil }
+        let slept = events.contains { $0.type == .runner(.step) && $0.fields["label"]?.stringValue?.hasPrefix("client freeze") == true }
         let interval: Duration? = if case .duration(let d)? = scenario.environment["heartbeat.interval"] { d } else { nil }
         let parts = order.compactMap { name -> String? in
             guard let entry = expired[name] else { return nil }
@@ -30,7 +31,7 @@ enum IdleExplanation {
             if let interval {
                 text += interval >= idle
                     ? "; the client's heartbeat interval \(interval.flatlineDescription) is not shorter than that idle, so its heartbeat cannot keep the connection alive"
-                    : "; the client's heartbeat interval is \(interval.flatlineDescription), shorter than that idle: something else kept the connection quiet"
+                    : "; the client's heartbeat interval is \(interval.flatlineDescription), shorter than that idle, \(slept ? "but the client was asleep (client freeze) longer" : "yet its connection went quiet (a heartbeat that stopped?)")"
             }
             return text
         }

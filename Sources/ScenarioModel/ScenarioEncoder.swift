@@ -159,6 +159,9 @@ struct ScenarioEncoder {
             case .server(let action): pairs.append(("server", action.rawValue))
             case .clientSend(let text): pairs.append(("client", "{send: \(quoted(text))}"))
             case .clientClose: pairs.append(("client", "close"))
+            case .clientFreeze(nil): pairs.append(("client", "freeze"))
+            case .clientFreeze(let duration?): pairs.append(("client", "{freeze: \(duration.flatlineDescription)}"))
+            case .clientResume: pairs.append(("client", "resume"))
             }
         case .after(let pattern, let within):
             pairs += [("after", quoted(self.pattern(pattern))), ("within", quoted(expression(within)))]

@@ -173,6 +173,12 @@ public struct Step: Sendable {
         case server(ServerAction)
         case clientSend(String)
         case clientClose
+        /// The client's process stops as a sleeping laptop's do (SIGSTOP to its process group; the
+        /// built-in client's timers and reads stop): the socket stays open, nothing is sent or read.
+        /// With a duration it is resumed that long after, while the timeline goes on.
+        case clientFreeze(Duration?)
+        /// The frozen client goes on (SIGCONT): overdue timers fire at once, buffered bytes are read.
+        case clientResume
     }
 
     public enum ServerAction: String, Sendable, CaseIterable {
@@ -222,6 +228,8 @@ extension Step.Action {
         case .server(let action): "server \(action.rawValue)"
         case .clientSend(let text): "client send \(text.count) bytes"
         case .clientClose: "client close"
+        case .clientFreeze(let duration): "client freeze" + (duration.map { " for \($0.flatlineDescription)" } ?? "")
+        case .clientResume: "client resume"
         }
     }
 }

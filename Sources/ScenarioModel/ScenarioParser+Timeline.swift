@@ -135,10 +135,21 @@ extension ScenarioParser {
         default:
             if node.isScalar {
                 let text = try node.string()
-                guard text == "close" else { throw node.error("unknown client action '\(text)'; use 'close' or {send: \"text\"}") }
-                return .clientClose
+                switch text {
+                case "close": return .clientClose
+                case "freeze": return .clientFreeze(nil)
+                case "resume": return .clientResume
+                default:
+                    let hint = closestMatch(to: text, in: ["close", "freeze", "resume"]).map { ", did you mean '\($0)'?" } ?? ""
+                    throw node.error("unknown client action '\(text)'\(hint); use close, freeze, resume, {freeze: 30s} or {send: \"text\"}")
+                }
             }
-            for (_, _, value) in try node.mapping("a client action", allowed: ["send"]) {
+            for (key, _, value) in try node.mapping("a client action", allowed: ["send", "freeze"]) {
+                if key == "freeze" {
+                    let duration = try value.duration()
+                    guard duration > .zero else { throw value.error("a freeze lasts longer than 0") }
+                    return .clientFreeze(duration)
+                }
                 return .clientSend(try value.string())
             }
             throw node.error("empty client action")
