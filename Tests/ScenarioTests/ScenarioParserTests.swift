@@ -27,6 +27,12 @@ struct ScenarioParserTests {
         ("  - fault: blackhole\n    expect: client connected\n", "a step does one thing"),
         ("  - wait: 1s\n    within: 2s\n", "'within' does not apply to a 'wait' step"),
         ("  - expect: client disconnected {reason: heartbeat-timeout}\n    within: 1s\n", "must be quoted"),
+        ("  - client: frezee\n", "6:13: unknown client action 'frezee', did you mean 'freeze'?"),
+        ("  - client: {freeze: 0s}\n", "6:22: a freeze lasts longer than 0"),
+        ("  - client: {freeze: 2}\n", "6:22: duration '2' has no unit"),
+        ("  - fault: {type: nat-expiry, then: drop}\n", "6:19: nat_expiry needs idle"),
+        ("  - fault: {type: nat-expiry, idle: 1s, then: forget}\n", "6:41: nat_expiry then must be drop or reset, got 'forget'"),
+        ("  - fault: {type: idle-close, idle: 2h}\n", "6:31: idle_close idle must be at most 60m, got 2h"),
     ])
     func badTimelinesAreRejectedPrecisely(step: String, fragment: String) {
         let message = parseError(scenarioBase + step)
