@@ -13,6 +13,8 @@ command -v objcopy >/dev/null 2>&1 || need_apt+=(binutils)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # Packet mode (network: packet): nftables rules in a private network namespace.
 [ -x /usr/sbin/nft ] || command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
+# A NAT expiry in packet mode sets the open flows' conntrack timeouts (conntrack-tools).
+[ -x /usr/sbin/conntrack ] || command -v conntrack >/dev/null 2>&1 || need_apt+=(conntrack)
 # The report pages are checked in a real browser (headless Chromium) by the tests.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)

@@ -92,7 +92,11 @@ public enum Doctor {
     static func packetMode() -> Check {
         let name = "packet mode (network: packet — nftables in a private namespace)"
         guard let problem = PacketNamespace.problem() else {
-            return Check(name: name, status: .ok, detail: geteuid() == 0 ? "nft in a network namespace" : "nft in a user + network namespace", fix: nil, required: false)
+            let detail = geteuid() == 0 ? "nft in a network namespace" : "nft in a user + network namespace"
+            guard Conntrack.executable != nil else {
+                return Check(name: name, status: .missing, detail: detail + "; " + Conntrack.missing, fix: "apt-get install conntrack", required: false)
+            }
+            return Check(name: name, status: .ok, detail: detail + ", conntrack for NAT expiry", fix: nil, required: false)
         }
         let fix = problem.contains("nft program") ? "apt-get install nftables" : problem.contains("unshare program") ? "apt-get install util-linux" : "run as root, or: sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000"
         return Check(name: name, status: .missing, detail: problem, fix: fix, required: false)

@@ -44,6 +44,10 @@ enum PacketRules {
         case .refuse:
             // The listener answers SYNs with RST (ECONNREFUSED); established connections live on.
             return legs.proxyPorts.map { "tcp dport \($0) tcp flags & (syn | ack) == syn reject with tcp reset" }
+        case .natExpiry(_, let then):
+            // Conntrack forgets a flow idle for the timeout (ConntrackSettings); with loose pickup
+            // off, its next packets match no entry: invalid, and dropped or answered with RST.
+            return legs.matches(.both).map { "\($0) ct state invalid \(then == .reset ? "reject with tcp reset" : "drop")" }
         default:
             return []
         }
@@ -87,6 +91,7 @@ final class PacketFilter: Sendable {
 
     /// Puts `fault`'s rules in place (in one atomic batch).
     func add(_ fault: Fault) throws {
+        if case .natExpiry(let idle, _) = fault.kind { try Conntrack.forget(after: idle, ports: Set(legs.proxyPorts + [legs.serverPort])) }
         let chain = state.withLockedValue { state in
             defer { state.next += 1 }
             return "fault\(state.next)"
@@ -98,8 +103,14 @@ final class PacketFilter: Sendable {
         state.withLockedValue { $0.chains[fault.name] = chain }
     }
 
-    /// Removes `fault`'s rules; a power loss leaves its old connections dead.
+    /// Removes `fault`'s rules; a power loss leaves its old connections dead, and so does a NAT
+    /// expiry (its rules stay: what it forgot stays forgotten; only the idle timeout goes back).
     func remove(_ fault: Fault) throws {
+        if case .natExpiry = fault.kind {
+            guard state.withLockedValue({ $0.chains.removeValue(forKey: fault.name) }) != nil else { return }
+            try Conntrack.remember()
+            return
+        }
         guard let chain = state.withLockedValue({ $0.chains.removeValue(forKey: fault.name) }) else { return }
         if case .powerLoss = fault.kind {
             let epoch = state.withLockedValue { state in
@@ -120,6 +131,65 @@ final class PacketFilter: Sendable {
 
     func stop() {
         try? Nft.run(["delete table inet \(table)"])
+    }
+}
+
+/// The namespace's conntrack settings a NAT expiry changes: how long an idle established TCP flow
+/// is kept, and whether a packet of a flow it no longer knows may start a new entry ("loose"
+/// pickup, on by default — with it, a forgotten flow would simply be picked up again). Both are
+/// per network namespace, and writable by its owner (root in the user namespace of a `nobody` run).
+enum Conntrack {
+    static let directory = "/proc/sys/net/netfilter/"
+    static let defaultEstablished = 432_000
+
+    /// `conntrack` (conntrack-tools) on PATH or in /usr/sbin; FLATLINE_CONNTRACK names another.
+    static let executable: String? = Nft.program("conntrack", override: "FLATLINE_CONNTRACK")
+    static let missing = "a nat-expiry in packet mode needs the conntrack program (Debian: apt-get install conntrack)"
+
+    /// From now on, flows idle for `idle` are forgotten. New and refreshed flows take the timeout
+    /// from the setting; the flows already open on `ports` get it now, so that their idle time is
+    /// counted from the fault as in proxy mode, not from their next packet.
+    static func forget(after idle: Duration, ports: Set<Int>) throws {
+        guard let executable else { throw ChildError(missing) }
+        let seconds = Int(idle.nanoseconds / 1_000_000_000)
+        try write("nf_conntrack_tcp_loose", 0)
+        try write("nf_conntrack_tcp_timeout_established", seconds)
+        let (status, listing) = Nft.capture([executable, "-L", "-p", "tcp"])
+        guard status == 0 else { throw ChildError("conntrack -L failed: \(listing.split(separator: "\n").first ?? "")") }
+        for flow in flows(listing) where ports.contains(flow.sport) || ports.contains(flow.dport) {
+            _ = Nft.capture([
+                executable, "-U", "-s", flow.src, "-d", flow.dst, "-p", "tcp", "--sport", "\(flow.sport)", "--dport", "\(flow.dport)", "--timeout", "\(seconds)",
+            ])
+        }
+    }
+
+    /// The original direction of each TCP flow in `conntrack -L` output.
+    static func flows(_ listing: String) -> [(src: String, dst: String, sport: Int, dport: Int)] {
+        listing.split(separator: "\n").compactMap { line in
+            var fields: [String: String] = [:]
+            for word in line.split(separator: " ") {
+                let parts = word.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, fields[String(parts[0])] == nil else { continue }
+                fields[String(parts[0])] = String(parts[1])
+            }
+            guard let src = fields["src"], let dst = fields["dst"], let sport = fields["sport"].flatMap({ Int($0) }), let dport = fields["dport"].flatMap({ Int($0) }) else { return nil }
+            return (src, dst, sport, dport)
+        }
+    }
+
+    /// The idle timeout back to the kernel's default; loose pickup stays off, so that flows
+    /// forgotten meanwhile are not picked up again.
+    static func remember() throws {
+        try write("nf_conntrack_tcp_timeout_established", defaultEstablished)
+    }
+
+    private static func write(_ name: String, _ value: Int) throws {
+        let path = directory + name
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw ChildError("packet mode cannot set \(path) (\(String(cString: strerror(errno)))): a NAT expiry needs the namespace's conntrack settings")
+        }
+        defer { try? handle.close() }
+        try handle.write(contentsOf: Data("\(value)\n".utf8))
     }
 }
 

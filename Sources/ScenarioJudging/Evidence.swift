@@ -46,12 +46,19 @@ public struct Evidence: Sendable {
         } else {
             selfReporting = true
         }
+        if events.contains(where: { $0.type == .proxy(.faultOn) && $0.fields["kind"] == "nat_expiry" && $0.fields["enforced"] != nil }) {
+            idleInKernel = "in packet mode the kernel's conntrack forgets the flows of a nat-expiry and the proxy is not told (proxy idle-expired is the proxy mode's own report)"
+        }
         // Packet mode: the cable's drop rules act on what the client sends before the proxy sees
         // it; only a capture sees the client's side of the cable.
         if scenario.network == .packet, wireMissing != nil, observing, !selfReporting {
             clientSideHidden = "packet mode without a capture: the cable's drop rules hide what the client sends (its close frame, FIN, RST, new SYNs) from the proxy until the fault is gone, and only a capture sees the client's side of the cable (run with --capture)"
         }
     }
+
+    /// Why the proxy's `idle-expired` cannot be seen (packet mode: the kernel's conntrack forgets
+    /// the flows of a NAT expiry, the proxy is not told), or nil.
+    public var idleInKernel: String?
 
     /// Whether the client reports its own connection events (the built-in client does); then
     /// those are its events, and the observed ones stand aside.
@@ -77,6 +84,7 @@ public struct Evidence: Sendable {
     /// Why events of `pattern` cannot have been observed in this run, or nil.
     public func missing(for pattern: EventPattern) -> String? {
         if pattern.source == .wire { return wireMissing }
+        if pattern.kind == .event(.proxy(.idleExpired)), let idleInKernel { return idleInKernel }
         guard let type = pattern.clientType else { return nil }
         return switch type {
         case _ where ClientSources.runnerMade.contains(type): nil

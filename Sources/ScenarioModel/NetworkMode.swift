@@ -23,7 +23,9 @@ public enum PacketForm: Equatable, Sendable {
             .failure(PacketModeUnsupported("fault '\(type)' has no packet-level form: \(why); run this scenario with network: proxy"))
         }
         switch fault.kind {
-        case .blackhole, .hold, .powerLoss, .refuse, .loss:
+        case .natExpiry(let idle, _) where idle.nanoseconds % 1_000_000_000 != 0:
+            return .failure(PacketModeUnsupported("packet mode forgets with the kernel's conntrack, which counts idle time in whole seconds: 'idle: \(idle.flatlineDescription)' needs network: proxy, or a whole number of seconds"))
+        case .blackhole, .hold, .powerLoss, .refuse, .loss, .natExpiry:
             guard fault.target == .all else {
                 return .failure(PacketModeUnsupported("packet mode applies a fault to every connection; 'target: \(fault.target)' needs network: proxy"))
             }
@@ -33,7 +35,6 @@ public enum PacketForm: Equatable, Sendable {
             return .success(.rules)
         case .reset, .close, .idleClose:
             return .success(.proxy)
-        case .natExpiry: return no("Flatline does not carry it out at packet level yet (a conntrack timeout policy is the plan)")
         case .latency: return no("this kernel has no netem, so packets cannot be delayed")
         case .bandwidth: return no("this kernel has no netem or tc shaping here, so packets cannot be throttled")
         case .slicer: return no("cutting writes into pieces is a userland effect (the kernel coalesces segments anyway)")
