@@ -19,8 +19,9 @@ fail() { echo "FAILED: $*"; status=1; }
 "$flatline" explore scenarios/explore/builtin.yaml --seeds 1-12 --jobs 4 --out "$out/builtin" --junit "$out/builtin.xml" || fail "explore found a violation on the built-in client"
 "$flatline" explore scenarios/explore/node-fixed.yaml --seeds 1-8 --swarm --jobs 4 --out "$out/node" --junit "$out/node.xml" || fail "explore found a violation on the fixed Node client"
 
-# The bug: seed 27 draws four faults; the violation needs two of them.
-bug_seed=27
+# The bug: seed 2 draws three faults; the violation needs two of them (seed 27 until the
+# nat-expiry and idle-close kinds changed what each seed draws).
+bug_seed=2
 "$flatline" explore scenarios/explore/node-fixed.yaml --var bug=stale-heartbeat --seeds $bug_seed --jobs 1 --budget 90s --out "$out/bug" --junit "$out/bug.xml" > "$out/bug.log" 2>&1
 found=$?
 cat "$out/bug.log"

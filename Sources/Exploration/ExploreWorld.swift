@@ -82,7 +82,7 @@ public struct ExploreWorld: Sendable {
     static func invalid(_ kind: ExploreKind, scenario: Scenario, margin: Duration) -> String? {
         let heartbeat = scenario.client.heartbeat
         if kind.isLinkFault || kind == .refuse {
-            let fault = Self.fault(for: kind, dialect: heartbeat.dialect, latency: .milliseconds(1), target: .all)
+            let fault = Self.fault(for: kind, dialect: heartbeat.dialect, latency: .milliseconds(1), idle: idleLimit(scenario, margin: margin), target: .all)
             guard let fault else { return "the \(heartbeat.dialect.name) dialect's heartbeats cannot be picked out of the stream" }
             if scenario.network == .packet, case .failure(let reason) = PacketForm.of(fault) { return reason.description }
         }
@@ -99,7 +99,7 @@ public struct ExploreWorld: Sendable {
     }
 
     /// The fault a link kind is carried out as (nil: the dialect's replies cannot be told apart).
-    public static func fault(for kind: ExploreKind, dialect: HeartbeatDialect, latency: Duration, target: ExploreTarget, name: String? = nil) -> Fault? {
+    public static func fault(for kind: ExploreKind, dialect: HeartbeatDialect, latency: Duration, idle: Duration, target: ExploreTarget, name: String? = nil) -> Fault? {
         let faultTarget: FaultTarget = switch target {
         case .all: .all
         case .existing: .existing
@@ -115,6 +115,8 @@ public struct ExploreWorld: Sendable {
         case .close: return Fault(.close, name: name, target: faultTarget)
         case .refuse: return Fault(.refuse, name: name)
         case .latencyBelow, .latencyAbove: return Fault(.latency(latency: latency, jitter: .zero), name: name, target: faultTarget)
+        case .natExpiry: return Fault(.natExpiry(idle: idle, then: .drop), name: name, target: faultTarget)
+        case .idleClose: return Fault(.idleClose(idle: idle, with: .fin), name: name, target: faultTarget)
         case .dropReplies:
             switch dialect {
             case .ping: return Fault(.dropFrames(FrameMatcher(opcodes: ["pong"])), name: name, direction: .downstream, target: faultTarget)
@@ -124,6 +126,18 @@ public struct ExploreWorld: Sendable {
         case .serverStop, .serverKill, .serverFreeze, .serverMute, .clientClose: return nil
         }
     }
+
+    /// The idle time of a drawn NAT expiry or idle close: two heartbeat intervals and the margin, so
+    /// that a heartbeat that keeps going (and its reply) keeps every connection busy enough; whole
+    /// seconds in packet mode, where the kernel's conntrack counts it.
+    public static func idleLimit(_ scenario: Scenario, margin: Duration) -> Duration {
+        let idle = scenario.client.heartbeat.interval * 2 + margin
+        guard scenario.network == .packet else { return idle }
+        let second: Int64 = 1_000_000_000
+        return .nanoseconds((idle.nanoseconds + second - 1) / second * second)
+    }
+
+    public var idleLimit: Duration { Self.idleLimit(scenario, margin: margin) }
 
     /// The event that shows a heartbeat got through: a reply, or a server's push.
     public var heartbeatEvent: String {
@@ -163,7 +177,7 @@ public struct ExploreWorld: Sendable {
         case .serverFreeze: cycle = delay + reconnect.connectTimeout
         case .serverMute: cycle = delay + heartbeat.timeout
         case .latencyAbove, .dropReplies: cycle = episode.target == .all ? delay + heartbeat.timeout : nil
-        case .latencyBelow, .refuse, .clientClose: cycle = nil
+        case .latencyBelow, .refuse, .clientClose, .natExpiry, .idleClose: cycle = nil
         }
         guard let cycle else { return 1 }
         guard cycle > .zero else { return nil }

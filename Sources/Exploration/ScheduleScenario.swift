@@ -223,6 +223,11 @@ public struct ScheduleScenario: Sendable {
                 }
             case .latencyBelow, .refuse:
                 check("  - expect-none: \(falseDeath)\n    for: \(ms(episode.duration))\n", .noFalseDeath(episode: index))
+            case .natExpiry, .idleClose:
+                // A heartbeat that keeps going keeps the connection busy: nothing may be lost, by
+                // a timeout or by the middlebox's close.
+                let anyLoss = world.reporting == .blackBox ? "client abandoned" : "client disconnected"
+                check("  - expect-none: \(anyLoss)\n    for: \(ms(episode.duration))\n", .noFalseDeath(episode: index))
             case .clientClose:
                 break
             }
@@ -237,7 +242,7 @@ public struct ScheduleScenario: Sendable {
             case .serverMute: return ("server: mute", "server: unmute")
             case .clientClose: return ("wait: 0ms", "wait: 0ms")
             default:
-                let fault = ExploreWorld.fault(for: episode.kind, dialect: world.heartbeat.dialect, latency: episode.latency, target: episode.target, name: name)
+                let fault = ExploreWorld.fault(for: episode.kind, dialect: world.heartbeat.dialect, latency: episode.latency, idle: world.idleLimit, target: episode.target, name: name)
                 return ("fault: " + (fault?.scenarioYAML ?? "{}"), "heal: \(name)")
             }
         }

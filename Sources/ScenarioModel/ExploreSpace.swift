@@ -57,6 +57,11 @@ public enum ExploreKind: String, Sendable, Hashable, CaseIterable, Comparable {
     case latencyAbove = "latency-above"
     /// The replies to RFC 6455 pings dropped (ping dialect), or the text replies (other dialects).
     case dropReplies = "drop-replies"
+    /// A NAT that forgets connections idle for twice the heartbeat interval: a heartbeat that keeps
+    /// going keeps the mapping, so nothing may be lost.
+    case natExpiry = "nat-expiry"
+    /// A load balancer that closes connections idle for twice the heartbeat interval: the same.
+    case idleClose = "idle-close"
     /// The server stops cleanly and starts again.
     case serverStop = "server-stop"
     /// The server is killed (SIGKILL where it is a process) and started again.
@@ -75,7 +80,7 @@ public enum ExploreKind: String, Sendable, Hashable, CaseIterable, Comparable {
     /// Kinds that act on the link (and take a target).
     public var isLinkFault: Bool {
         switch self {
-        case .blackhole, .lossUpstream, .lossDownstream, .hold, .powerLoss, .reset, .close, .latencyBelow, .latencyAbove, .dropReplies: true
+        case .blackhole, .lossUpstream, .lossDownstream, .hold, .powerLoss, .reset, .close, .latencyBelow, .latencyAbove, .dropReplies, .natExpiry, .idleClose: true
         case .refuse, .serverStop, .serverKill, .serverFreeze, .serverMute, .clientClose: false
         }
     }
