@@ -30,7 +30,7 @@ public final class ScenarioRunner: Sendable {
         let started = ContinuousClock.now
         let origin = Instant.now
         let log = EventLog(origin: origin)
-        let timeline = NIOLockedValueBox<[String]>([])
+        let timeline = NIOLockedValueBox(KeptLines())
         let options = self.options
         let scenario = self.scenario
         let say: @Sendable (String) -> Void = { line in
@@ -123,7 +123,7 @@ public final class ScenarioRunner: Sendable {
         return ScenarioResult(
             scenario: scenario, verdicts: verdicts, setupError: setupError,
             duration: ContinuousClock.now - started, recordingPath: recordingPath,
-            timeline: timeline.withLockedValue { $0 }
+            timeline: timeline.withLockedValue { $0.lines }
         )
     }
 

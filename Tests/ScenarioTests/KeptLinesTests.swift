@@ -1,0 +1,22 @@
+@testable import Scenario
+import Testing
+
+/// A result keeps its timeline's head and tail, never every line of a long run.
+@Suite("Kept timeline lines")
+struct KeptLinesTests {
+    @Test func aShortTimelineIsKeptWhole() {
+        var kept = KeptLines(head: 3, tail: 4)
+        for index in 1...7 { kept.append("\(index)") }
+        #expect(kept.lines == ["1", "2", "3", "4", "5", "6", "7"])
+        #expect(kept.leftOut == 0)
+    }
+
+    @Test func aLongOneKeepsItsHeadAndTailAndSaysHowManyWentBetween() {
+        var kept = KeptLines(head: 3, tail: 4)
+        for index in 1...100_000 { kept.append("\(index)") }
+        #expect(kept.lines.count == 3 + 1 + 4)
+        #expect(Array(kept.lines.prefix(3)) == ["1", "2", "3"])
+        #expect(Array(kept.lines.suffix(4)) == ["99997", "99998", "99999", "100000"])
+        #expect(kept.lines[3].hasPrefix("… 99993 lines left out"))
+    }
+}
