@@ -89,7 +89,8 @@ while kill -0 "$runner" 2>/dev/null; do
     for _ in $(seq 1 10); do kill -0 "$runner" 2>/dev/null || break; sleep 1; done
 done
 wait "$runner" && verdict=passed || verdict="failed ($(tail -n 1 "$out/run.txt"))"
-python3 - "$samples" "$out/runs" "$verdict" "$chunk" <<'PY'
+status=0
+python3 - "$samples" "$out/runs" "$verdict" "$chunk" <<'PY' || status=$?
 import glob, json, sys, collections
 samples, runs, verdict, chunk = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 rows = [line.split("\t") for line in open(samples).read().split("\n")[1:] if line]
@@ -106,10 +107,14 @@ for recording in sorted(glob.glob(f"{runs}/soak-*/*/recording.jsonl")):
         if e.get("src") == "client" and "late_ms" in e:
             late[int((e["t"] / 1000 + offset) // 10)].append(float(e["late_ms"]))
 print("t_s  runner_rss_MiB  runner_fds  server_rss_MiB  server_fds  timer_lateness_p99_ms  max_ms")
+table = open(samples.replace("samples.tsv", "figures.tsv"), "w")
+table.write("t_s\trunner_rss_mib\trunner_fds\tserver_rss_mib\tserver_fds\tlate_p99_ms\tlate_max_ms\n")
 for t, rss, fds, srss, sfds in rows:
     window = sorted(late.get(t // 10, [0]))
     p99 = window[int(len(window) * 0.99) - 1 if len(window) > 1 else 0]
     print(f"{t:5d}  {rss/1024:14.1f}  {fds:10d}  {srss/1024:14.1f}  {sfds:10d}  {p99:21.1f}  {window[-1]:6.1f}")
+    table.write(f"{t}\t{rss/1024:.1f}\t{fds}\t{srss/1024:.1f}\t{sfds}\t{p99:.1f}\t{window[-1]:.1f}\n")
+table.close()
 # Each chunk's peak RSS (its events are held until it is judged) and its quietest descriptor count.
 steady = [r for r in rows if r[0] >= 300] or rows[len(rows)//2:]
 if steady:
@@ -124,3 +129,5 @@ if steady:
           f"quietest descriptors {fd0} → {fd1} (limit: no growth); scenarios {verdict}")
     sys.exit(0 if growth < 5 and fd1 <= fd0 and verdict == "passed" else 1)
 PY
+python3 scripts/lib/soak_plot.py "$out/figures.tsv" "$out/soak.svg" "soak: $clients clients, $duration, seed $seed" >&2 || true
+exit $status
