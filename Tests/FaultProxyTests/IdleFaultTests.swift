@@ -26,16 +26,17 @@ struct IdleFaultTests {
     @Test func aNATForgetsAnIdleConnectionAndDropsItsPacketsForGood() async throws {
         let fixture = try await ProxyFixture.make()
         let (client, server) = try await fixture.connect()
-        try await fixture.proxy.add(Fault(.natExpiry(idle: .milliseconds(300), then: .drop), name: "nat"))
-        // Traffic either way keeps the mapping: 6 × 80 ms is longer than the idle time.
-        try await chatter(client, server, every: .milliseconds(80), count: 6)
+        try await fixture.proxy.add(Fault(.natExpiry(idle: .milliseconds(400), then: .drop), name: "nat"))
+        // Traffic either way keeps the mapping: 8 × 80 ms is longer than the idle time (and a
+        // loaded machine may oversleep a gap by 300 ms before the test is wrong).
+        try await chatter(client, server, every: .milliseconds(80), count: 8)
         #expect(!fixture.events.events.contains { $0.type == .idleExpired }, "a connection carrying bytes is not idle")
-        #expect(try await server.read(exactly: 3, within: .seconds(1)) == Array("uuu".utf8))
-        #expect(try await client.read(exactly: 3, within: .seconds(1)) == Array("ddd".utf8))
+        #expect(try await server.read(exactly: 4, within: .seconds(1)) == Array("uuuu".utf8))
+        #expect(try await client.read(exactly: 4, within: .seconds(1)) == Array("dddd".utf8))
 
         let expired = try await fixture.wait(.idleExpired, timeout: .seconds(2))
         #expect(expired.fields["then"] == "drop")
-        #expect(expired.fields["idle_ms"] == 300)
+        #expect(expired.fields["idle_ms"] == 400)
         try client.send("lost")
         try server.send("lost too")
         #expect(try await server.read(within: quietPeriod) == .wouldBlock, "nothing reaches the server, no FIN, no RST")
@@ -69,11 +70,11 @@ struct IdleFaultTests {
     func aLoadBalancerClosesAnIdleConnectionToBothPeers(how: IdleCloseHow) async throws {
         let fixture = try await ProxyFixture.make()
         let (client, server) = try await fixture.connect()
-        try await fixture.proxy.add(Fault(.idleClose(idle: .milliseconds(300), with: how), name: "lb"))
-        try await chatter(client, server, every: .milliseconds(80), count: 6)
+        try await fixture.proxy.add(Fault(.idleClose(idle: .milliseconds(400), with: how), name: "lb"))
+        try await chatter(client, server, every: .milliseconds(80), count: 8)
         #expect(!fixture.events.events.contains { $0.type == .idleExpired }, "a connection carrying bytes is not idle")
-        _ = try await server.read(exactly: 3, within: .seconds(1))
-        _ = try await client.read(exactly: 3, within: .seconds(1))
+        _ = try await server.read(exactly: 4, within: .seconds(1))
+        _ = try await client.read(exactly: 4, within: .seconds(1))
         let expired = try await fixture.wait(.idleExpired, timeout: .seconds(2))
         #expect(expired.fields["then"] == .string(how.rawValue))
         let expected: RawSocket.ReadResult = how == .fin ? .eof : .error(ECONNRESET)
@@ -86,8 +87,8 @@ struct IdleFaultTests {
         let fixture = try await ProxyFixture.make()
         let (quiet, _) = try await fixture.connect()
         let (busy, busyServer) = try await fixture.connect()
-        try await fixture.proxy.add(Fault(.idleClose(idle: .milliseconds(250), with: .fin), name: "lb"))
-        try await chatter(busy, busyServer, every: .milliseconds(60), count: 8)
+        try await fixture.proxy.add(Fault(.idleClose(idle: .milliseconds(400), with: .fin), name: "lb"))
+        try await chatter(busy, busyServer, every: .milliseconds(60), count: 10)
         #expect(try await quiet.read(within: .seconds(1)) == .eof, "the quiet one is closed")
         let closed = fixture.events.events.filter { $0.type == .idleExpired }
         #expect(closed.count == 1, "only the quiet connection was idle: \(closed.map { $0.record(origin: .zero).jsonLine })")
