@@ -16,12 +16,13 @@ duration=${1:?usage: scripts/soak.sh DURATION [CLIENTS] [SEED]}
 clients=${2:-200}
 seed=${3:-1}
 flatline="${FLATLINE:-$(scripts/release-flatline.sh)}"
-out=".build/soak"
+out="${SOAK_OUT:-.build/soak}"   # SOAK_OUT, SOAK_CHUNK (seconds): for experiments
 rm -rf "$out" && mkdir -p "$out"
 seconds=$(python3 -c "import re,sys; t='$duration'; m={'h':3600,'m':60,'s':1}; print(sum(int(n)*m[u] for n,u in re.findall(r'(\d+)([hms])', t)) or sys.exit('bad duration: '+t))")
 
 # The scenarios: one fault every 4-6 s, each healed before the next; 5 minutes each.
-chunk=$(( seconds < 300 ? seconds : 300 ))
+chunk=${SOAK_CHUNK:-300}
+chunk=$(( seconds < chunk ? seconds : chunk ))
 chunks=$(( (seconds + chunk - 1) / chunk ))
 files=()
 for i in $(seq 1 "$chunks"); do

@@ -169,6 +169,7 @@ public enum Suite {
             }
             while let (index, result) = await group.next() {
                 results[index] = result
+                MemoryReturn.afterScenario()
                 if next < scenarios.count, !Task.isCancelled {
                     let index = next
                     group.addTask { await run(index) }

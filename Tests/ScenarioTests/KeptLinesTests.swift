@@ -20,3 +20,13 @@ struct KeptLinesTests {
         #expect(kept.lines[3].hasPrefix("… 99993 lines left out"))
     }
 }
+
+@Suite("Memory returned after a scenario")
+struct MemoryReturnTests {
+    #if canImport(Glibc)
+    @Test func glibcsTrimIsFound() {
+        #expect(MemoryReturn.available, "malloc_trim was not found: a long suite keeps every finished scenario's freed pages")
+        MemoryReturn.afterScenario()
+    }
+    #endif
+}
