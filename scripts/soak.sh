@@ -100,7 +100,7 @@ rows = [tuple(int(x) for x in r) for r in rows]
 # Each chunk's t counts from its own start: shifted by its place in the chain (approximately: the chunks' setup is ignored).
 late = collections.defaultdict(list)
 for recording in sorted(glob.glob(f"{runs}/soak-*/*/recording.jsonl")):
-    offset = (int(recording.split("/soak-")[1][:2]) - 1) * chunk
+    offset = (int(recording.split("/soak-")[-1][:2]) - 1) * chunk
     for line in open(recording):
         if '"heartbeat-sent"' not in line:
             continue
