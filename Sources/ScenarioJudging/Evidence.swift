@@ -1,5 +1,6 @@
 public import ScenarioModel
 public import EventSchema
+import FaultModel
 
 /// What a run could have observed: a check whose events no source of the run could produce is
 /// not judged, with the reason.
@@ -46,7 +47,7 @@ public struct Evidence: Sendable {
         } else {
             selfReporting = true
         }
-        if events.contains(where: { $0.type == .proxy(.faultOn) && $0.fields["kind"] == "nat_expiry" && $0.fields["enforced"] != nil }) {
+        if events.contains(where: { $0.type == .proxy(.faultOn) && $0.fields["kind"]?.stringValue == FaultType.natExpiry.rawValue && $0.fields["enforced"] != nil }) {
             idleInKernel = "in packet mode the kernel's conntrack forgets the flows of a nat-expiry and the proxy is not told (proxy idle-expired is the proxy mode's own report)"
         }
         // Packet mode: the cable's drop rules act on what the client sends before the proxy sees

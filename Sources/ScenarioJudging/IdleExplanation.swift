@@ -20,7 +20,12 @@ enum IdleExplanation {
             expired[name]?.count += 1
         }
         guard !order.isEmpty else { return nil }
-        let slept = events.contains { $0.type == .runner(.step) && $0.fields["label"]?.stringValue?.hasPrefix("client freeze") == true }
+        // A freeze step of the timeline that ran.
+        let ran = TimelineRule.stepTimes(events)
+        let slept = scenario.timeline.contains { step in
+            guard case .action(_, .clientFreeze) = step.kind else { return false }
+            return ran[step.index] != nil
+        }
         let interval: Duration? = if case .duration(let d)? = scenario.environment["heartbeat.interval"] { d } else { nil }
         let parts = order.compactMap { name -> String? in
             guard let entry = expired[name] else { return nil }
