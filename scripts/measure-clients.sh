@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the shipped clients' scenarios (scenarios/clients/) N times (default 10) and prints, per
 # scenario, min / median / max of: detection (the client's own disconnect, or for a black-box client
-# its observed `abandoned`, after the fault or the server stop step) and return (its connect after the heal or the server start step;
+# its observed `abandoned`, after the fault, server stop or client offline step) and return (its connect after the heal, server
+# start or client online step;
 # both after the wake where the client slept), and how many runs
 # passed. The tables in docs/clients.md come from here.
 #   scripts/measure-clients.sh [RUNS] [SCENARIOS…]   (default: scenarios/clients/)
@@ -34,8 +35,8 @@ for scenario in sorted(os.listdir(root)):
         labels = [(e["t"], e.get("label", "")) for e in events if e.get("type") == "step"]
         # Labels are "fault …" or "at +200ms: fault …".
         action = lambda l: l.split(": ", 1)[1] if l.startswith("at ") else l
-        cut = next((t for t, l in labels if action(l).startswith(("fault", "server stop"))), None)
-        heal = next((t for t, l in labels if action(l).startswith(("heal", "server start"))), None)
+        cut = next((t for t, l in labels if action(l).startswith(("fault", "server stop", "client offline"))), None)
+        heal = next((t for t, l in labels if action(l).startswith(("heal", "server start", "client online"))), None)
         # A sleep (client: {freeze: D}): both measured from the wake — what the client finds then.
         wake = next((e["t"] for e in events if e.get("type") == "client-resumed"), None)
         if wake is not None:

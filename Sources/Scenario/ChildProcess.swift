@@ -59,8 +59,9 @@ final class ChildProcess: Sendable {
     }()
 
     /// `standardError`: its stderr goes into the same line stream as stdout (a browser's console log).
+    /// `passing`: descriptors the child gets as 3, 4, … (a browser's DevTools pipe); all else of Flatline's is closed.
     init(
-        arguments: [String], environment: [String: String], directory: String? = nil, standardError: Bool = false,
+        arguments: [String], environment: [String: String], directory: String? = nil, standardError: Bool = false, passing: [Int32] = [],
         onLine: @escaping @Sendable (String) -> Void, onExit: @escaping @Sendable (Int32) -> Void
     ) throws {
         guard let first = arguments.first else { throw ChildError("an empty command") }
@@ -86,7 +87,7 @@ final class ChildProcess: Sendable {
         // Spawned from one thread that lives as long as Flatline: the parent-death signal fires when
         // the *thread* that created the child ends, and pool threads come and go.
         let argv = command
-        let (status, child) = SpawnThread.shared.run { Self.spawn(argv, environment: variables, stdout: output, stderr: standardError, directory: directory) }
+        let (status, child) = SpawnThread.shared.run { Self.spawn(argv, environment: variables, stdout: output, stderr: standardError, passing: passing, directory: directory) }
         close(pipeFDs[1])
         guard status == 0 else {
             close(pipeFDs[0])
@@ -163,16 +164,18 @@ final class ChildProcess: Sendable {
 
     /// posix_spawn with the child's setup: stdout to `stdout`, nothing else of Flatline's open, its
     /// own process group, default signal handling. Returns (status, pid).
-    private static func spawn(_ command: [String], environment: [String], stdout: Int32, stderr: Bool, directory: String?) -> (Int32, pid_t) {
+    private static func spawn(_ command: [String], environment: [String], stdout: Int32, stderr: Bool, passing: [Int32] = [], directory: String?) -> (Int32, pid_t) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         if stderr { posix_spawn_file_actions_adddup2(&actions, stdout, 2) }
+        // Passed descriptors are numbered from 3 (each source is above the range: see DevTools.pipes).
+        for (offset, fd) in passing.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, 3 + Int32(offset)) }
         // Nothing else of Flatline's reaches the child: an inherited listener (the proxy's, the
         // server's) would keep accepting after Flatline closed it, so 'refuse' and 'server: stop'
         // would not refuse, and a restart could not bind its port.
-        guard closeFrom(&actions, 3) == 0 else { return (errno, 0) }
+        guard closeFrom(&actions, 3 + Int32(passing.count)) == 0 else { return (errno, 0) }
         if let directory { guard changeDirectory(&actions, directory) == 0 else { return (errno, 0) } }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

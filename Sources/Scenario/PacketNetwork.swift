@@ -260,18 +260,50 @@ public enum PacketNamespace {
         return "cannot enter a network namespace: \(String(cString: strerror(errno)))"
     }
 
-    /// Inside the namespace: the loopback interface starts down; bring it up.
+    /// Inside the namespace: the loopback interface starts down; bring it up. Then a network for
+    /// programs that look for one (see ``networkProblem``).
     public static func prepare() -> String? {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { return "cannot open a socket: \(String(cString: strerror(errno)))" }
         defer { close(fd) }
+        guard setUp("lo", fd) else { return "cannot bring the loopback interface up: \(String(cString: strerror(errno)))" }
+        networkProblem = addNetwork(fd)
+        return nil
+    }
+
+    /// Why the namespace has no network besides loopback, or nil. A namespace with loopback alone
+    /// is offline to Chromium (`navigator.onLine` false, no `offline`/`online` events for
+    /// `client: offline` to fire), so an empty bridge with a documentation address (192.0.2.1/24,
+    /// RFC 5737) is added: a network that leads nowhere, as the clients' traffic stays on loopback.
+    nonisolated(unsafe) public private(set) static var networkProblem: String? = "not prepared"
+
+    private static func addNetwork(_ fd: Int32) -> String? {
+        let name = "flatline0"
+        var bridge = Array(name.utf8CString)
+        let created = bridge.withUnsafeMutableBytes { ioctl(fd, UInt(0x89a0) /* SIOCBRADDBR */, $0.baseAddress!) }
+        guard created == 0 || errno == EEXIST else { return "cannot add a bridge interface: \(String(cString: strerror(errno)))" }
+        var request = ifreq()
+        withUnsafeMutableBytes(of: &request.ifr_ifrn.ifrn_name) { bytes in
+            for (index, byte) in name.utf8.enumerated() { bytes[index] = byte }
+        }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "192.0.2.1", &address.sin_addr)
+        withUnsafeMutableBytes(of: &request.ifr_ifru) { union in
+            withUnsafeBytes(of: address) { union.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<min($0.count, union.count)])) }
+        }
+        guard ioctl(fd, UInt(SIOCSIFADDR), &request) == 0 else { return "cannot give \(name) an address: \(String(cString: strerror(errno)))" }
+        guard setUp(name, fd) else { return "cannot bring \(name) up: \(String(cString: strerror(errno)))" }
+        return nil
+    }
+
+    private static func setUp(_ interface: String, _ fd: Int32) -> Bool {
         var request = ifreq()
         withUnsafeMutableBytes(of: &request.ifr_ifrn.ifrn_name) { name in
-            for (index, byte) in "lo".utf8.enumerated() { name[index] = byte }
+            for (index, byte) in interface.utf8.enumerated() { name[index] = byte }
         }
-        guard ioctl(fd, UInt(SIOCGIFFLAGS), &request) == 0 else { return "cannot read the loopback interface: \(String(cString: strerror(errno)))" }
+        guard ioctl(fd, UInt(SIOCGIFFLAGS), &request) == 0 else { return false }
         request.ifr_ifru.ifru_flags |= Int16(IFF_UP)
-        guard ioctl(fd, UInt(SIOCSIFFLAGS), &request) == 0 else { return "cannot bring the loopback interface up: \(String(cString: strerror(errno)))" }
-        return nil
+        return ioctl(fd, UInt(SIOCSIFFLAGS), &request) == 0
     }
 }

@@ -29,6 +29,8 @@ final class World: Sendable {
     private let childrenBox = NIOLockedValueBox<[ChildProcess]>([])
     /// Browser profiles made for this run, removed when it ends.
     private let profiles: NIOLockedValueBox<[String]>
+    /// Each browser client's DevTools pipe, when the timeline needs one (`client: offline`).
+    private let devTools: NIOLockedValueBox<[DevTools]>
     /// The external clients: how many, and how to start client `index` (1-based); nil for built-in clients.
     private let spawn: (count: Int, start: @Sendable (Int) throws -> ChildProcess)?
     private let ramp: Duration
@@ -43,11 +45,12 @@ final class World: Sendable {
 
     private init(
         server: any ScenarioServer, serverPort: Int, proxies: [FaultProxy], packets: PacketFilter?, clients: [HeartbeatClient],
-        profiles: NIOLockedValueBox<[String]>, spawn: (count: Int, start: @Sendable (Int) throws -> ChildProcess)?, ramp: Duration, log: EventLog,
+        profiles: NIOLockedValueBox<[String]>, devTools: NIOLockedValueBox<[DevTools]>, spawn: (count: Int, start: @Sendable (Int) throws -> ChildProcess)?, ramp: Duration, log: EventLog,
         observers: [Int: ClientObserver]
     ) {
         self.observers = observers
         self.profiles = profiles
+        self.devTools = devTools
         self.server = server
         self.serverPort = serverPort
         self.proxies = proxies
@@ -111,6 +114,7 @@ final class World: Sendable {
     }
 
     static func start(_ scenario: Scenario, log: EventLog, executable: String?) async throws -> World {
+        let devTools = NIOLockedValueBox<[DevTools]>([])
         let count = scenario.client.count
         let needed = count * descriptors(for: scenario) + 64
         let limit = OpenFiles.raise(wanting: needed)
@@ -212,6 +216,14 @@ final class World: Sendable {
             }
         case .external(let command, let count, _, _):
             let browser = scenario.browser
+            let needsDevTools = browser != nil && scenario.timeline.contains { step in
+                if case .action(_, .clientOffline) = step.kind { true } else { false }
+            }
+            if needsDevTools, scenario.network == .packet, let problem = PacketNamespace.networkProblem {
+                for proxy in proxies { await proxy.stop() }
+                await server.stop()
+                throw ChildError("'client: offline' in packet mode needs a network besides loopback in the namespace, for Chromium to see itself online: \(problem)")
+            }
             if let browser, !FileManager.default.fileExists(atPath: browser.page) {
                 for proxy in proxies { await proxy.stop() }
                 await server.stop()
@@ -230,10 +242,15 @@ final class World: Sendable {
                     if arguments.first == BrowserClient.program { arguments[0] = World.browserProgram }
                 }
                 let tag: JSONValue? = count > 1 ? .int(Int64(index)) : nil
-                return try ChildProcess(
+                let tools = try needsDevTools ? DevTools() : nil
+                if tools != nil { arguments.insert("--remote-debugging-pipe", at: 1) }
+                defer { tools?.browserStarted() }
+                let started = Result {
+                    try ChildProcess(
                     arguments: arguments,
                     environment: ["FLATLINE_URL": url.description, "FLATLINE_CLIENT": String(index)],
                     standardError: browser != nil,
+                    passing: tools?.browserEnds ?? [],
                     onLine: { [budget = OutputBudget()] line in
                         var line = line
                         if browser != nil {
@@ -254,10 +271,17 @@ final class World: Sendable {
                         log.record(ClientEventType.exited, fields: fields)
                     }
                 )
+                }
+                guard case .success(let child) = started else {
+                    tools?.shutDown()
+                    return try started.get()
+                }
+                if let tools { devTools.withLockedValue { $0.append(tools) } }
+                return child
             })
         }
         return World(
-            server: server, serverPort: serverPort, proxies: proxies, packets: packets, clients: clients, profiles: profiles, spawn: spawn,
+            server: server, serverPort: serverPort, proxies: proxies, packets: packets, clients: clients, profiles: profiles, devTools: devTools, spawn: spawn,
             ramp: scenario.clientRamp, log: log,
             observers: Dictionary(uniqueKeysWithValues: zip(proxies.map(\.port), observers).compactMap { port, observer in observer.map { (port, $0) } })
         )
@@ -347,6 +371,28 @@ final class World: Sendable {
             }
         case .clientResume:
             freezeClients(false)
+        case .clientOffline:
+            // The interface is gone: the open connections' packets go nowhere, then the browser says so.
+            try await perform(.addFault(Fault(.blackhole, name: Step.Action.offlineFaultName)))
+            try await emulateNetwork(offline: true)
+        case .clientOnline:
+            // The interface is back (held bytes go on, as TCP retransmits them), then the browser says so.
+            try await perform(.removeFault(Step.Action.offlineFaultName))
+            try await emulateNetwork(offline: false)
+        }
+    }
+
+    /// Chromium's emulated network for every browser client: offline fires the page's `offline`
+    /// event and fails new connections in the browser (open ones are left alone: the blackhole of
+    /// `client: offline` is what they meet); online fires `online`.
+    private func emulateNetwork(offline: Bool) async throws {
+        let conditions: JSONObject = ["offline": .bool(offline), "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1]
+        for tools in devTools.withLockedValue({ $0 }) {
+            do {
+                _ = try await tools.call("Network.emulateNetworkConditions", conditions)
+            } catch {
+                throw ChildError("client \(offline ? "offline" : "online"): \(error)")
+            }
         }
     }
 
@@ -372,6 +418,7 @@ final class World: Sendable {
             }
             for child in children { group.addTask { await child.stop() } }
         }
+        for tools in devTools.withLockedValue({ $0 }) { tools.shutDown() }
         for profile in profiles.withLockedValue({ profiles in defer { profiles.removeAll() }; return profiles }) {
             try? FileManager.default.removeItem(atPath: profile)
         }

@@ -162,6 +162,8 @@ struct ScenarioEncoder {
             case .clientFreeze(nil): pairs.append(("client", "freeze"))
             case .clientFreeze(let duration?): pairs.append(("client", "{freeze: \(duration.flatlineDescription)}"))
             case .clientResume: pairs.append(("client", "resume"))
+            case .clientOffline: pairs.append(("client", "offline"))
+            case .clientOnline: pairs.append(("client", "online"))
             }
         case .after(let pattern, let within):
             pairs += [("after", quoted(self.pattern(pattern))), ("within", quoted(expression(within)))]

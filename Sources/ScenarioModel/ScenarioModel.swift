@@ -179,6 +179,13 @@ public struct Step: Sendable {
         case clientFreeze(Duration?)
         /// The frozen client goes on (SIGCONT): overdue timers fire at once, buffered bytes are read.
         case clientResume
+        /// A browser client's network goes away (Wi-Fi lost): Chromium's emulated network goes
+        /// offline (the page's `offline` event; new connections fail in the browser) and its open
+        /// connections meet a blackhole (``offlineFaultName``), as packets to a vanished interface do.
+        case clientOffline
+        /// The network is back: the blackhole goes (held bytes are delivered, as TCP retransmits
+        /// them), then the page's `online` event.
+        case clientOnline
     }
 
     public enum ServerAction: String, Sendable, CaseIterable {
@@ -230,8 +237,13 @@ extension Step.Action {
         case .clientClose: "client close"
         case .clientFreeze(let duration): "client freeze" + (duration.map { " for \($0.flatlineDescription)" } ?? "")
         case .clientResume: "client resume"
+        case .clientOffline: "client offline"
+        case .clientOnline: "client online"
         }
     }
+
+    /// The name of the blackhole that `client: offline` puts on the client's open connections.
+    public static let offlineFaultName = "client-offline"
 }
 
 /// A check over the whole run.

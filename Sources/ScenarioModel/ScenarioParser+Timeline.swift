@@ -139,9 +139,11 @@ extension ScenarioParser {
                 case "close": return .clientClose
                 case "freeze": return .clientFreeze(nil)
                 case "resume": return .clientResume
+                case "offline": return .clientOffline
+                case "online": return .clientOnline
                 default:
-                    let hint = closestMatch(to: text, in: ["close", "freeze", "resume"]).map { ", did you mean '\($0)'?" } ?? ""
-                    throw node.error("unknown client action '\(text)'\(hint); use close, freeze, resume, {freeze: 30s} or {send: \"text\"}")
+                    let hint = closestMatch(to: text, in: ["close", "freeze", "resume", "offline", "online"]).map { ", did you mean '\($0)'?" } ?? ""
+                    throw node.error("unknown client action '\(text)'\(hint); use close, freeze, resume, offline, online, {freeze: 30s} or {send: \"text\"}")
                 }
             }
             for (key, _, value) in try node.mapping("a client action", allowed: ["send", "freeze"]) {

@@ -34,6 +34,8 @@ extension ScenarioParser {
                 active.remove(name)
             case .heal:
                 active.removeAll()
+            case .clientOffline, .clientOnline:
+                try validateNetworkSwitch(action, at: step, in: scenario, active: &active)
             default:
                 break
             }
@@ -61,6 +63,26 @@ extension ScenarioParser {
                     throw ScenarioError(location: step.location, message: "'client: send' needs the built-in client")
                 }
             }
+        }
+    }
+
+    /// `client: offline` / `client: online`: a browser's emulated network, in pairs; the offline
+    /// blackhole is a fault of the timeline like any other (named ``Step/Action/offlineFaultName``).
+    private func validateNetworkSwitch(_ action: Step.Action, at step: Step, in scenario: Scenario, active: inout Set<String>) throws(ScenarioError) {
+        let name = Step.Action.offlineFaultName
+        guard scenario.browser != nil else {
+            throw ScenarioError(location: step.location, message: "'\(action.label)' needs a browser client (it is Chromium's emulated network: the page's offline and online events, new connections failing in the browser); for any other client use 'fault: {type: blackhole}'")
+        }
+        if case .clientOffline = action {
+            guard !active.contains(name) else {
+                throw ScenarioError(location: step.location, message: "the client is already offline here (a fault named '\(name)' is on); 'client: online' first")
+            }
+            active.insert(name)
+        } else {
+            guard active.contains(name) else {
+                throw ScenarioError(location: step.location, message: "'client: online' with the client not offline (no 'client: offline' before it, or a 'heal: all' in between, which ends the offline blackhole)")
+            }
+            active.remove(name)
         }
     }
 }
