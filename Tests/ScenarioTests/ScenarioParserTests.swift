@@ -33,11 +33,23 @@ struct ScenarioParserTests {
         ("  - fault: {type: nat-expiry, then: drop}\n", "6:19: nat_expiry needs idle"),
         ("  - fault: {type: nat-expiry, idle: 1s, then: forget}\n", "6:41: nat_expiry then must be drop or reset, got 'forget'"),
         ("  - fault: {type: idle-close, idle: 2h}\n", "6:31: idle_close idle must be at most 60m, got 2h"),
+        ("  - client: offline\n", "6:5: 'client offline' needs a browser client (it is Chromium's emulated network"),
+        ("  - client: ofline\n", "unknown client action 'ofline', did you mean 'offline'?"),
     ])
     func badTimelinesAreRejectedPrecisely(step: String, fragment: String) {
         let message = parseError(scenarioBase + step)
         #expect(message.contains(fragment), "\(message)")
         #expect(message.hasPrefix("scenarios/x.yaml"), "\(message)")
+    }
+
+    @Test func offlineAndOnlineComeInPairsForABrowser() {
+        let browser = "name: t\nclient:\n  browser: clients/browser/heartcheck.html\ntimeline:\n"
+        #expect(parseError(browser + "  - client: offline\n  - wait: 1s\n  - client: online\n") == "no error")
+        #expect(parseError(browser + "  - client: online\n").contains("5:5: 'client: online' with the client not offline"))
+        #expect(parseError(browser + "  - client: offline\n  - heal: all\n  - client: online\n").contains("7:5: 'client: online' with the client not offline"))
+        #expect(parseError(browser + "  - client: offline\n  - client: offline\n").contains("6:5: the client is already offline here"))
+        // The offline blackhole is a fault of the timeline: 'heal: client-offline' ends it too.
+        #expect(parseError(browser + "  - client: offline\n  - heal: client-offline\n") == "no error")
     }
 
     @Test func badClientSettingsNameTheProblem() {
