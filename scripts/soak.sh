@@ -74,7 +74,7 @@ done
 "$flatline" run --quiet --jobs 1 --runs-dir "$out/runs" "${files[@]}" >"$out/run.txt" 2>&1 &
 runner=$!
 samples="$out/samples.tsv"
-echo -e "t_s\trunner_rss_kib\trunner_fds\tserver_rss_kib\tserver_fds" >"$samples"
+echo -e "t_s\trunner_rss_kib\trunner_fds\tserver_rss_kib\tserver_fds\trunner_fds_min" >"$samples"
 start=$(date +%s)
 while kill -0 "$runner" 2>/dev/null; do
     now=$(( $(date +%s) - start ))
@@ -86,8 +86,16 @@ while kill -0 "$runner" 2>/dev/null; do
         srss=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status" 2>/dev/null || echo 0)
         sfds=$(ls "/proc/$server/fd" 2>/dev/null | wc -l)
     fi
-    echo -e "$now\t${rss:-0}\t$fds\t${srss:-0}\t$sfds" >>"$samples"
-    for _ in $(seq 1 10); do kill -0 "$runner" 2>/dev/null || break; sleep 1; done
+    # The descriptors' fewest over the window, polled each second: the few seconds between two
+    # chunks (only the runner's own open) are caught whatever the 10-s sampling's phase.
+    fdmin=$fds
+    for _ in $(seq 1 10); do
+        kill -0 "$runner" 2>/dev/null || break
+        sleep 1
+        now_fds=$(ls "/proc/$runner/fd" 2>/dev/null | wc -l)
+        [ "$now_fds" -gt 0 ] && [ "$now_fds" -lt "$fdmin" ] && fdmin=$now_fds
+    done
+    echo -e "$now\t${rss:-0}\t$fds\t${srss:-0}\t$sfds\t$fdmin" >>"$samples"
 done
 wait "$runner" && verdict=passed || verdict="failed ($(tail -n 1 "$out/run.txt"))"
 status=0
@@ -110,7 +118,7 @@ for recording in sorted(glob.glob(f"{runs}/soak-*/*/recording.jsonl")):
 print("t_s  runner_rss_MiB  runner_fds  server_rss_MiB  server_fds  timer_lateness_p99_ms  max_ms")
 table = open(samples.replace("samples.tsv", "figures.tsv"), "w")
 table.write("t_s\trunner_rss_mib\trunner_fds\tserver_rss_mib\tserver_fds\tlate_p99_ms\tlate_max_ms\n")
-for t, rss, fds, srss, sfds in rows:
+for t, rss, fds, srss, sfds, _ in rows:
     window = sorted(late.get(t // 10, [0]))
     p99 = window[int(len(window) * 0.99) - 1 if len(window) > 1 else 0]
     print(f"{t:5d}  {rss/1024:14.1f}  {fds:10d}  {srss/1024:14.1f}  {sfds:10d}  {p99:21.1f}  {window[-1]:6.1f}")
@@ -124,7 +132,10 @@ if steady:
         peaks[r[0] // chunk] = max(peaks[r[0] // chunk], r[1])
     ordered = [peaks[k] for k in sorted(peaks)]
     rss0, rss1 = ordered[0], ordered[-1]
-    fd0, fd1 = min(r[2] for r in steady[: max(1, len(steady) // 4)]), min(r[2] for r in steady[-max(1, len(steady) // 4):])
+    # Descriptors: the fewest in the first and in the last quarter from minute 5 (between chunks only
+    # the runner's own are open; polled each second, see the sampler).
+    quarter = max(1, len(steady) // 4)
+    fd0, fd1 = min(r[5] for r in steady[:quarter]), min(r[5] for r in steady[-quarter:])
     growth = (rss1 - rss0) / rss0 * 100 if rss0 else 0
     print(f"from {steady[0][0]} s to {steady[-1][0]} s: runner peak RSS per {chunk}-s scenario {rss0/1024:.1f} → {rss1/1024:.1f} MiB ({growth:+.1f}%, limit +5%), "
           f"quietest descriptors {fd0} → {fd1} (limit: no growth); scenarios {verdict}")

@@ -2,13 +2,24 @@
 import Glibc
 #endif
 
-/// Gives the memory a finished scenario freed back to the system. A run keeps every event of a
-/// scenario until it is judged, then frees them all at once; glibc keeps what was freed in the
-/// arenas of the threads that allocated it, and a long suite (the one-hour soak: 12 scenarios of
-/// 5 minutes) grew its RSS by each scenario's fragments — 229 → 598 MiB while the heap in use stayed
-/// under 60 MiB (`malloc_stats()` in the running process). `malloc_trim(0)` returns the free pages
-/// of every arena; it takes milliseconds, once per scenario.
-enum MemoryReturn {
+/// Keeps a long run's memory from creeping. A run keeps every event of a scenario until it is
+/// judged, then frees them all at once; glibc keeps what was freed in the arena of the thread
+/// that allocated it, one arena per thread up to 8 per core. The one-hour soak (12 scenarios of
+/// 5 minutes) grew its RSS by each scenario's fragments — 229 → 598 MiB while the heap in use
+/// stayed under 60 MiB (`malloc_stats()` in the running process).
+///
+/// Two measures, both measured by `scripts/soak.sh` (docs/robustness.md):
+/// - **Two arenas** (``limitArenas()``, first thing in `main`): what one thread frees, the next
+///   scenario's threads reuse. 12 minutes of 2-minute scenarios, peak RSS per scenario from minute 5:
+///   +24.5% with glibc's default (16 arenas on 2 cores), +1.1% with one arena, +0.1% with two; the
+///   4,000-client and herd scenarios take the same CPU time either way (23.2–24.9 s).
+/// - **`malloc_trim(0)` after each scenario** (``afterScenario()``): the free pages of every
+///   arena go back to the system; it takes milliseconds, once per scenario.
+public enum MemoryReturn {
+    public static func limitArenas() {
+        _ = mallopt?(-8 /* M_ARENA_MAX */, 2)
+    }
+
     static func afterScenario() {
         _ = trim?(0)
     }
@@ -16,13 +27,16 @@ enum MemoryReturn {
     /// Whether this C library has `malloc_trim` (glibc does).
     static var available: Bool { trim != nil }
 
-    /// glibc's `malloc_trim` (not in the Glibc module's headers), found once; nil elsewhere.
-    private static let trim: (@convention(c) (Int) -> Int32)? = {
+    /// glibc's `malloc_trim` and `mallopt` (not in the Glibc module's headers), found once; nil elsewhere.
+    private static let trim: (@convention(c) (Int) -> Int32)? = symbol("malloc_trim")
+    private static let mallopt: (@convention(c) (Int32, Int32) -> Int32)? = symbol("mallopt")
+
+    private static func symbol<F>(_ name: String) -> F? {
         #if canImport(Glibc)
-        guard let symbol = dlsym(nil, "malloc_trim") else { return nil }  // nil: RTLD_DEFAULT on glibc
-        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+        guard let symbol = dlsym(nil, name) else { return nil }  // nil: RTLD_DEFAULT on glibc
+        return unsafeBitCast(symbol, to: F.self)
         #else
         return nil
         #endif
-    }()
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Scenario
 
 @main
 struct Flatline: AsyncParsableCommand {
@@ -12,4 +13,10 @@ struct Flatline: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [InitCommand.self, RunCommand.self, ExploreCommand.self, ValidateCommand.self, ReplayCommand.self, ReportCommand.self, ServerCommand.self, ClientCommand.self, ProxyCommand.self, FaultCommand.self, CaptureCommand.self, EventsCommand.self, DoctorCommand.self]
     )
+
+    static func main() async {
+        // Before the threads that would each take an arena of their own (see MemoryReturn).
+        MemoryReturn.limitArenas()
+        await main(nil)
+    }
 }
