@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The release build of flatline, relocatable: the Swift runtime and Foundation linked statically
 # (--static-swift-stdlib), libstdc++ and libgcc too, libpcap loaded only when capture is used — the
-# binary needs nothing but glibc (2.35 or later). Used by the measuring scripts, the scale tests and
+# binary needs nothing but glibc (2.36 or later: arc4random). Used by the measuring scripts, the scale tests and
 # scripts/package.sh. Installs what is missing first; prints the executable's path (build output
 # goes to stderr).
 #   flatline="$(scripts/release-flatline.sh)"
