@@ -96,24 +96,7 @@ final class ChildProcess: Sendable {
         let spawned = child
         pid = spawned
         Self.live.withLockedValue { _ = $0.insert(spawned) }
-        let fd = pipeFDs[0]
-        let reader = Thread {
-            var pending: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                pending += buffer[0..<n]
-                while let newline = pending.firstIndex(of: 10) {
-                    onLine(String(decoding: pending[..<newline], as: UTF8.self))
-                    pending.removeSubrange(...newline)
-                }
-            }
-            if !pending.isEmpty { onLine(String(decoding: pending, as: UTF8.self)) }
-            close(fd)
-        }
-        reader.start()
+        Self.readRecords(from: pipeFDs[0], endedBy: 10) { line in onLine(String(decoding: line, as: UTF8.self)) }
         let life = self.life
         let waiter = Thread {
             var info = siginfo_t()
@@ -133,6 +116,29 @@ final class ChildProcess: Sendable {
     }
 
     var exitCode: Int32? { life.withLockedValue { $0.exitCode } }
+
+    /// Reads `fd` to its end on a thread of its own, handing over each record ended by `delimiter`
+    /// (a child's lines; a browser's DevTools messages, ended by NUL) and a last unended one, then
+    /// closes it and calls `atEnd`.
+    static func readRecords(from fd: Int32, endedBy delimiter: UInt8, atEnd: @escaping @Sendable () -> Void = {}, _ onRecord: @escaping @Sendable ([UInt8]) -> Void) {
+        Thread {
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                pending += buffer[0..<n]
+                while let end = pending.firstIndex(of: delimiter) {
+                    onRecord(Array(pending[..<end]))
+                    pending.removeSubrange(...end)
+                }
+            }
+            if !pending.isEmpty { onRecord(pending) }
+            close(fd)
+            atEnd()
+        }.start()
+    }
 
     /// Runs a short command (`nft`, `unshare`) to its end, spawned as every child is (nothing of
     /// Flatline's open, its own group, default signals); returns its exit status and its output,

@@ -49,22 +49,9 @@ final class DevTools: Sendable {
         commands = toBrowser[1]
         let answers = fromBrowser[0]
         let state = self.state
-        Thread {
-            var pending: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(answers, $0.baseAddress, 65536) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                pending += buffer[0..<n]
-                while let end = pending.firstIndex(of: 0) {
-                    Self.answer(Array(pending[..<end]), state: state)
-                    pending.removeSubrange(...end)
-                }
-            }
-            close(answers)
-            Self.fail(state, "the browser closed its DevTools pipe (it has exited)")
-        }.start()
+        ChildProcess.readRecords(from: answers, endedBy: 0, atEnd: { Self.fail(state, "the browser closed its DevTools pipe (it has exited)") }) { message in
+            Self.answer(message, state: state)
+        }
     }
 
     /// Once the browser has started: its own ends are the child's now.
