@@ -66,7 +66,7 @@ fi
 if [ "$(id -u)" = 0 ]; then
     echo "--- packet mode as an unprivileged user (a user namespace instead of root; must pass)"
     if ! setpriv --reuid=65534 --regid=65534 --clear-groups --reset-env \
-        "$flatline" run --jobs 1 --quiet --no-record --network packet --capture scenarios/differential/pulled-cable.yaml scenarios/differential/node-outage-during-reconnect.yaml scenarios/differential/server-power-loss.yaml scenarios/differential/nat-expiry.yaml scenarios/differential/lb-idle-close.yaml scenarios/clients/node-seeds-blackbox-pulled-cable.yaml scenarios/clients/java-abort-pulled-cable.yaml; then
+        "$flatline" run --jobs 1 --quiet --no-record --network packet --capture scenarios/differential/pulled-cable.yaml scenarios/differential/node-outage-during-reconnect.yaml scenarios/differential/server-power-loss.yaml scenarios/differential/nat-expiry.yaml scenarios/differential/lb-idle-close.yaml scenarios/clients/node-seeds-blackbox-pulled-cable.yaml scenarios/clients/java-abort-pulled-cable.yaml scenarios/clients/browser-fixed-offline.yaml; then
         echo "FAILED: packet mode as nobody"
         status=1
     fi
