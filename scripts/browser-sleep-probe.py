@@ -5,12 +5,14 @@ Runs the fixed heartcheck page (clients/browser/heartcheck.html) against a small
 that also sends protocol pings every 100 ms, stops the page for 2 s in one of three ways, and
 prints what the peer saw:
   page-freeze   CDP Page.setWebLifecycleState frozen / active (the page alone)
+  renderer-stop SIGSTOP / SIGCONT to the renderer processes alone (found in the browser's own
+                process group by their --type=renderer)
   sigstop       SIGSTOP / SIGCONT to the browser's process group (what `client: freeze` does)
   offline       CDP Network.emulateNetworkConditions offline / online (what `client: offline`
                 adds to its blackhole), plus a new WebSocket opened while offline
 A sleeping laptop answers nothing while asleep and wakes with its sockets open and silent.
 
-    python3 scripts/browser-sleep-probe.py [page-freeze sigstop offline] [--runs N]
+    python3 scripts/browser-sleep-probe.py [page-freeze renderer-stop sigstop offline] [--runs N]
 Needs chromium and Python's websockets. Traffic stays on 127.0.0.1.
 """
 import asyncio, json, os, re, signal, sys, tempfile, time, shutil
@@ -116,6 +118,10 @@ async def probe(mode):
             await call("Page.setWebLifecycleState", {"state": "frozen"}, session)
         elif mode == "sigstop":
             os.killpg(browser.pid, signal.SIGSTOP)
+        elif mode == "renderer-stop":
+            stopped_renderers = renderers(browser.pid)
+            for pid in stopped_renderers:
+                os.kill(pid, signal.SIGSTOP)
         else:
             await call("Network.emulateNetworkConditions", {"offline": True, **conditions}, session)
             await asyncio.sleep(0.2)
@@ -132,6 +138,9 @@ async def probe(mode):
             await call("Page.setWebLifecycleState", {"state": "active"}, session)
         elif mode == "sigstop":
             os.killpg(browser.pid, signal.SIGCONT)
+        elif mode == "renderer-stop":
+            for pid in stopped_renderers:
+                os.kill(pid, signal.SIGCONT)
         else:
             await call("Network.emulateNetworkConditions", {"offline": False, **conditions}, session)
         try:
@@ -152,10 +161,24 @@ async def probe(mode):
     return facts
 
 
+def renderers(group):
+    """The renderer processes of the browser whose process group is `group`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry)) == group and b"--type=renderer" in open(f"/proc/{entry}/cmdline", "rb").read():
+                found.append(int(entry))
+        except (OSError, ProcessLookupError):
+            pass
+    return found
+
+
 def main():
     if not BROWSER:
         sys.exit("browser-sleep-probe: needs chromium (Debian: apt-get install chromium)")
-    modes = [a for a in sys.argv[1:] if not a.startswith("--")] or ["page-freeze", "sigstop", "offline"]
+    modes = [a for a in sys.argv[1:] if not a.startswith("--")] or ["page-freeze", "renderer-stop", "sigstop", "offline"]
     runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 1
     modes = [m for m in modes if not m.isdigit()]
     for mode in modes:

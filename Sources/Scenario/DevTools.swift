@@ -9,7 +9,8 @@ import NIOConcurrencyHelpers
 /// and `online` events, new connections failing in the browser). Sleep is not done here: a page
 /// frozen with `Page.setWebLifecycleState` still answers WebSocket pings from the browser's network
 /// service and has its socket closed by the browser on resume, unlike a sleeping laptop
-/// (scripts/browser-sleep-probe.py measures both); `client: freeze` stops the whole browser instead.
+/// (scripts/browser-sleep-probe.py measures it, docs/fidelity.md has the figures); `client: freeze`
+/// stops the whole browser instead.
 final class DevTools: Sendable {
     /// The browser's ends of the two pipes, for ``ChildProcess``'s `passing` (they become 3 and 4).
     let browserEnds: [Int32]
