@@ -73,8 +73,8 @@ async def run(args):
 
     async for ws in ObservedConnect(
         args.url,
-        ping_interval=args.interval,
-        ping_timeout=args.timeout,
+        ping_interval=None if args.no_keepalive else args.interval,
+        ping_timeout=None if args.no_keepalive else args.timeout,
         close_timeout=args.close_timeout,
         open_timeout=args.open_timeout,
         process_exception=failed,
@@ -102,6 +102,9 @@ def main():
     parser.add_argument("--backoff-min", type=float, default=0.31)
     parser.add_argument("--backoff-max", type=float, default=9.0)
     parser.add_argument("--backoff-factor", type=float, default=1.618)
+    # A common mistake, for the negative scenarios: keepalive switched off (ping_interval=None),
+    # often to silence "keepalive ping timeout" errors; a dead link is then never noticed.
+    parser.add_argument("--no-keepalive", action="store_true")
     args = parser.parse_args()
     loop = asyncio.new_event_loop()
     task = loop.create_task(run(args))
