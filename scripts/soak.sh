@@ -73,18 +73,20 @@ done
 
 "$flatline" run --quiet --jobs 1 --runs-dir "$out/runs" "${files[@]}" >"$out/run.txt" 2>&1 &
 runner=$!
+trap 'kill "$runner" 2>/dev/null || true' EXIT   # the runner ends with this script, however it ends
 samples="$out/samples.tsv"
 echo -e "t_s\trunner_rss_kib\trunner_fds\tserver_rss_kib\tserver_fds\trunner_fds_min" >"$samples"
 start=$(date +%s)
 while kill -0 "$runner" 2>/dev/null; do
     now=$(( $(date +%s) - start ))
+    # Every read of /proc may race with the process (an fd closing, the run ending): never fatal.
     rss=$(awk '/^VmRSS/ {print $2}' "/proc/$runner/status" 2>/dev/null || echo 0)
-    fds=$(ls "/proc/$runner/fd" 2>/dev/null | wc -l)
+    fds=$(ls "/proc/$runner/fd" 2>/dev/null | wc -l || true)
     server=$(cat /proc/$runner/task/*/children 2>/dev/null | tr ' ' '\n' | grep -v '^$' | head -n 1 || true)
     srss=0; sfds=0
     if [ -n "$server" ]; then
         srss=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status" 2>/dev/null || echo 0)
-        sfds=$(ls "/proc/$server/fd" 2>/dev/null | wc -l)
+        sfds=$(ls "/proc/$server/fd" 2>/dev/null | wc -l || true)
     fi
     # The descriptors' fewest over the window, polled each second: the few seconds between two
     # chunks (only the runner's own open) are caught whatever the 10-s sampling's phase.
@@ -92,8 +94,8 @@ while kill -0 "$runner" 2>/dev/null; do
     for _ in $(seq 1 10); do
         kill -0 "$runner" 2>/dev/null || break
         sleep 1
-        now_fds=$(ls "/proc/$runner/fd" 2>/dev/null | wc -l)
-        [ "$now_fds" -gt 0 ] && [ "$now_fds" -lt "$fdmin" ] && fdmin=$now_fds
+        now_fds=$(ls "/proc/$runner/fd" 2>/dev/null | wc -l || true)
+        if [ "${now_fds:-0}" -gt 0 ] && [ "$now_fds" -lt "$fdmin" ]; then fdmin=$now_fds; fi
     done
     echo -e "$now\t${rss:-0}\t$fds\t${srss:-0}\t$sfds\t$fdmin" >>"$samples"
 done

@@ -8,16 +8,22 @@ import Glibc
 /// 5 minutes) grew its RSS by each scenario's fragments — 229 → 598 MiB while the heap in use
 /// stayed under 60 MiB (`malloc_stats()` in the running process).
 ///
-/// Two measures, both measured by `scripts/soak.sh` (docs/robustness.md):
-/// - **Two arenas** (``limitArenas()``, first thing in `main`): what one thread frees, the next
+/// Three measures, measured by `scripts/soak.sh` (docs/robustness.md):
+/// - **Two arenas** (``configure()``, first thing in `main`): what one thread frees, the next
 ///   scenario's threads reuse. 12 minutes of 2-minute scenarios, peak RSS per scenario from minute 5:
 ///   +24.5% with glibc's default (16 arenas on 2 cores), +1.1% with one arena, +0.1% with two; the
 ///   4,000-client and herd scenarios take the same CPU time either way (23.2–24.9 s).
+/// - **A fixed mmap threshold of 256 KiB** (also ``configure()``): glibc raises its threshold to the
+///   size of each large block freed (up to 32 MiB), so after the first scenario freed its event
+///   arrays the next scenario's arrays, growing by doubling, came from the arenas and left holes
+///   there; with 5-minute scenarios RSS still crept by about 10 MiB per scenario with two arenas.
+///   A fixed threshold keeps every large block in its own mapping, returned when freed.
 /// - **`malloc_trim(0)` after each scenario** (``afterScenario()``): the free pages of every
 ///   arena go back to the system; it takes milliseconds, once per scenario.
 public enum MemoryReturn {
-    public static func limitArenas() {
+    public static func configure() {
         _ = mallopt?(-8 /* M_ARENA_MAX */, 2)
+        _ = mallopt?(-3 /* M_MMAP_THRESHOLD */, 256 * 1024)
     }
 
     static func afterScenario() {

@@ -16,7 +16,7 @@ struct Flatline: AsyncParsableCommand {
 
     static func main() async {
         // Before the threads that would each take an arena of their own (see MemoryReturn).
-        MemoryReturn.limitArenas()
+        MemoryReturn.configure()
         await main(nil)
     }
 }
