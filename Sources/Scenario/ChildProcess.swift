@@ -176,7 +176,7 @@ final class ChildProcess: Sendable {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         if stderr { posix_spawn_file_actions_adddup2(&actions, stdout, 2) }
-        // Passed descriptors are numbered from 3 (each source is above the range: see DevTools.pipes).
+        // Passed descriptors are numbered from 3 (each source is above that range: see DevTools.init).
         for (offset, fd) in passing.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, 3 + Int32(offset)) }
         // Nothing else of Flatline's reaches the child: an inherited listener (the proxy's, the
         // server's) would keep accepting after Flatline closed it, so 'refuse' and 'server: stop'

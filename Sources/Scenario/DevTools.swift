@@ -25,18 +25,14 @@ final class DevTools: Sendable {
         var commandsOpen = true
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
     /// Two pipes; the browser's ends are numbered above the range
     /// ChildProcess maps them into, so that mapping one never overwrites the other.
     init() throws {
         var toBrowser: [Int32] = [0, 0], fromBrowser: [Int32] = [0, 0]
-        guard pipe(&toBrowser) == 0 else { throw Failure(description: "cannot create the DevTools pipe: \(String(cString: strerror(errno)))") }
+        guard pipe(&toBrowser) == 0 else { throw ChildError("cannot create the DevTools pipe: \(String(cString: strerror(errno)))") }
         guard pipe(&fromBrowser) == 0 else {
             close(toBrowser[0]); close(toBrowser[1])
-            throw Failure(description: "cannot create the DevTools pipe: \(String(cString: strerror(errno)))")
+            throw ChildError("cannot create the DevTools pipe: \(String(cString: strerror(errno)))")
         }
         func high(_ fd: Int32) -> Int32 {
             let moved = fcntl(fd, F_DUPFD_CLOEXEC, 10)
@@ -60,10 +56,9 @@ final class DevTools: Sendable {
         for fd in browserEnds { close(fd) }
     }
 
-    /// Sends `method` (to the page's session when `page`) and waits for its answer, for at most `limit`.
-    func call(_ method: String, _ params: JSONObject = [:], page: Bool = true, limit: Duration = .seconds(5)) async throws -> JSONObject {
-        let session = page ? try await pageSession(limit: limit) : nil
-        return try await send(method, params, session: session, limit: limit)
+    /// Sends `method` to the page's session and waits for its answer, for at most `limit`.
+    func call(_ method: String, _ params: JSONObject = [:], limit: Duration = .seconds(5)) async throws -> JSONObject {
+        try await send(method, params, session: try await pageSession(limit: limit), limit: limit)
     }
 
     /// The session of the page the browser opened (attached once; `flatten`: commands carry its id).
@@ -76,12 +71,12 @@ final class DevTools: Sendable {
                 let id = page["targetId"]?.stringValue
             {
                 let attached = try await send("Target.attachToTarget", ["targetId": .string(id), "flatten": true], session: nil, limit: limit)
-                guard let session = attached["sessionId"]?.stringValue else { throw Failure(description: "Chromium attached to the page without a session id") }
+                guard let session = attached["sessionId"]?.stringValue else { throw ChildError("Chromium attached to the page without a session id") }
                 _ = try await send("Network.enable", [:], session: session, limit: limit)
                 state.withLockedValue { $0.pageSession = session }
                 return session
             }
-            guard ContinuousClock.now < deadline else { throw Failure(description: "Chromium has no page open after \(limit)") }
+            guard ContinuousClock.now < deadline else { throw ChildError("Chromium has no page open after \(limit)") }
             try await Task.sleep(for: .milliseconds(20))
         }
     }
@@ -94,7 +89,7 @@ final class DevTools: Sendable {
         let commands = self.commands
         let timeout = Task { [state] in
             try await Task.sleep(for: limit)
-            Self.resume(state, id, .failure(Failure(description: "Chromium did not answer \(method) within \(limit)")))
+            Self.resume(state, id, .failure(ChildError("Chromium did not answer \(method) within \(limit)")))
         }
         defer { timeout.cancel() }
         return try await withCheckedThrowingContinuation { continuation in
@@ -103,7 +98,7 @@ final class DevTools: Sendable {
                 state.waiting[id] = continuation
                 return nil
             }
-            if let refused { return continuation.resume(throwing: Failure(description: refused)) }
+            if let refused { return continuation.resume(throwing: ChildError(refused)) }
             let written = bytes.withUnsafeBytes { buffer -> Bool in
                 var offset = 0
                 while offset < buffer.count {
@@ -114,7 +109,7 @@ final class DevTools: Sendable {
                 }
                 return true
             }
-            if !written { Self.resume(state, id, .failure(Failure(description: "cannot write to the browser's DevTools pipe: \(String(cString: strerror(errno)))"))) }
+            if !written { Self.resume(state, id, .failure(ChildError("cannot write to the browser's DevTools pipe: \(String(cString: strerror(errno)))"))) }
         }
     }
 
@@ -122,7 +117,7 @@ final class DevTools: Sendable {
     private static func answer(_ bytes: [UInt8], state: NIOLockedValueBox<State>) {
         guard let message = (try? JSONValue(parsing: bytes))?.objectValue, let id = message["id"]?.intValue else { return }
         if let error = message["error"]?.objectValue {
-            resume(state, Int(id), .failure(Failure(description: "Chromium refused: \(error["message"]?.stringValue ?? error.description)")))
+            resume(state, Int(id), .failure(ChildError("Chromium refused: \(error["message"]?.stringValue ?? error.description)")))
         } else {
             resume(state, Int(id), .success(message["result"]?.objectValue ?? [:]))
         }
@@ -138,7 +133,7 @@ final class DevTools: Sendable {
             defer { state.waiting.removeAll() }
             return Array(state.waiting.values)
         }
-        for continuation in waiting { continuation.resume(throwing: Failure(description: reason)) }
+        for continuation in waiting { continuation.resume(throwing: ChildError(reason)) }
     }
 
     /// At teardown: no more commands (the browser sees EOF; its answers' reader ends when it exits).

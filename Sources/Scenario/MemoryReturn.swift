@@ -30,8 +30,8 @@ public enum MemoryReturn {
         _ = trim?(0)
     }
 
-    /// Whether this C library has `malloc_trim` (glibc does).
-    static var available: Bool { trim != nil }
+    /// Whether this C library has `malloc_trim` and `mallopt` (glibc does).
+    static var available: Bool { trim != nil && mallopt != nil }
 
     /// glibc's `malloc_trim` and `mallopt` (not in the Glibc module's headers), found once; nil elsewhere.
     private static let trim: (@convention(c) (Int) -> Int32)? = symbol("malloc_trim")

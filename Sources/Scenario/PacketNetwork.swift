@@ -282,10 +282,7 @@ public enum PacketNamespace {
         var bridge = Array(name.utf8CString)
         let created = bridge.withUnsafeMutableBytes { ioctl(fd, UInt(0x89a0) /* SIOCBRADDBR */, $0.baseAddress!) }
         guard created == 0 || errno == EEXIST else { return "cannot add a bridge interface: \(String(cString: strerror(errno)))" }
-        var request = ifreq()
-        withUnsafeMutableBytes(of: &request.ifr_ifrn.ifrn_name) { bytes in
-            for (index, byte) in name.utf8.enumerated() { bytes[index] = byte }
-        }
+        var request = interfaceRequest(name)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         inet_pton(AF_INET, "192.0.2.1", &address.sin_addr)
@@ -298,12 +295,18 @@ public enum PacketNamespace {
     }
 
     private static func setUp(_ interface: String, _ fd: Int32) -> Bool {
+        var request = interfaceRequest(interface)
+        guard ioctl(fd, UInt(SIOCGIFFLAGS), &request) == 0 else { return false }
+        request.ifr_ifru.ifru_flags |= Int16(IFF_UP)
+        return ioctl(fd, UInt(SIOCSIFFLAGS), &request) == 0
+    }
+
+    /// An `ifreq` naming `interface`, for the interface ioctls.
+    private static func interfaceRequest(_ interface: String) -> ifreq {
         var request = ifreq()
         withUnsafeMutableBytes(of: &request.ifr_ifrn.ifrn_name) { name in
             for (index, byte) in interface.utf8.enumerated() { name[index] = byte }
         }
-        guard ioctl(fd, UInt(SIOCGIFFLAGS), &request) == 0 else { return false }
-        request.ifr_ifru.ifru_flags |= Int16(IFF_UP)
-        return ioctl(fd, UInt(SIOCSIFFLAGS), &request) == 0
+        return request
     }
 }

@@ -244,37 +244,38 @@ final class World: Sendable {
                 let tag: JSONValue? = count > 1 ? .int(Int64(index)) : nil
                 let tools = try needsDevTools ? DevTools() : nil
                 if tools != nil { arguments.insert("--remote-debugging-pipe", at: 1) }
+                // The browser's pipe ends are its own once it has started (or failed to).
                 defer { tools?.browserStarted() }
-                let started = Result {
-                    try ChildProcess(
-                    arguments: arguments,
-                    environment: ["FLATLINE_URL": url.description, "FLATLINE_CLIENT": String(index)],
-                    standardError: browser != nil,
-                    passing: tools?.browserEnds ?? [],
-                    onLine: { [budget = OutputBudget()] line in
-                        var line = line
-                        if browser != nil {
-                            // Chromium's log: only the page's console lines are the client's.
-                            guard let message = BrowserClient.consoleMessage(line) else { return }
-                            line = message.hasPrefix("Uncaught") ? "page error: \(message)" : message
-                        }
-                        guard let admitted = budget.admit(line) else { return }
-                        if admitted { World.externalLine(line, tag: tag, log: log) } else {
-                            var fields: JSONObject = ["lines_kept": .int(Int64(OutputBudget.maximumLines)), "bytes_kept": .int(Int64(budget.bytes))]
+                let child: ChildProcess
+                do {
+                    child = try ChildProcess(
+                        arguments: arguments,
+                        environment: ["FLATLINE_URL": url.description, "FLATLINE_CLIENT": String(index)],
+                        standardError: browser != nil,
+                        passing: tools?.browserEnds ?? [],
+                        onLine: { [budget = OutputBudget()] line in
+                            var line = line
+                            if browser != nil {
+                                // Chromium's log: only the page's console lines are the client's.
+                                guard let message = BrowserClient.consoleMessage(line) else { return }
+                                line = message.hasPrefix("Uncaught") ? "page error: \(message)" : message
+                            }
+                            guard let admitted = budget.admit(line) else { return }
+                            if admitted { World.externalLine(line, tag: tag, log: log) } else {
+                                var fields: JSONObject = ["lines_kept": .int(Int64(OutputBudget.maximumLines)), "bytes_kept": .int(Int64(budget.bytes))]
+                                if let tag { fields["client"] = tag }
+                                log.record(ClientEventType.outputTruncated, fields: fields)
+                            }
+                        },
+                        onExit: { code in
+                            var fields: JSONObject = ["code": .int(Int64(code))]
                             if let tag { fields["client"] = tag }
-                            log.record(ClientEventType.outputTruncated, fields: fields)
+                            log.record(ClientEventType.exited, fields: fields)
                         }
-                    },
-                    onExit: { code in
-                        var fields: JSONObject = ["code": .int(Int64(code))]
-                        if let tag { fields["client"] = tag }
-                        log.record(ClientEventType.exited, fields: fields)
-                    }
-                )
-                }
-                guard case .success(let child) = started else {
+                    )
+                } catch {
                     tools?.shutDown()
-                    return try started.get()
+                    throw error
                 }
                 if let tools { devTools.withLockedValue { $0.append(tools) } }
                 return child
