@@ -21,6 +21,8 @@ struct KeptLines: Sendable {
             first.append(line)
         } else if ring.count < tail {
             ring.append(line)
+        } else if tail == 0 {
+            leftOut += 1
         } else {
             ring[next] = line
             next = (next + 1) % tail

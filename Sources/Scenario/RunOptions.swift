@@ -34,6 +34,10 @@ public struct RunOptions: Sendable {
     public var report = false
     /// The invocation's JUnit file, for the report's links.
     public var junitPath: String?
+    /// Keep the console timeline in the result (``ScenarioResult/timeline``: JUnit's system-out, the
+    /// whole timelines printed after a concurrent run). Off when nothing will read it: a long quiet
+    /// run would otherwise hold thousands of lines per finished scenario to the end.
+    public var keepTimeline = true
     /// Receives console lines as they happen.
     public var console: @Sendable (String) -> Void = { print($0) }
 

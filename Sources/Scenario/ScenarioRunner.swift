@@ -30,17 +30,20 @@ public final class ScenarioRunner: Sendable {
         let started = ContinuousClock.now
         let origin = Instant.now
         let log = EventLog(origin: origin)
-        let timeline = NIOLockedValueBox(KeptLines())
+        let timeline = NIOLockedValueBox(options.keepTimeline ? KeptLines() : KeptLines(head: 0, tail: 0))
         let options = self.options
         let scenario = self.scenario
         let say: @Sendable (String) -> Void = { line in
             timeline.withLockedValue { $0.append(line) }
             if !options.quiet { options.console(line) }
         }
-        log.onRecord { event in
-            guard let line = TimelineLines.line(for: event, verbose: options.verbose) else { return }
-            timeline.withLockedValue { $0.append(line) }
-            if !options.quiet { options.console(line) }
+        // Each event's line, only when someone will read it (a quiet soak makes hundreds of thousands).
+        if !options.quiet || options.keepTimeline {
+            log.onRecord { event in
+                guard let line = TimelineLines.line(for: event, verbose: options.verbose) else { return }
+                timeline.withLockedValue { $0.append(line) }
+                if !options.quiet { options.console(line) }
+            }
         }
         say("▶ \(scenario.name)  (\(scenario.file))")
         if !scenario.summary.isEmpty, options.verbose { say("  \(scenario.summary)") }

@@ -58,6 +58,7 @@ public enum Suite {
         options.console = say
         options.report = request.report
         options.junitPath = request.junit
+        options.keepTimeline = (concurrent && !request.quiet) || request.junit != nil
 
         let started = ContinuousClock.now
         // SIGINT, SIGTERM, SIGHUP: the scenarios in flight stop and are torn down, the finished

@@ -19,6 +19,14 @@ struct KeptLinesTests {
         #expect(Array(kept.lines.suffix(4)) == ["99997", "99998", "99999", "100000"])
         #expect(kept.lines[3].hasPrefix("… 99993 lines left out"))
     }
+
+    @Test func keepingNoneHoldsNoLineAndCountsThem() {
+        var kept = KeptLines(head: 0, tail: 0)
+        for index in 1...1_000 { kept.append("\(index)") }
+        #expect(kept.first.isEmpty)
+        #expect(kept.leftOut == 1_000)
+        #expect(kept.lines == ["… 1000 lines left out here (the run's recording has every event: flatline replay)"])
+    }
 }
 
 @Suite("Memory returned after a scenario")

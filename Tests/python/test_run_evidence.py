@@ -231,3 +231,22 @@ def test_an_upstream_server_cannot_be_killed_by_a_scenario():
         result = subprocess.run([FLATLINE, "validate", path], capture_output=True, text=True, timeout=60)
         assert result.returncode == 2
         assert "upstream.yaml:4:5: 'server: kill' needs a server Flatline runs" in result.stderr, result.stderr
+
+
+def test_the_timeline_is_kept_for_whoever_reads_it():
+    """A quiet run keeps no console timeline unless JUnit asks for it; concurrent runs print theirs whole."""
+    with tempfile.TemporaryDirectory() as folder:
+        quick = write(folder, "quick.yaml", QUICK)
+        other = write(folder, "other.yaml", QUICK.replace("name: quick", "name: other"))
+        junit = os.path.join(folder, "junit.xml")
+        runs = os.path.join(folder, "runs")
+        result = subprocess.run([FLATLINE, "run", "--quiet", "--junit", junit, "--runs-dir", runs, quick], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result
+        with open(junit) as f:
+            report = f.read()
+        system_out = report.split("<system-out>")[1].split("</system-out>")[0]
+        assert "▶ quick" in system_out and "connected" in system_out, report
+        result = subprocess.run([FLATLINE, "run", "--jobs", "2", "--runs-dir", runs, quick, other], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result
+        assert "▶ quick" in result.stdout and "▶ other" in result.stdout, result.stdout
+        assert result.stdout.count("connected") >= 2, result.stdout
