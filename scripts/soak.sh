@@ -76,11 +76,11 @@ assert:
 PY
 done
 
-"$flatline" run --quiet --jobs 1 --runs-dir "$out/runs" "${files[@]}" >"$out/run.txt" 2>&1 &
+FLATLINE_MALLOC_STATS=1 "$flatline" run --quiet --jobs 1 --runs-dir "$out/runs" "${files[@]}" >"$out/run.txt" 2>&1 &
 runner=$!
 trap 'kill "$runner" 2>/dev/null || true' EXIT   # the runner ends with this script, however it ends
 samples="$out/samples.tsv"
-echo -e "t_s\trunner_rss_kib\trunner_fds\tserver_rss_kib\tserver_fds\trunner_fds_min" >"$samples"
+echo -e "t_s\trunner_rss_kib\trunner_fds\tserver_rss_kib\tserver_fds\trunner_fds_min\trunner_peak_kib" >"$samples"
 start=$(date +%s)
 while kill -0 "$runner" 2>/dev/null; do
     now=$(( $(date +%s) - start ))
@@ -102,13 +102,17 @@ while kill -0 "$runner" 2>/dev/null; do
         now_fds=$(ls "/proc/$runner/fd" 2>/dev/null | wc -l || true)
         if [ "${now_fds:-0}" -gt 0 ] && [ "$now_fds" -lt "$fdmin" ]; then fdmin=$now_fds; fi
     done
-    echo -e "$now\t${rss:-0}\t$fds\t${srss:-0}\t$sfds\t$fdmin" >>"$samples"
+    # The runner's peak RSS since the last sample, exactly: the kernel's high-water mark, read and
+    # reset (clear_refs 5) each window — a 10-s sample would miss a chunk's peak by its phase.
+    peak=$(awk '/^VmHWM/ {print $2}' "/proc/$runner/status" 2>/dev/null || echo 0)
+    echo 5 >"/proc/$runner/clear_refs" 2>/dev/null || true
+    echo -e "$now\t${rss:-0}\t$fds\t${srss:-0}\t$sfds\t$fdmin\t${peak:-0}" >>"$samples"
 done
 wait "$runner" && verdict=passed || verdict="failed ($(tail -n 1 "$out/run.txt"))"
 status=0
-python3 - "$samples" "$out/runs" "$verdict" "$chunk" <<'PY' || status=$?
-import glob, json, sys, collections
-samples, runs, verdict, chunk = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+python3 - "$samples" "$out/runs" "$verdict" "$chunk" "$start" "$out/run.txt" <<'PY' || status=$?
+import glob, json, os, re, sys, collections
+samples, runs, verdict, chunk, start, log = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 rows = [line.split("\t") for line in open(samples).read().split("\n")[1:] if line]
 rows = [tuple(int(x) for x in r) for r in rows]
 # Heartbeat timer lateness per 10-s window: each built-in client's own measure (late_ms on heartbeat-sent; t in ms).
@@ -125,27 +129,37 @@ for recording in sorted(glob.glob(f"{runs}/soak-*/*/recording.jsonl")):
 print("t_s  runner_rss_MiB  runner_fds  server_rss_MiB  server_fds  timer_lateness_p99_ms  max_ms")
 table = open(samples.replace("samples.tsv", "figures.tsv"), "w")
 table.write("t_s\trunner_rss_mib\trunner_fds\tserver_rss_mib\tserver_fds\tlate_p99_ms\tlate_max_ms\n")
-for t, rss, fds, srss, sfds, _ in rows:
+for t, rss, fds, srss, sfds, _, _ in rows:
     window = sorted(late.get(t // 10, [0]))
     p99 = window[int(len(window) * 0.99) - 1 if len(window) > 1 else 0]
     print(f"{t:5d}  {rss/1024:14.1f}  {fds:10d}  {srss/1024:14.1f}  {sfds:10d}  {p99:21.1f}  {window[-1]:6.1f}")
     table.write(f"{t}\t{rss/1024:.1f}\t{fds}\t{srss/1024:.1f}\t{sfds}\t{p99:.1f}\t{window[-1]:.1f}\n")
 table.close()
 # Each chunk's peak RSS (its events are held until it is judged) and its quietest descriptor count.
+# A chunk ends when its recording is written (its file's time): each 10-s window goes to the chunk
+# that was running when the window began, so the window holding a chunk's judging counts for it.
+recordings = sorted(glob.glob(f"{runs}/soak-*/*/recording.jsonl"))
+ends = [os.path.getmtime(r) - start for r in recordings]
+def chunk_of(t):
+    return next((k for k, end in enumerate(ends) if t - 11 <= end), len(ends))
 steady = [r for r in rows if r[0] >= 300] or rows[len(rows)//2:]
 if steady:
     peaks = collections.defaultdict(int)
     for r in steady:
-        peaks[r[0] // chunk] = max(peaks[r[0] // chunk], r[1])
-    ordered = [peaks[k] for k in sorted(peaks)]
+        peaks[chunk_of(r[0])] = max(peaks[chunk_of(r[0])], r[6], r[1])
+    ordered = [peaks[k] for k in sorted(peaks) if k < len(ends)]
     rss0, rss1 = ordered[0], ordered[-1]
     # Descriptors: the fewest in the first and in the last quarter from minute 5 (between chunks only
     # the runner's own are open; polled each second, see the sampler).
     quarter = max(1, len(steady) // 4)
     fd0, fd1 = min(r[5] for r in steady[:quarter]), min(r[5] for r in steady[-quarter:])
     growth = (rss1 - rss0) / rss0 * 100 if rss0 else 0
-    held = [sum(1 for _ in open(r)) for r in sorted(glob.glob(f"{runs}/soak-*/*/recording.jsonl"))]
-    print(f"peak RSS per {chunk}-s window (MiB): {', '.join(f'{p / 1024:.0f}' for p in ordered)}; events per scenario: {', '.join(f'{n:,}' for n in held)}")
+    held = [sum(1 for _ in open(r)) for r in recordings]
+    print(f"peak RSS per {chunk}-s scenario (MiB): {', '.join(f'{p / 1024:.0f}' for p in ordered)}; events per scenario: {', '.join(f'{n:,}' for n in held)}")
+    # After each scenario (trimmed): what the runner still uses, and what glibc holds for it.
+    totals = re.findall(r"Total \(incl. mmap\):\s*system bytes\s*=\s*(\d+)\s*in use bytes\s*=\s*(\d+)", open(log, errors="replace").read())
+    if totals:
+        print(f"heap after each scenario, in use / held by malloc (MiB): {', '.join(f'{int(u)/2**20:.1f}/{int(h)/2**20:.1f}' for h, u in totals)}")
     print(f"from {steady[0][0]} s to {steady[-1][0]} s: runner peak RSS per {chunk}-s scenario {rss0/1024:.1f} → {rss1/1024:.1f} MiB ({growth:+.1f}%, limit +5%), "
           f"quietest descriptors {fd0} → {fd1} (limit: no growth); scenarios {verdict}")
     sys.exit(0 if growth < 5 and fd1 <= fd0 and verdict == "passed" else 1)
