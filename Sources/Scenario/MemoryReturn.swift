@@ -28,7 +28,13 @@ public enum MemoryReturn {
 
     static func afterScenario() {
         _ = trim?(0)
+        if statsAfterScenario { stats?() }
     }
+
+    /// `FLATLINE_MALLOC_STATS=1`: glibc's `malloc_stats()` on stderr after each scenario's trim — the
+    /// heap each arena holds and has in use, so a soak tells what the runner keeps (in use grows)
+    /// from what the allocator keeps (held grows, in use does not). `scripts/soak.sh` sets it.
+    private static let statsAfterScenario = getenv("FLATLINE_MALLOC_STATS").map { String(cString: $0) == "1" } ?? false
 
     /// Whether this C library has `malloc_trim` and `mallopt` (glibc does).
     static var available: Bool { trim != nil && mallopt != nil }
@@ -36,6 +42,7 @@ public enum MemoryReturn {
     /// glibc's `malloc_trim` and `mallopt` (not in the Glibc module's headers), found once; nil elsewhere.
     private static let trim: (@convention(c) (Int) -> Int32)? = symbol("malloc_trim")
     private static let mallopt: (@convention(c) (Int32, Int32) -> Int32)? = symbol("mallopt")
+    private static let stats: (@convention(c) () -> Void)? = symbol("malloc_stats")
 
     private static func symbol<F>(_ name: String) -> F? {
         #if canImport(Glibc)
