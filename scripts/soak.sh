@@ -105,7 +105,7 @@ while kill -0 "$runner" 2>/dev/null; do
     # The runner's peak RSS since the last sample, exactly: the kernel's high-water mark, read and
     # reset (clear_refs 5) each window — a 10-s sample would miss a chunk's peak by its phase.
     peak=$(awk '/^VmHWM/ {print $2}' "/proc/$runner/status" 2>/dev/null || echo 0)
-    echo 5 >"/proc/$runner/clear_refs" 2>/dev/null || true
+    { echo 5 >"/proc/$runner/clear_refs"; } 2>/dev/null || true
     echo -e "$now\t${rss:-0}\t$fds\t${srss:-0}\t$sfds\t$fdmin\t${peak:-0}" >>"$samples"
 done
 wait "$runner" && verdict=passed || verdict="failed ($(tail -n 1 "$out/run.txt"))"
@@ -148,6 +148,8 @@ if steady:
     for r in steady:
         peaks[chunk_of(r[0])] = max(peaks[chunk_of(r[0])], r[6], r[1])
     ordered = [peaks[k] for k in sorted(peaks) if k < len(ends)]
+    if not ordered:
+        sys.exit(f"no scenario finished with a recording (in {runs}); scenarios {verdict}")
     rss0, rss1 = ordered[0], ordered[-1]
     # Descriptors: the fewest in the first and in the last quarter from minute 5 (between chunks only
     # the runner's own are open; polled each second, see the sampler).
