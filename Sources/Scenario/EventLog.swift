@@ -46,6 +46,9 @@ public final class EventLog: Sendable {
 
     public var events: [EventRecord] { state.withLockedValue { $0.events } }
 
+    /// Waits registered and not yet resumed.
+    var pendingWaits: Int { state.withLockedValue { $0.waiters.count } }
+
     /// Calls `body` for every event recorded from now on (on the recording thread).
     public func onRecord(_ body: @escaping @Sendable (EventRecord) -> Void) {
         state.withLockedValue { $0.listeners.append(body) }
@@ -115,8 +118,12 @@ public final class EventLog: Sendable {
                 }
                 guard registered else { return }
                 let remaining = max(deadline - now, .zero)
-                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(remaining.nanoseconds))) {
-                    self.resumeWaiter(id)
+                // Weakly: a check met early leaves its deadline timer pending for up to its `within`,
+                // and a strong capture kept the whole finished run's events alive that long — into the
+                // next scenario of a suite, past its trim (a soak's heap after each scenario was the
+                // last one's events).
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(remaining.nanoseconds))) { [weak self] in
+                    self?.resumeWaiter(id)
                 }
             }
         } onCancel: {
