@@ -31,6 +31,8 @@ public final class EventLog: Sendable {
         var listeners: [@Sendable (EventRecord) -> Void] = []
         /// (client, type) pairs reported by the clients themselves: observed ones do not count (``ClientSources``).
         var selfReporting: Set<String> = []
+        /// ``close()`` was called: events are no longer kept.
+        var closed = false
 
         func counts(_ event: EventRecord) -> Bool {
             !ClientSources.isObserved(event) || !selfReporting.contains(ClientSources.key(event))
@@ -45,6 +47,20 @@ public final class EventLog: Sendable {
     public var now: Duration { Instant.now - origin }
 
     public var events: [EventRecord] { state.withLockedValue { $0.events } }
+
+    /// Ends the log once its run is judged and written: its events are let go (and any later one is
+    /// dropped) even if something still holds the log for a while — a torn-down client's last timer,
+    /// a reader thread — so a suite's next scenario does not run beside this one's events.
+    public func close() {
+        let waiters = state.withLockedValue { state -> [Waiter] in
+            state.closed = true
+            state.events = []
+            state.listeners = []
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.continuation.resume(returning: nil) }
+    }
 
     /// Waits registered and not yet resumed.
     var pendingWaits: Int { state.withLockedValue { $0.waiters.count } }
@@ -61,6 +77,7 @@ public final class EventLog: Sendable {
         var event = event
         event.t = .nanoseconds((event.t.nanoseconds + 500) / 1000 * 1000)
         let (ready, listeners): ([CheckedContinuation<EventRecord?, Never>], [@Sendable (EventRecord) -> Void]) = state.withLockedValue { state in
+            guard !state.closed else { return ([], []) }
             // Keep the log ordered by time even when observers on different threads race.
             var index = state.events.endIndex
             while index > state.events.startIndex, state.events[index - 1].t > event.t { index -= 1 }
@@ -109,7 +126,7 @@ public final class EventLog: Sendable {
                             return false
                         }
                     }
-                    if Task.isCancelled {
+                    if Task.isCancelled || state.closed {
                         continuation.resume(returning: nil)
                         return false
                     }

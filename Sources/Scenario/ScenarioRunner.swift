@@ -123,6 +123,7 @@ public final class ScenarioRunner: Sendable {
                 if (try? html.write(toFile: RunFolders.report(in: folder), atomically: true, encoding: .utf8)) == nil { say("  ⚠ cannot write \(RunFolders.report(in: folder))") }
             }
         }
+        log.close()
         return ScenarioResult(
             scenario: scenario, verdicts: verdicts, setupError: setupError,
             duration: ContinuousClock.now - started, recordingPath: recordingPath,

@@ -24,3 +24,19 @@ struct EventLogLifetimeTests {
         #expect(weakLog == nil, "the pending deadline timer still holds the finished log and its events")
     }
 }
+
+extension EventLogLifetimeTests {
+    @Test func aClosedLogKeepsNothingAndAnswersNoWait() async {
+        let log = EventLog(origin: .now)
+        log.record(ServerEventType.listening, fields: ["port": 1])
+        let pending = Task { await log.wait(for: EventPattern(ServerEventType.stopped), from: .zero, until: .seconds(600)) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while log.pendingWaits == 0, ContinuousClock.now < deadline { await Task.yield() }
+        log.close()
+        #expect(await pending.value == nil, "a wait pending at the close is answered with nothing")
+        #expect(log.events.isEmpty)
+        log.record(ServerEventType.stopped)
+        #expect(log.events.isEmpty, "an event after the close is dropped")
+        #expect(await log.wait(for: EventPattern(ServerEventType.stopped), from: .zero, until: .seconds(600)) == nil)
+    }
+}
