@@ -366,8 +366,8 @@ final class World: Sendable {
                 let log = self.log
                 Task {
                     try? await Task.sleep(for: duration)
-                    guard self.freezeClients(false) else { return }
-                    log.record(RunnerEventType.clientResumed, fields: ["frozen_ms": .int(Int64(duration.milliseconds))])
+                    guard let woke = self.freezeClients(false) else { return }
+                    log.record(RunnerEventType.clientResumed, fields: ["frozen_ms": .int(Int64(duration.milliseconds))], at: woke)
                 }
             }
         case .clientResume:
@@ -398,13 +398,16 @@ final class World: Sendable {
     }
 
     /// Stops (SIGSTOP to each external client's process group; the built-in clients' timers and
-    /// reads) or continues the clients; returns whether that changed anything.
+    /// reads) or continues the clients. Returns the instant they were told, taken before any could
+    /// act on it (a woken page's overdue timer fires at once; under load, a record made after the
+    /// signals came later than the page's own event), or nil if that changed nothing.
     @discardableResult
-    private func freezeClients(_ on: Bool) -> Bool {
-        guard frozen.withLockedValue({ frozen in defer { frozen = on }; return frozen != on }) else { return false }
+    private func freezeClients(_ on: Bool) -> Instant? {
+        guard frozen.withLockedValue({ frozen in defer { frozen = on }; return frozen != on }) else { return nil }
+        let instant = Instant.now
         for client in clients { if on { client.freeze() } else { client.resume() } }
         for child in children { child.signal(on ? SIGSTOP : SIGCONT) }
-        return true
+        return instant
     }
 
     func stop() async {
