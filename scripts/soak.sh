@@ -7,12 +7,15 @@
 # minute 5 to the end, RSS grew less than 5% and descriptors not at all.
 # A run keeps its events in memory until it is judged (the judge reads them all), so the soak is a
 # chain of 5-minute scenarios in one `flatline run` (one runner process, one after the other): what
-# the runner keeps from one to the next is what the growth check sees; each chunk's peak is compared.
+# the runner keeps from one to the next is what the growth check sees. The runner reports after
+# each scenario (FLATLINE_MEMORY_STATS) its exact peak RSS during it, its RSS and descriptors once
+# it is torn down, and glibc's heap in use and held; the check compares the first peak from minute 5
+# with the last, and the descriptors between scenarios.
 # Every chunk runs the same drawn schedule (the same load): a chunk's peak follows the events it
 # holds (an hour of chunks drawn apart held 258k to 334k events each, and their peaks moved with
 # them, +30% first to last at an even 0.43-0.58 MiB per 1,000 events), so only equal chunks show
 # what the runner keeps. SOAK_VARY=1 draws each chunk's schedule apart, for variety.
-#   scripts/soak.sh 1h [CLIENTS] [SEED]        # figures for docs/scale.md
+#   scripts/soak.sh 1h [CLIENTS] [SEED]        # figures for docs/robustness.md
 #   scripts/soak.sh 3m 50                      # a short slice
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +27,7 @@ out="${SOAK_OUT:-.build/soak}"   # SOAK_OUT, SOAK_CHUNK (seconds): for experimen
 rm -rf "$out" && mkdir -p "$out"
 seconds=$(python3 -c "import re,sys; t='$duration'; m={'h':3600,'m':60,'s':1}; print(sum(int(n)*m[u] for n,u in re.findall(r'(\d+)([hms])', t)) or sys.exit('bad duration: '+t))")
 
-# The scenarios: one fault every 4-6 s, each healed before the next; 5 minutes each.
+# The scenarios: one fault every 4-6 s, each healed before the next, to the end of the chunk; 5 minutes each.
 chunk=${SOAK_CHUNK:-300}
 chunk=$(( seconds < chunk ? seconds : chunk ))
 chunks=$(( (seconds + chunk - 1) / chunk ))
@@ -58,7 +61,7 @@ timeline:
     each-client: true
     within: 60s""")
 t = 0.0
-while t < seconds - 30:
+while t < seconds - 8:
     name, fault, healed = rng.choice(faults)
     hold = rng.choice([1.0, 1.5, 2.0])
     if fault:
@@ -76,11 +79,11 @@ assert:
 PY
 done
 
-FLATLINE_MALLOC_STATS=1 "$flatline" run --quiet --jobs 1 --runs-dir "$out/runs" "${files[@]}" >"$out/run.txt" 2>&1 &
+FLATLINE_MEMORY_STATS=1 "$flatline" run --quiet --jobs 1 --runs-dir "$out/runs" "${files[@]}" >"$out/run.txt" 2>&1 &
 runner=$!
 trap 'kill "$runner" 2>/dev/null || true' EXIT   # the runner ends with this script, however it ends
 samples="$out/samples.tsv"
-echo -e "t_s\trunner_rss_kib\trunner_fds\tserver_rss_kib\tserver_fds\trunner_fds_min\trunner_peak_kib" >"$samples"
+echo -e "t_s\trunner_rss_kib\trunner_fds\tserver_rss_kib\tserver_fds" >"$samples"
 start=$(date +%s)
 while kill -0 "$runner" 2>/dev/null; do
     now=$(( $(date +%s) - start ))
@@ -93,20 +96,8 @@ while kill -0 "$runner" 2>/dev/null; do
         srss=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status" 2>/dev/null || echo 0)
         sfds=$(ls "/proc/$server/fd" 2>/dev/null | wc -l || true)
     fi
-    # The descriptors' fewest over the window, polled each second: the few seconds between two
-    # chunks (only the runner's own open) are caught whatever the 10-s sampling's phase.
-    fdmin=$fds
-    for _ in $(seq 1 10); do
-        kill -0 "$runner" 2>/dev/null || break
-        sleep 1
-        now_fds=$(ls "/proc/$runner/fd" 2>/dev/null | wc -l || true)
-        if [ "${now_fds:-0}" -gt 0 ] && [ "$now_fds" -lt "$fdmin" ]; then fdmin=$now_fds; fi
-    done
-    # The runner's peak RSS since the last sample, exactly: the kernel's high-water mark, read and
-    # reset (clear_refs 5) each window — a 10-s sample would miss a chunk's peak by its phase.
-    peak=$(awk '/^VmHWM/ {print $2}' "/proc/$runner/status" 2>/dev/null || echo 0)
-    { echo 5 >"/proc/$runner/clear_refs"; } 2>/dev/null || true
-    echo -e "$now\t${rss:-0}\t$fds\t${srss:-0}\t$sfds\t$fdmin\t${peak:-0}" >>"$samples"
+    echo -e "$now\t${rss:-0}\t$fds\t${srss:-0}\t$sfds" >>"$samples"
+    for _ in $(seq 1 10); do kill -0 "$runner" 2>/dev/null && sleep 1 || break; done
 done
 wait "$runner" && verdict=passed || verdict="failed ($(tail -n 1 "$out/run.txt"))"
 status=0
@@ -129,41 +120,43 @@ for recording in sorted(glob.glob(f"{runs}/soak-*/*/recording.jsonl")):
 print("t_s  runner_rss_MiB  runner_fds  server_rss_MiB  server_fds  timer_lateness_p99_ms  max_ms")
 table = open(samples.replace("samples.tsv", "figures.tsv"), "w")
 table.write("t_s\trunner_rss_mib\trunner_fds\tserver_rss_mib\tserver_fds\tlate_p99_ms\tlate_max_ms\n")
-for t, rss, fds, srss, sfds, _, _ in rows:
+for t, rss, fds, srss, sfds in rows:
     window = sorted(late.get(t // 10, [0]))
     p99 = window[int(len(window) * 0.99) - 1 if len(window) > 1 else 0]
     print(f"{t:5d}  {rss/1024:14.1f}  {fds:10d}  {srss/1024:14.1f}  {sfds:10d}  {p99:21.1f}  {window[-1]:6.1f}")
     table.write(f"{t}\t{rss/1024:.1f}\t{fds}\t{srss/1024:.1f}\t{sfds}\t{p99:.1f}\t{window[-1]:.1f}\n")
 table.close()
-# Each chunk's peak RSS (its events are held until it is judged) and its quietest descriptor count.
-# A chunk ends when its recording is written (its file's time): each 10-s window goes to the chunk
-# that was running when the window began, so the window holding a chunk's judging counts for it.
+# Each chunk's peak RSS (its events are held until it is judged), as the runner reports it after
+# each scenario (FLATLINE_MEMORY_STATS: the kernel's high-water mark, reset after each one — exact,
+# whatever the sampling's phase), and the quietest descriptor count. From minute 5: the chunks that
+# ended then or later (a chunk ends when its recording is written).
 recordings = sorted(glob.glob(f"{runs}/soak-*/*/recording.jsonl"))
 ends = [os.path.getmtime(r) - start for r in recordings]
-def chunk_of(t):
-    return next((k for k, end in enumerate(ends) if t - 11 <= end), len(ends))
+text = open(log, errors="replace").read()
+scenario_peaks = [int(p) for p in re.findall(r"flatline memory: peak_rss_kib=(\d+)", text)]
 steady = [r for r in rows if r[0] >= 300] or rows[len(rows)//2:]
 if steady:
-    peaks = collections.defaultdict(int)
-    for r in steady:
-        peaks[chunk_of(r[0])] = max(peaks[chunk_of(r[0])], r[6], r[1])
-    ordered = [peaks[k] for k in sorted(peaks) if k < len(ends)]
+    ordered = [p for p, end in zip(scenario_peaks, ends) if end >= 300] or scenario_peaks
     if not ordered:
-        sys.exit(f"no scenario finished with a recording (in {runs}); scenarios {verdict}")
+        sys.exit(f"no scenario finished with a recording and a memory report (in {runs}, {log}); scenarios {verdict}")
     rss0, rss1 = ordered[0], ordered[-1]
-    # Descriptors: the fewest in the first and in the last quarter from minute 5 (between chunks only
-    # the runner's own are open; polled each second, see the sampler).
-    quarter = max(1, len(steady) // 4)
-    fd0, fd1 = min(r[5] for r in steady[:quarter]), min(r[5] for r in steady[-quarter:])
+    # Descriptors: those open after each scenario's teardown (only the runner's own), as it reports
+    # them, from minute 5; the sampled ones (a chunk in flight has its clients' open) are the table's.
+    reported = re.findall(r"flatline memory: peak_rss_kib=\d+ rss_kib=\d+ fds=(\d+)", text)
+    between = [int(f) for f, end in zip(reported, ends) if end >= 300] or [int(f) for f in reported] or [0]
+    fd0, fd1 = between[0], between[-1]
     growth = (rss1 - rss0) / rss0 * 100 if rss0 else 0
     held = [sum(1 for _ in open(r)) for r in recordings]
     print(f"peak RSS per {chunk}-s scenario (MiB): {', '.join(f'{p / 1024:.0f}' for p in ordered)}; events per scenario: {', '.join(f'{n:,}' for n in held)}")
+    after = [int(r) / 1024 for r in re.findall(r"flatline memory: peak_rss_kib=\d+ rss_kib=(\d+)", text)]
+    print(f"descriptors open after each scenario: {', '.join(reported)}")
+    print(f"RSS after each scenario's trim (MiB): {', '.join(f'{r:.0f}' for r in after)}")
     # After each scenario (trimmed): what the runner still uses, and what glibc holds for it.
-    totals = re.findall(r"Total \(incl. mmap\):\s*system bytes\s*=\s*(\d+)\s*in use bytes\s*=\s*(\d+)", open(log, errors="replace").read())
+    totals = re.findall(r"Total \(incl. mmap\):\s*system bytes\s*=\s*(\d+)\s*in use bytes\s*=\s*(\d+)", text)
     if totals:
         print(f"heap after each scenario, in use / held by malloc (MiB): {', '.join(f'{int(u)/2**20:.1f}/{int(h)/2**20:.1f}' for h, u in totals)}")
     print(f"from {steady[0][0]} s to {steady[-1][0]} s: runner peak RSS per {chunk}-s scenario {rss0/1024:.1f} → {rss1/1024:.1f} MiB ({growth:+.1f}%, limit +5%), "
-          f"quietest descriptors {fd0} → {fd1} (limit: no growth); scenarios {verdict}")
+          f"descriptors between scenarios {fd0} → {fd1} (limit: no growth); scenarios {verdict}")
     sys.exit(0 if growth < 5 and fd1 <= fd0 and verdict == "passed" else 1)
 PY
 python3 scripts/lib/soak_plot.py "$out/figures.tsv" "$out/soak.svg" "soak: $clients clients, $duration, seed $seed" >&2 || true

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 
 /// Keeps a long run's memory from creeping. A run keeps every event of a scenario until it is
 /// judged, then frees them all at once; glibc keeps what was freed in the arena of the thread
@@ -28,13 +29,33 @@ public enum MemoryReturn {
 
     static func afterScenario() {
         _ = trim?(0)
-        if statsAfterScenario { stats?() }
+        if reportAfterScenario { report() }
     }
 
-    /// `FLATLINE_MALLOC_STATS=1`: glibc's `malloc_stats()` on stderr after each scenario's trim — the
-    /// heap each arena holds and has in use, so a soak tells what the runner keeps (in use grows)
-    /// from what the allocator keeps (held grows, in use does not). `scripts/soak.sh` sets it.
-    private static let statsAfterScenario = getenv("FLATLINE_MALLOC_STATS").map { String(cString: $0) == "1" } ?? false
+    /// `FLATLINE_MEMORY_STATS=1`: after each scenario's trim, on stderr, glibc's `malloc_stats()` (the
+    /// heap each arena holds and has in use: what the runner keeps, against what the allocator
+    /// keeps) and a line `flatline memory: peak_rss_kib=P rss_kib=R fds=F` — the scenario's exact peak
+    /// (the kernel's high-water mark, reset after each scenario), the RSS after the trim, and the
+    /// descriptors open once the scenario is torn down.
+    /// `scripts/soak.sh` sets it and judges the soak by those peaks.
+    private static let reportAfterScenario = getenv("FLATLINE_MEMORY_STATS").map { String(cString: $0) == "1" } ?? false
+
+    private static func report() {
+        stats?()
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        func kib(_ key: String) -> String {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }) else { return "unknown" }
+            return line.dropFirst(key.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init) ?? "unknown"
+        }
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count).map(String.init) ?? "unknown"
+        FileHandle.standardError.write(Data("flatline memory: peak_rss_kib=\(kib("VmHWM")) rss_kib=\(kib("VmRSS")) fds=\(descriptors)\n".utf8))
+        // The next scenario's peak is its own: the high-water mark starts again from here.
+        let clear = open("/proc/self/clear_refs", O_WRONLY)
+        if clear >= 0 {
+            _ = write(clear, "5", 1)
+            close(clear)
+        }
+    }
 
     /// Whether this C library has `malloc_trim` and `mallopt` (glibc does).
     static var available: Bool { trim != nil && mallopt != nil }
