@@ -133,7 +133,7 @@ if [ "$(id -u)" = 0 ]; then
     fi
 fi
 echo "--- a soak slice: 50 clients, a fault every few seconds for 1 minute; RSS, descriptors, timer lateness sampled (scripts/soak.sh; the hour is the script's)"
-if ! FLATLINE="$release" scripts/soak.sh 1m 50 | tail -n 3; then
+if ! FLATLINE="$release" scripts/soak.sh 1m 50 | tail -n 5; then
     echo "FAILED: the soak slice (.build/soak/)"
     status=1
 fi
