@@ -56,8 +56,9 @@ public final class EventLog: Sendable {
             state.closed = true
             state.events = []
             state.listeners = []
-            defer { state.waiters = [] }
-            return state.waiters
+            let waiters = state.waiters
+            state.waiters = []
+            return waiters
         }
         for waiter in waiters { waiter.continuation.resume(returning: nil) }
     }

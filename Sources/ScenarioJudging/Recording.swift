@@ -93,18 +93,18 @@ public struct Recording: Sendable {
         let temporary = path + ".writing"
         guard let file = fopen(temporary, "w") else { throw Self.writeError(path) }
         setvbuf(file, nil, _IOFBF, 1 << 16)
-        var failed = false
+        var failure: ConfigurationError?
         forEachLine { line in
-            guard !failed else { return }
+            guard failure == nil else { return }
             var line = line
             let written = line.withUTF8 { fwrite($0.baseAddress, 1, $0.count, file) == $0.count }
-            failed = !written || fputc(0x0A, file) == EOF
+            if !written || fputc(0x0A, file) == EOF { failure = Self.writeError(path) }
         }
-        let error = failed ? Self.writeError(path) : nil
-        if fclose(file) != 0 || failed || rename(temporary, path) != 0 {
-            let error = error ?? Self.writeError(path)
+        if fclose(file) != 0, failure == nil { failure = Self.writeError(path) }
+        if failure == nil, rename(temporary, path) != 0 { failure = Self.writeError(path) }
+        if let failure {
             unlink(temporary)
-            throw error
+            throw failure
         }
     }
 
