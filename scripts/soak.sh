@@ -106,11 +106,14 @@ import glob, json, os, re, sys, collections
 samples, runs, verdict, chunk, start, log = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 rows = [line.split("\t") for line in open(samples).read().split("\n")[1:] if line]
 rows = [tuple(int(x) for x in r) for r in rows]
-# Heartbeat timer lateness per 10-s window: each built-in client's own measure (late_ms on heartbeat-sent; t in ms).
-# Each chunk's t counts from its own start: shifted by its place in the chain (approximately: the chunks' setup is ignored).
+# Each chunk ends when its recording is written (the file's time, from the soak's start), and the
+# next one starts then.
+recordings = sorted(glob.glob(f"{runs}/soak-*/*/recording.jsonl"))
+ends = [os.path.getmtime(r) - start for r in recordings]
+# Heartbeat timer lateness per 10-s window: each built-in client's own measure (late_ms on heartbeat-sent; t in ms),
+# each chunk's t shifted by the end of the chunk before it.
 late = collections.defaultdict(list)
-for recording in sorted(glob.glob(f"{runs}/soak-*/*/recording.jsonl")):
-    offset = (int(recording.split("/soak-")[-1][:2]) - 1) * chunk
+for recording, offset in zip(recordings, [0.0] + ends):
     for line in open(recording):
         if '"heartbeat-sent"' not in line:
             continue
@@ -126,38 +129,30 @@ for t, rss, fds, srss, sfds in rows:
     print(f"{t:5d}  {rss/1024:14.1f}  {fds:10d}  {srss/1024:14.1f}  {sfds:10d}  {p99:21.1f}  {window[-1]:6.1f}")
     table.write(f"{t}\t{rss/1024:.1f}\t{fds}\t{srss/1024:.1f}\t{sfds}\t{p99:.1f}\t{window[-1]:.1f}\n")
 table.close()
-# Each chunk's peak RSS (its events are held until it is judged), as the runner reports it after
-# each scenario (FLATLINE_MEMORY_STATS: the kernel's high-water mark, reset after each one — exact,
-# whatever the sampling's phase), and the quietest descriptor count. From minute 5: the chunks that
-# ended then or later (a chunk ends when its recording is written).
-recordings = sorted(glob.glob(f"{runs}/soak-*/*/recording.jsonl"))
-ends = [os.path.getmtime(r) - start for r in recordings]
+# What the runner reports after each scenario (FLATLINE_MEMORY_STATS): its exact peak RSS during it
+# (the kernel's high-water mark, reset after each one — whatever the sampling's phase), its RSS
+# after the trim, and the descriptors open once it is torn down (only the runner's own). Judged
+# from minute 5: the chunks that ended then or later (all of them in a short slice).
 text = open(log, errors="replace").read()
-scenario_peaks = [int(p) for p in re.findall(r"flatline memory: peak_rss_kib=(\d+)", text)]
-steady = [r for r in rows if r[0] >= 300] or rows[len(rows)//2:]
-if steady:
-    ordered = [p for p, end in zip(scenario_peaks, ends) if end >= 300] or scenario_peaks
-    if not ordered:
-        sys.exit(f"no scenario finished with a recording and a memory report (in {runs}, {log}); scenarios {verdict}")
-    rss0, rss1 = ordered[0], ordered[-1]
-    # Descriptors: those open after each scenario's teardown (only the runner's own), as it reports
-    # them, from minute 5; the sampled ones (a chunk in flight has its clients' open) are the table's.
-    reported = re.findall(r"flatline memory: peak_rss_kib=\d+ rss_kib=\d+ fds=(\d+)", text)
-    between = [int(f) for f, end in zip(reported, ends) if end >= 300] or [int(f) for f in reported] or [0]
-    fd0, fd1 = between[0], between[-1]
-    growth = (rss1 - rss0) / rss0 * 100 if rss0 else 0
-    held = [sum(1 for _ in open(r)) for r in recordings]
-    print(f"peak RSS per {chunk}-s scenario (MiB): {', '.join(f'{p / 1024:.0f}' for p in ordered)}; events per scenario: {', '.join(f'{n:,}' for n in held)}")
-    after = [int(r) / 1024 for r in re.findall(r"flatline memory: peak_rss_kib=\d+ rss_kib=(\d+)", text)]
-    print(f"descriptors open after each scenario: {', '.join(reported)}")
-    print(f"RSS after each scenario's trim (MiB): {', '.join(f'{r:.0f}' for r in after)}")
-    # After each scenario (trimmed): what the runner still uses, and what glibc holds for it.
-    totals = re.findall(r"Total \(incl. mmap\):\s*system bytes\s*=\s*(\d+)\s*in use bytes\s*=\s*(\d+)", text)
-    if totals:
-        print(f"heap after each scenario, in use / held by malloc (MiB): {', '.join(f'{int(u)/2**20:.1f}/{int(h)/2**20:.1f}' for h, u in totals)}")
-    print(f"from {steady[0][0]} s to {steady[-1][0]} s: runner peak RSS per {chunk}-s scenario {rss0/1024:.1f} → {rss1/1024:.1f} MiB ({growth:+.1f}%, limit +5%), "
-          f"descriptors between scenarios {fd0} → {fd1} (limit: no growth); scenarios {verdict}")
-    sys.exit(0 if growth < 5 and fd1 <= fd0 and verdict == "passed" else 1)
+reports = [tuple(int(x) for x in r) for r in re.findall(r"flatline memory: peak_rss_kib=(\d+) rss_kib=(\d+) fds=(\d+)", text)]
+finished = min(len(reports), len(ends))
+indices = [i for i in range(finished) if ends[i] >= 300] or list(range(finished))
+judged = [reports[i] for i in indices]
+if not judged:
+    sys.exit(f"no scenario finished with a recording and a memory report (in {runs}, {log}); scenarios {verdict}")
+(rss0, _, fd0), (rss1, _, fd1) = judged[0], judged[-1]
+growth = (rss1 - rss0) / rss0 * 100
+held = [sum(1 for _ in open(r)) for r in recordings]
+print(f"peak RSS per {chunk}-s scenario (MiB): {', '.join(f'{r[0] / 1024:.0f}' for r in judged)}; events per scenario: {', '.join(f'{n:,}' for n in held)}")
+print(f"descriptors open after each scenario: {', '.join(str(r[2]) for r in reports)}")
+print(f"RSS after each scenario's trim (MiB): {', '.join(f'{r[1] / 1024:.0f}' for r in reports)}")
+# After each scenario (trimmed): what the runner still uses, and what glibc holds for it.
+totals = re.findall(r"Total \(incl. mmap\):\s*system bytes\s*=\s*(\d+)\s*in use bytes\s*=\s*(\d+)", text)
+if totals:
+    print(f"heap after each scenario, in use / held by malloc (MiB): {', '.join(f'{int(u)/2**20:.1f}/{int(h)/2**20:.1f}' for h, u in totals)}")
+print(f"scenarios {indices[0] + 1} to {indices[-1] + 1} (ended {ends[indices[0]]:.0f} s to {ends[indices[-1]]:.0f} s): runner peak RSS per {chunk}-s scenario {rss0/1024:.1f} → {rss1/1024:.1f} MiB ({growth:+.1f}%, limit +5%), "
+      f"descriptors between scenarios {fd0} → {fd1} (limit: no growth); scenarios {verdict}")
+sys.exit(0 if growth < 5 and fd1 <= fd0 and verdict == "passed" else 1)
 PY
 python3 scripts/lib/soak_plot.py "$out/figures.tsv" "$out/soak.svg" "soak: $clients clients, $duration, seed $seed" >&2 || true
 exit $status
