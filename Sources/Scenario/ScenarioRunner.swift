@@ -124,11 +124,22 @@ public final class ScenarioRunner: Sendable {
             }
         }
         log.close()
-        return ScenarioResult(
+        var result = ScenarioResult(
             scenario: scenario, verdicts: verdicts, setupError: setupError,
             duration: ContinuousClock.now - started, recordingPath: recordingPath,
             timeline: timeline.withLockedValue { $0.lines }
         )
+        if options.quiet, !result.passed { result.story = Self.story(of: events) }
+        return result
+    }
+
+    /// Every event's line (as `--verbose` prints them), its first 60 and last 140.
+    static func story(of events: [EventRecord]) -> [String] {
+        var kept = KeptLines(head: 60, tail: 140)
+        for event in events {
+            if let line = TimelineLines.line(for: event, verbose: true) { kept.append(line) }
+        }
+        return kept.lines
     }
 
     /// Walks the timeline. Times are relative to the run's start; every check's reference comes

@@ -192,6 +192,11 @@ public enum Suite {
             if concurrent, !request.quiet {
                 lines += result.timeline
             } else if request.quiet {
+                if !result.story.isEmpty {
+                    let replay = result.recordingPath.map { " (all of them: flatline replay --verbose \($0))" } ?? ""
+                    lines.append("\(result.scenario.name): what happened\(replay)")
+                    lines += result.story
+                }
                 lines += result.verdicts.filter { $0.outcome != .passed }.map { "\(result.scenario.name): \($0.line)" }
                 if let error = result.setupError { lines.append("\(result.scenario.name): ✗ setup: \(error)") }
                 if let reason = result.notRun { lines.append("\(result.scenario.name): – not run: \(reason)") }

@@ -14,6 +14,10 @@ public struct ScenarioResult: Sendable {
     /// The scenario never started (the run was interrupted first): why.
     public var notRun: String?
 
+    /// A failed run's events, every kind (bounded: its first and last lines), for a console that
+    /// printed nothing of it as it ran (`--quiet`): what a failure in CI is diagnosed from.
+    public var story: [String] = []
+
     /// What the run came to, decided once.
     public var outcome: RunOutcome {
         RunOutcome.decide(verdicts: verdicts, mustFail: scenario.mustFail, setupError: setupError, notRun: notRun != nil)

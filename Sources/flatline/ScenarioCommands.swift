@@ -28,7 +28,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Write one JUnit XML report for the whole invocation.") var junit: String?
     @Option(help: "Folder for run recordings.") var runsDir: String = ".flatline/runs"
     @Flag(help: "Do not write recordings.") var noRecord = false
-    @Flag(help: "Print only failures and the summary.") var quiet = false
+    @Flag(help: "Print only failures (each with its events, as --verbose prints them) and the summary.") var quiet = false
     @Flag(help: "Print every event.") var verbose = false
     @Flag(help: "Capture the wire with libpcap (capture.pcap in each run folder, wire events in the recording); needs root or CAP_NET_RAW.") var capture = false
     @Flag(help: "Count checks that could not be judged (no capture, no source of their events) as failures.") var strict = false

@@ -250,3 +250,27 @@ def test_the_timeline_is_kept_for_whoever_reads_it():
         assert result.returncode == 0, result
         assert "▶ quick" in result.stdout and "▶ other" in result.stdout, result.stdout
         assert result.stdout.count("connected") >= 2, result.stdout
+
+
+def test_a_quiet_run_tells_what_happened_in_a_failed_scenario_only():
+    """--quiet prints a failed scenario's events (heartbeats too, as --verbose would), none of a passing one."""
+    with tempfile.TemporaryDirectory() as folder:
+        quick = write(folder, "quick.yaml", QUICK)
+        late = write(folder, "late.yaml", textwrap.dedent("""\
+            name: late
+            client: {heartbeat: {interval: 50ms, timeout: 40ms}}
+            timeline:
+              - after: client connected
+                within: 5s
+              - expect: client disconnected
+                within: 300ms
+            """))
+        runs = os.path.join(folder, "runs")
+        result = subprocess.run([FLATLINE, "run", "--quiet", "--runs-dir", runs, quick, late], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1, result
+        out = result.stdout
+        assert "late: what happened (all of them: flatline replay --verbose " in out, out
+        assert "quick: what happened" not in out, out
+        story = out.split("late: what happened")[1].split("late: ✗")[0]
+        assert "heartbeat-acked" in story and "⏵ step 1" in story and "client closed by=user" in story, out
+        assert "late: ✗ step 2: expect client disconnected" in out, out
