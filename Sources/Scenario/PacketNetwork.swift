@@ -129,8 +129,10 @@ final class PacketFilter: Sendable {
         }
     }
 
-    func stop() {
-        try? Nft.run(["delete table inet \(table)"])
+    /// Deletes the table; false if its rules are still there (their ports must then never be
+    /// given to another scenario of this run).
+    func stop() -> Bool {
+        (try? Nft.run(["delete table inet \(table)"])) != nil
     }
 }
 

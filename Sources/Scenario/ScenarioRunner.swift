@@ -99,6 +99,7 @@ public final class ScenarioRunner: Sendable {
             }
             log.record(RunnerEventType.teardown)
             await world.stop()
+            if setupError == nil, let failure = world.server.failure { setupError = failure }
         }
         await capture?.stop()
 

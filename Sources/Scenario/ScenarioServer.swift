@@ -22,6 +22,13 @@ protocol ScenarioServer: Sendable {
     func resume() async
     func setMuted(_ muted: Bool)
     func finish() async
+    /// Why the clients did not meet the scenario's server, found after the fact (a server process
+    /// that ended by itself), or nil.
+    var failure: String? { get }
+}
+
+extension ScenarioServer {
+    var failure: String? { nil }
 }
 
 /// A server running as a child process: freezing and resuming it are SIGSTOP and SIGCONT to its
@@ -29,9 +36,12 @@ protocol ScenarioServer: Sendable {
 protocol ChildProcessServer: ScenarioServer {
     var current: ChildProcess? { get }
     var log: EventLog { get }
+    var exits: ServerExits { get }
 }
 
 extension ChildProcessServer {
+    var failure: String? { exits.failure }
+
     func freeze() async {
         current?.signal(SIGSTOP)
         log.record(ServerEventType.frozen)
@@ -73,6 +83,7 @@ final class ProcessServer: ChildProcessServer {
     private let executable: String
     private let configuration: HeartbeatServerConfiguration
     let log: EventLog
+    let exits = ServerExits()
     private let child = NIOLockedValueBox<ChildProcess?>(nil)
     private let port = NIOLockedValueBox<Int?>(nil)
 
@@ -100,15 +111,19 @@ final class ProcessServer: ChildProcessServer {
     }
 
     func start() async throws -> Int {
-        let log = self.log
+        let log = self.log, exits = self.exits
         let from = log.now
+        exits.starting()
         let process = try ChildProcess(
             arguments: arguments + ["--port", String(port.withLockedValue { $0 } ?? configuration.port)],
             environment: [:],
             onLine: { line in
                 if let event = EventRecord(printedBy: .server, line: line, at: log.now) { log.record(event) }
             },
-            onExit: { code in log.record(ServerEventType.exited, fields: ["code": .int(Int64(code))]) }
+            onExit: { code in
+                log.record(ServerEventType.exited, fields: ["code": .int(Int64(code))])
+                exits.exited(code, at: log.now, lastLines: [])
+            }
         )
         child.withLockedValue { $0 = process }
         let listening = EventPattern(ServerEventType.listening)
@@ -126,12 +141,14 @@ final class ProcessServer: ChildProcessServer {
 
     func stop() async {
         guard let process = current else { return }
+        exits.expect()
         process.signal(SIGCONT)  // a frozen server must be able to hear SIGTERM
         await process.stop()
     }
 
     func kill() async {
         guard let process = current else { return }
+        exits.expect()
         await process.stop(grace: .zero)
     }
 
@@ -151,7 +168,9 @@ final class CommandServer: ChildProcessServer {
     private let environment: [String: String]
     private let directory: String?
     private let settings: [String: DurationExpression.Value]
+    private let claims: PortClaims
     let log: EventLog
+    let exits = ServerExits()
     private let state = NIOLockedValueBox<(child: ChildProcess?, port: Int?, readyLine: Bool, recent: [String])>((nil, nil, false, []))
 
     /// How long it may take to become ready.
@@ -159,8 +178,9 @@ final class CommandServer: ChildProcessServer {
 
     init(
         command: [String], ready: ExternalServer.Readiness, readyWithin: Duration, environment: [String: String], directory: String?,
-        settings: [String: DurationExpression.Value], log: EventLog
+        settings: [String: DurationExpression.Value], claims: PortClaims, log: EventLog
     ) {
+        self.claims = claims
         self.command = command
         self.ready = ready
         self.readiness = readyWithin
@@ -171,10 +191,11 @@ final class CommandServer: ChildProcessServer {
     }
 
     func start() async throws -> Int {
-        let port = try state.withLockedValue { $0.port } ?? Self.freePort()
+        let port = try state.withLockedValue { $0.port } ?? claims.take()
         let arguments = CommandTemplate.expand(command, url: "ws://127.0.0.1:\(port)/", host: "127.0.0.1", port: port, environment: settings)
         state.withLockedValue { $0 = ($0.child, port, false, []) }
-        let log = self.log, state = self.state
+        let log = self.log, state = self.state, exits = self.exits
+        exits.starting()
         let pattern: String? = if case .line(let text) = ready { text } else { nil }
         let child = try ChildProcess(
             arguments: arguments, environment: environment.merging(["PORT": String(port)]) { given, _ in given }, directory: directory,
@@ -190,7 +211,10 @@ final class CommandServer: ChildProcessServer {
                     log.record(ServerEventType.output, fields: ["line": .string(String(line.prefix(4096)))])
                 }
             },
-            onExit: { code in log.record(ServerEventType.exited, fields: ["code": .int(Int64(code))]) }
+            onExit: { code in
+                log.record(ServerEventType.exited, fields: ["code": .int(Int64(code))])
+                exits.exited(code, at: log.now, lastLines: state.withLockedValue { $0.recent })
+            }
         )
         state.withLockedValue { $0.child = child }
         let deadline = ContinuousClock.now + readiness
@@ -220,12 +244,14 @@ final class CommandServer: ChildProcessServer {
 
     func stop() async {
         guard let child = current else { return }
+        exits.expect()
         child.signal(SIGCONT)
         await child.stop()
         log.record(ServerEventType.stopped)
     }
 
     func kill() async {
+        exits.expect()
         await current?.stop(grace: .zero)
         log.record(ServerEventType.killed)
     }
@@ -234,23 +260,10 @@ final class CommandServer: ChildProcessServer {
     func setMuted(_ muted: Bool) {}  // refused at validation
 
     func finish() async {
+        exits.expect()
         guard let child = current, child.exitCode == nil else { return }
         child.signal(SIGCONT)
         await child.stop()
-    }
-
-    /// A port nothing listens on now (bound on 127.0.0.1:0, then released for the server).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { throw ChildError("cannot find a free port: \(String(cString: strerror(errno)))") }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.
@@ -283,4 +296,31 @@ final class UpstreamServer: ScenarioServer {
     func resume() async {}
     func setMuted(_ muted: Bool) {}
     func finish() async {}
+}
+
+/// Whether a server process ended by itself. A nonzero exit no step asked for — a `{port}` server
+/// that could not bind its port (another program took it first; meanwhile that program answered
+/// the readiness check), a crash — means the clients met something else than the scenario's
+/// server: the run is not judged. An exit with 0 is left alone (a launcher may hand over to a
+/// daemon and end).
+final class ServerExits: Sendable {
+    private let state = NIOLockedValueBox((expected: false, failure: String?.none))
+
+    /// A (re)start: from now on an exit is the server's own doing.
+    func starting() { state.withLockedValue { $0.expected = false } }
+
+    /// A step or the teardown is about to end the server.
+    func expect() { state.withLockedValue { $0.expected = true } }
+
+    func exited(_ code: Int32, at t: Duration, lastLines: [String]) {
+        state.withLockedValue { state in
+            guard !state.expected, code != 0, state.failure == nil else { return }
+            let seen = lastLines.isEmpty ? "" : "; its last lines: " + lastLines.joined(separator: " | ")
+            state.failure = "the server exited with code \(code) at \(t.flatlineDescription) and no step stopped it\(seen)"
+                + " — the clients did not meet the scenario's server from then on, so nothing is judged"
+        }
+    }
+
+    /// The first exit that was not asked for, said for a setup error.
+    var failure: String? { state.withLockedValue { $0.failure } }
 }

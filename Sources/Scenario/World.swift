@@ -41,13 +41,16 @@ final class World: Sendable {
     private let log: EventLog
     /// Each observed client's observer, by the port of its proxy listener.
     private let observers: [Int: ClientObserver]
+    /// Its ports, held from before they were bound until the end of its teardown.
+    private let claims: PortClaims
     var children: [ChildProcess] { childrenBox.withLockedValue { $0 } }
 
     private init(
         server: any ScenarioServer, serverPort: Int, proxies: [FaultProxy], packets: PacketFilter?, clients: [HeartbeatClient],
         profiles: NIOLockedValueBox<[String]>, devTools: NIOLockedValueBox<[DevTools]>, spawn: (count: Int, start: @Sendable (Int) throws -> ChildProcess)?, ramp: Duration, log: EventLog,
-        observers: [Int: ClientObserver]
+        observers: [Int: ClientObserver], claims: PortClaims
     ) {
+        self.claims = claims
         self.observers = observers
         self.profiles = profiles
         self.devTools = devTools
@@ -114,6 +117,18 @@ final class World: Sendable {
     }
 
     static func start(_ scenario: Scenario, log: EventLog, executable: String?) async throws -> World {
+        let claims = PortClaims()
+        do {
+            return try await assemble(scenario, log: log, executable: executable, claims: claims)
+        } catch {
+            claims.releaseAll()
+            throw error
+        }
+    }
+
+    /// The world's ports are `claims`' (PortClaims): until its teardown has ended, no other
+    /// scenario of this run is given one of them.
+    private static func assemble(_ scenario: Scenario, log: EventLog, executable: String?, claims: PortClaims) async throws -> World {
         let devTools = NIOLockedValueBox<[DevTools]>([])
         let count = scenario.client.count
         let needed = count * descriptors(for: scenario) + 64
@@ -128,18 +143,23 @@ final class World: Sendable {
         var upstreamHost = "127.0.0.1"
         if case .command(let command, let ready, let within, let environment, let directory)? = scenario.externalServer {
             server = CommandServer(
-                command: command, ready: ready, readyWithin: within, environment: environment, directory: directory, settings: scenario.environment, log: log
+                command: command, ready: ready, readyWithin: within, environment: environment, directory: directory, settings: scenario.environment,
+                claims: claims, log: log
             )
         } else if case .upstream(let address)? = scenario.externalServer {
             server = UpstreamServer(address: address)
             upstreamHost = address.host
-        } else if scenario.serverProcess {
-            guard let executable else {
-                throw ChildError("this scenario runs the server as a process (server: {process: true}); that needs the flatline executable — run it with 'flatline run'")
-            }
-            server = ProcessServer(executable: executable, configuration: scenario.server, log: log)
         } else {
-            server = try InProcessServer(configuration: scenario.server, log: log)
+            var configuration = scenario.server
+            if configuration.port == 0 { configuration.port = try claims.take() }
+            if scenario.serverProcess {
+                guard let executable else {
+                    throw ChildError("this scenario runs the server as a process (server: {process: true}); that needs the flatline executable — run it with 'flatline run'")
+                }
+                server = ProcessServer(executable: executable, configuration: configuration, log: log)
+            } else {
+                server = try InProcessServer(configuration: configuration, log: log)
+            }
         }
         let serverPort: Int
         do {
@@ -173,7 +193,7 @@ final class World: Sendable {
             }
             do {
                 proxies.append(try await FaultProxy.start(
-                    name: scenario.name, upstream: HostPort(host: upstreamHost, port: serverPort),
+                    name: scenario.name, listen: HostPort(host: "127.0.0.1", port: try claims.take()), upstream: HostPort(host: upstreamHost, port: serverPort),
                     observeFrames: scenario.observeFrames || observe, seed: scenario.seed &+ UInt64(index - 1), hub: hub
                 ))
             } catch {
@@ -197,6 +217,13 @@ final class World: Sendable {
                 throw error
             }
         }
+        let started = (proxies, packets)
+        /// What has started, stopped again: the world will not run.
+        func abandon() async {
+            _ = started.1?.stop()
+            for proxy in started.0 { await proxy.stop() }
+            await server.stop()
+        }
         let url = WebSocketURL(host: "127.0.0.1", port: proxy.port, path: scenario.serverPath)
         var clients: [HeartbeatClient] = []
         let profiles = NIOLockedValueBox<[String]>([])
@@ -207,10 +234,16 @@ final class World: Sendable {
             for index in 1...count {
                 configuration.randomSeed = scenario.seed &+ UInt64(index)
                 let tag: JSONValue? = count > 1 ? .int(Int64(index)) : nil
-                let client = try HeartbeatClient(configuration: configuration) { event in
-                    var fields = event.fields
-                    if let tag { fields["client"] = tag }
-                    log.record(EventRecord(t: event.at - log.origin, event.type, fields: fields))
+                let client: HeartbeatClient
+                do {
+                    client = try HeartbeatClient(configuration: configuration) { event in
+                        var fields = event.fields
+                        if let tag { fields["client"] = tag }
+                        log.record(EventRecord(t: event.at - log.origin, event.type, fields: fields))
+                    }
+                } catch {
+                    await abandon()
+                    throw error
                 }
                 clients.append(client)
             }
@@ -220,13 +253,11 @@ final class World: Sendable {
                 if case .action(_, .clientOffline) = step.kind { true } else { false }
             }
             if needsDevTools, scenario.network == .packet, let problem = PacketNamespace.networkProblem {
-                for proxy in proxies { await proxy.stop() }
-                await server.stop()
+                await abandon()
                 throw ChildError("'client: offline' in packet mode needs a network besides loopback in the namespace, for Chromium to see itself online: \(problem)")
             }
             if let browser, !FileManager.default.fileExists(atPath: browser.page) {
-                for proxy in proxies { await proxy.stop() }
-                await server.stop()
+                await abandon()
                 throw ChildError("the browser page \(browser.page) does not exist (relative to \(FileManager.default.currentDirectoryPath))")
             }
             spawn = (count, { index in
@@ -284,7 +315,8 @@ final class World: Sendable {
         return World(
             server: server, serverPort: serverPort, proxies: proxies, packets: packets, clients: clients, profiles: profiles, devTools: devTools, spawn: spawn,
             ramp: scenario.clientRamp, log: log,
-            observers: Dictionary(uniqueKeysWithValues: zip(proxies.map(\.port), observers).compactMap { port, observer in observer.map { (port, $0) } })
+            observers: Dictionary(uniqueKeysWithValues: zip(proxies.map(\.port), observers).compactMap { port, observer in observer.map { (port, $0) } }),
+            claims: claims
         )
     }
 
@@ -428,8 +460,11 @@ final class World: Sendable {
         }
         // Teardown is bounded: a component that does not finish is left behind, not waited on forever.
         _ = await finishesWithin(.seconds(5)) { done in Task { for proxy in self.proxies { await proxy.stop() }; done() } }
-        packets?.stop()
+        let rulesGone = packets?.stop() ?? true
         _ = await finishesWithin(.seconds(5)) { done in Task { await self.server.finish(); done() } }
+        // Rules that could not be deleted would drop or reset another scenario's packets on these
+        // ports: they stay this world's for the rest of the run.
+        if rulesGone { claims.releaseAll() }
     }
 }
 

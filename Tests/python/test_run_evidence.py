@@ -220,6 +220,32 @@ def test_a_server_command_that_never_gets_ready_is_a_setup_error():
         assert "no-such-server-program': no such program" in result.stdout, result.stdout
 
 
+def test_a_server_that_ends_by_itself_leaves_the_run_unjudged():
+    """A `{port}` server that exits nonzero with no step asking (it could not bind: another program
+    took the port and answered the readiness check meanwhile; a crash) was not the server the
+    clients met: not judged, never a verdict. An exit with 0 (a launcher handing over) is left alone."""
+    serve_then_exit = ("import socket, sys, time; s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen();"
+                       " print('serving on', flush=True); time.sleep(0.3); sys.exit(int(sys.argv[2]))")
+    scenario = textwrap.dedent("""\
+        name: NAME
+        server:
+          command: [python3, -c, "CODE", "{port}", "EXIT"]
+          ready: {line: "serving on"}
+        timeline:
+          - wait: 1s
+        """).replace("CODE", serve_then_exit)
+    with tempfile.TemporaryDirectory() as folder:
+        crashed = write(folder, "crashed.yaml", scenario.replace("NAME", "crashed").replace("EXIT", "1"))
+        handed = write(folder, "handed.yaml", scenario.replace("NAME", "handed").replace("EXIT", "0"))
+        result = subprocess.run([FLATLINE, "run", "--no-record", crashed], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "✗ setup: the server exited with code 1 at " in result.stdout, result.stdout
+        assert "no step stopped it; its last lines: serving on" in result.stdout, result.stdout
+        assert "nothing is judged" in result.stdout, result.stdout
+        result = subprocess.run([FLATLINE, "run", "--no-record", handed], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_an_upstream_server_cannot_be_killed_by_a_scenario():
     with tempfile.TemporaryDirectory() as folder:
         path = write(folder, "upstream.yaml", textwrap.dedent("""\
